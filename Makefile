@@ -1,0 +1,90 @@
+# Confidential ACI attestation demo in C.
+#   make            build lib, the FastCGI programs, tools and local stand-ins
+#   make run        install what is missing, build, start the local multi-party demo
+#   make test       install what is missing, build, run every test
+#   make install DESTDIR=dir   the tree the container image copies
+#   make clean
+
+CC      ?= cc
+PREFIX  ?= /app
+BUILD   ?= build
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+           -Wno-missing-field-initializers -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -Ilib
+LDFLAGS ?=
+# GCC warns when snprintf may cut a message; cutting long messages is deliberate.
+CFLAGS  += $(shell $(CC) -Werror -Wno-format-truncation -x c -c -o /dev/null /dev/null 2>/dev/null && echo -Wno-format-truncation)
+LDLIBS  += -lfcgi -lcurl -ljson-c -lssl -lcrypto -lpthread
+DEMO_PORT      ?= 8000
+DEMO_STATE_DIR ?= $(CURDIR)/var
+
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A     := $(BUILD)/libdemo.a
+PROGRAMS  := $(patsubst fcgi-bin/%.c,$(BUILD)/fcgi-bin/%,$(wildcard fcgi-bin/*.c))
+TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
+EMULATORS := $(patsubst emulator/%.c,$(BUILD)/emulator/%,$(wildcard emulator/*.c))
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+
+# Unit tests run with AddressSanitizer and UndefinedBehaviorSanitizer.
+SAN_BUILD  := $(BUILD)/san
+SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_LIB_OBJ := $(LIB_SRC:%.c=$(SAN_BUILD)/%.o)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(SAN_BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all run test unit-test http-test cgi-test browser-test deps install clean fmt lint bench
+all: $(LIB_A) $(PROGRAMS) $(TOOLS) $(EMULATORS)
+
+$(BUILD)/%.o: %.c $(wildcard lib/*.h) | $(BUILD)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/fcgi-bin/% $(BUILD)/tools/% $(BUILD)/emulator/%: $(BUILD)/%.o
+
+$(BUILD)/fcgi-bin/%: $(BUILD)/fcgi-bin/%.o $(LIB_A)
+	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIB_A)
+	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/emulator/%: $(BUILD)/emulator/%.o $(LIB_A)
+	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(SAN_BUILD)/%.o: %.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) -Itests/unit -c -o $@ $<
+$(SAN_BUILD)/tests/%: $(SAN_BUILD)/tests/unit/%.o $(SAN_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD):
+	@mkdir -p $@
+
+deps:
+	@scripts/deps.sh
+
+run: deps all
+	@DEMO_PORT=$(DEMO_PORT) DEMO_STATE_DIR=$(DEMO_STATE_DIR) exec scripts/run-local.sh
+
+test: deps all $(UNIT_BINS)
+	@DEMO_STATE_DIR=$(DEMO_STATE_DIR) scripts/test-all.sh $(UNIT_BINS)
+
+unit-test: all $(UNIT_BINS)
+	@scripts/test-all.sh --only unit $(UNIT_BINS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/fcgi-bin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/www \
+	           $(DESTDIR)$(PREFIX)/data
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/fcgi-bin/
+	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	cp -R www/. $(DESTDIR)$(PREFIX)/www/
+	install -m 0644 data/*.csv $(DESTDIR)$(PREFIX)/data/
+	install -m 0644 lighttpd.conf supervisord.conf $(DESTDIR)$(PREFIX)/
+
+bench: all
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD)

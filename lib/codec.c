@@ -1,0 +1,153 @@
+#include "codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char B64_STD_CHARS[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char B64_URL_CHARS[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+char *b64_encode(const void *data, size_t n, enum b64_alphabet a, enum b64_pad pad)
+{
+	const char *tab = a == B64_URL ? B64_URL_CHARS : B64_STD_CHARS;
+	const unsigned char *p = data;
+	char *out = xmalloc((n + 2) / 3 * 4 + 1);
+	size_t o = 0, i = 0;
+	for (; i + 3 <= n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		out[o++] = tab[v >> 6 & 63];
+		out[o++] = tab[v & 63];
+	}
+	size_t rem = n - i;
+	if (rem) {
+		unsigned v = (unsigned)p[i] << 16 | (rem == 2 ? (unsigned)p[i + 1] << 8 : 0);
+		out[o++] = tab[v >> 18 & 63];
+		out[o++] = tab[v >> 12 & 63];
+		if (rem == 2)
+			out[o++] = tab[v >> 6 & 63];
+		if (pad != B64_PAD_NONE) {
+			out[o++] = '=';
+			if (rem == 1)
+				out[o++] = '=';
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int b64_val(char c, enum b64_alphabet a)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (a == B64_STD && c == '+')
+		return 62;
+	if (a == B64_STD && c == '/')
+		return 63;
+	if (a == B64_URL && c == '-')
+		return 62;
+	if (a == B64_URL && c == '_')
+		return 63;
+	return -1;
+}
+
+int b64_decode(const char *s, size_t len, enum b64_alphabet a, enum b64_pad pad,
+	       unsigned char **out, size_t *outlen)
+{
+	size_t npad = 0;
+	while (npad < 2 && len > npad && s[len - 1 - npad] == '=')
+		npad++;
+	size_t body = len - npad;
+	if (npad) {
+		if (pad == B64_PAD_NONE || len % 4 != 0)
+			return -1;
+	} else if (pad == B64_PAD_REQUIRED && len % 4 != 0) {
+		return -1;
+	}
+	if (body % 4 == 1)
+		return -1;
+	if (npad && (body % 4) + npad != 4)
+		return -1;
+	unsigned char *o = xmalloc(body / 4 * 3 + 3);
+	size_t n = 0;
+	unsigned acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < body; i++) {
+		int v = b64_val(s[i], a);
+		if (v < 0)
+			goto bad;
+		acc = (acc << 6 | (unsigned)v) & 0xffffff;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[n++] = (unsigned char)(acc >> bits);
+		}
+	}
+	/* Leftover bits must be zero: one canonical encoding per input. */
+	if (bits && (acc & ((1u << bits) - 1)))
+		goto bad;
+	o[n] = '\0';
+	*out = o;
+	*outlen = n;
+	return 0;
+bad:
+	wipe(o, body / 4 * 3 + 3);
+	free(o);
+	return -1;
+}
+
+char *hex_encode(const void *data, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = data;
+	char *out = xmalloc(n * 2 + 1);
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+	return out;
+}
+
+static int hex_val(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int hex_decode_fixed(const char *s, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_val(s[2 * i]), lo = hi < 0 ? -1 : hex_val(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int hex_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
+{
+	if (len % 2)
+		return -1;
+	unsigned char *o = xmalloc(len / 2 + 1);
+	if (memchr(s, '\0', len) || hex_decode_fixed(s, o, len / 2) < 0) {
+		free(o);
+		return -1;
+	}
+	o[len / 2] = '\0';
+	*out = o;
+	*outlen = len / 2;
+	return 0;
+}

@@ -1,0 +1,32 @@
+/*
+ * codec: base64 (standard and URL alphabets), hex.
+ *
+ * Decoders are strict: one alphabet only, no whitespace, no characters after
+ * padding, and the unused low bits of the last symbol must be zero, so every
+ * byte string has exactly one accepted encoding per (alphabet, padding) pair.
+ * Padding is optional on input (B64_PAD_ANY) or can be required/forbidden.
+ * Outputs are NUL-terminated and owned by the caller (free, or wipe+free for
+ * secrets).
+ */
+#ifndef CODEC_H
+#define CODEC_H
+
+#include "util.h"
+
+enum b64_alphabet { B64_STD, B64_URL };
+enum b64_pad { B64_PAD_ANY, B64_PAD_REQUIRED, B64_PAD_NONE };
+
+/* Encode n bytes; pad selects whether '=' is written (B64_PAD_ANY = yes). */
+char *b64_encode(const void *data, size_t n, enum b64_alphabet a, enum b64_pad pad);
+/* Decode len chars; returns 0, or -1 on any malformed input. *out is NUL-terminated. */
+int b64_decode(const char *s, size_t len, enum b64_alphabet a, enum b64_pad pad,
+	       unsigned char **out, size_t *outlen) MUST_CHECK;
+
+/* Lowercase hex of n bytes. */
+char *hex_encode(const void *data, size_t n);
+/* Decode exactly len hex chars (either case) into *out (len/2 bytes). */
+int hex_decode(const char *s, size_t len, unsigned char **out, size_t *outlen) MUST_CHECK;
+/* Decode into a fixed buffer: s must be exactly 2*n hex chars. */
+int hex_decode_fixed(const char *s, unsigned char *out, size_t n) MUST_CHECK;
+
+#endif

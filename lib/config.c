@@ -1,0 +1,259 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct config cfg;
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+	return v ? v : def;
+}
+
+static int is_loopback_host(const char *host, size_t len)
+{
+	if (len == 9 && !strncmp(host, "localhost", 9))
+		return 1;
+	if (len == 5 && !strncmp(host, "[::1]", 5))
+		return 1;
+	if (len >= 4 && !strncmp(host, "127.", 4)) {
+		for (size_t i = 4; i < len; i++)
+			if (!isdigit((unsigned char)host[i]) && host[i] != '.')
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+void endpoint_free(struct endpoint *ep)
+{
+	free(ep->url);
+	free(ep->host);
+	memset(ep, 0, sizeof(*ep));
+}
+
+int config_parse_endpoint(const char *name, const char *value, struct endpoint *out,
+			  struct err *e)
+{
+	memset(out, 0, sizeof(*out));
+	if (!value || !*value)
+		return 0;
+	const char *scheme = "https";
+	const char *h = value;
+	if (!strncmp(h, "https://", 8)) {
+		h += 8;
+	} else if (!strncmp(h, "http://", 7)) {
+		h += 7;
+		scheme = "http";
+	} else if (strstr(h, "://")) {
+		return err_set(e, ERR_BAD_REQUEST, "%s: unsupported scheme in '%.100s': use https://",
+			       name, value);
+	}
+	size_t len = strlen(h);
+	while (len && h[len - 1] == '/')
+		len--;
+	if (!len || len > 253)
+		return err_set(e, ERR_BAD_REQUEST, "%s: no host in '%.100s'", name, value);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)h[i];
+		if (!(isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+			return err_set(e, ERR_BAD_REQUEST,
+				       "%s: '%.100s' is not a host[:port] (only letters, digits, '.', '-', ':' allowed; no path)",
+				       name, value);
+	}
+	const char *colon = memchr(h, ':', len);
+	if (h[0] == '[')
+		colon = memchr(h, ']', len) ? strchr(memchr(h, ']', len), ':') : NULL;
+	if (colon && (size_t)(colon - h) < len) {
+		char port[8];
+		size_t plen = len - (size_t)(colon - h) - 1;
+		unsigned long p;
+		if (plen == 0 || plen >= sizeof(port))
+			return err_set(e, ERR_BAD_REQUEST, "%s: bad port in '%.100s'", name, value);
+		memcpy(port, colon + 1, plen);
+		port[plen] = '\0';
+		if (parse_ulong(port, 1, 65535, &p) < 0)
+			return err_set(e, ERR_BAD_REQUEST, "%s: bad port in '%.100s'", name, value);
+	}
+	size_t hostlen = colon ? (size_t)(colon - h) : len;
+	out->loopback = is_loopback_host(h, hostlen);
+	/* The one non-loopback plain-http peer is IMDS, link-local by design. */
+	int imds = hostlen == 15 && !strncmp(h, "169.254.169.254", 15);
+	if (!strcmp(scheme, "http") && !out->loopback && !imds)
+		return err_set(e, ERR_BAD_REQUEST,
+			       "%s: plain http is allowed only for loopback stand-ins; use https:// for '%.100s'",
+			       name, value);
+	out->set = 1;
+	out->host = xstrndup(h, len);
+	out->url = xasprintf("%s://%s", scheme, out->host);
+	return 0;
+}
+
+static int parse_choice(const char *name, const char *v, const char *const *choices, int n,
+			int *out, struct err *e)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(v, choices[i])) {
+			*out = i;
+			return 0;
+		}
+	char list[256] = "";
+	for (int i = 0; i < n; i++) {
+		strncat(list, choices[i], sizeof(list) - strlen(list) - 1);
+		if (i + 1 < n)
+			strncat(list, "|", sizeof(list) - strlen(list) - 1);
+	}
+	return err_set(e, ERR_BAD_REQUEST, "%s: '%.60s' is not one of %s", name, v, list);
+}
+
+static int parse_num(const char *name, unsigned long min, unsigned long max, const char *def,
+		     unsigned long *out, struct err *e)
+{
+	const char *v = env_or(name, def);
+	if (parse_ulong(v, min, max, out) < 0)
+		return err_set(e, ERR_BAD_REQUEST, "%s: '%.40s' is not a whole number in %lu..%lu",
+			       name, v, min, max);
+	return 0;
+}
+
+static int parse_name(const char *name, const char *def, size_t max, char **out, struct err *e)
+{
+	const char *v = env_or(name, def);
+	size_t len = strlen(v);
+	if (len > max)
+		return err_set(e, ERR_BAD_REQUEST, "%s: longer than %zu characters", name, max);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (!(isalnum(c) || c == '-' || c == '_' || c == '.'))
+			return err_set(e, ERR_BAD_REQUEST,
+				       "%s: '%.60s' may hold only letters, digits, '-', '_' and '.'", name,
+				       v);
+	}
+	*out = xstrdup(v);
+	return 0;
+}
+
+static char *derive_company(const char *key_name)
+{
+	/* The original's rule, kept as the fallback when COMPANY_NAME is unset. */
+	if (strstr(key_name, "contoso"))
+		return xstrdup("contoso");
+	if (strstr(key_name, "fabrikam"))
+		return xstrdup("fabrikam");
+	char *c = xstrdup(key_name);
+	size_t n = strlen(c);
+	if (n > 11 && !strcmp(c + n - 11, "-secret-key"))
+		c[n - 11] = '\0';
+	else if (n > 4 && !strcmp(c + n - 4, "-key"))
+		c[n - 4] = '\0';
+	return c;
+}
+
+int config_load(struct config *c, struct err *e)
+{
+	static const char *const backends[] = {"auto", "sidecar", "native"};
+	static const char *const evidences[] = {"auto", "sev-guest", "sev", "virtual", "none"};
+	int choice;
+	memset(c, 0, sizeof(*c));
+	if (config_parse_endpoint("SKR_MAA_ENDPOINT",
+				  env_or("SKR_MAA_ENDPOINT", "sharedeus.eus.attest.azure.net"),
+				  &c->maa, e) < 0 ||
+	    config_parse_endpoint("SKR_AKV_ENDPOINT", env_or("SKR_AKV_ENDPOINT", ""), &c->akv, e) < 0 ||
+	    config_parse_endpoint("OTHER_AKV_ENDPOINT", env_or("OTHER_AKV_ENDPOINT", ""),
+				  &c->other_akv, e) < 0 ||
+	    config_parse_endpoint("SKR_SIDECAR_URL", env_or("SKR_SIDECAR_URL", "http://127.0.0.1:8080"),
+				  &c->sidecar, e) < 0 ||
+	    config_parse_endpoint("IMDS_ENDPOINT", env_or("IMDS_ENDPOINT", "http://169.254.169.254"),
+				  &c->imds, e) < 0)
+		goto fail;
+	if (parse_name("SKR_KEY_NAME", "", 127, &c->key_name, e) < 0 ||
+	    parse_name("COMPANY_NAME", "", 63, &c->company, e) < 0 ||
+	    parse_name("OTHER_COMPANY_NAME", "", 63, &c->other_company, e) < 0 ||
+	    parse_name("OTHER_KEY_NAME", "", 127, &c->other_key_name, e) < 0 ||
+	    parse_name("RESOURCE_GROUP_NAME", "", 90, &c->resource_group, e) < 0 ||
+	    parse_name("AZURE_CLIENT_ID", "", 64, &c->client_id, e) < 0)
+		goto fail;
+	if (!*c->company && *c->key_name) {
+		free(c->company);
+		c->company = derive_company(c->key_name);
+	}
+	for (char *p = c->company; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	c->storage_conn = xstrdup(env_or("AZURE_STORAGE_CONNECTION_STRING", ""));
+	c->container_image = xstrdup(env_or("CONTAINER_IMAGE", ""));
+	c->virtual_socket = xstrdup(env_or("SNP_VIRTUAL_SOCKET", ""));
+	c->extra_roots = xstrdup(env_or("SNP_EXTRA_ROOTS", ""));
+	c->state_dir = xstrdup(env_or("STATE_DIR", "/var/lib/attestation-demo"));
+	c->log_dir = xstrdup(env_or("LOG_DIR", "/var/log/supervisor"));
+	c->data_dir = xstrdup(env_or("DATA_DIR", "/app"));
+	c->blob_dir = xstrdup(env_or("BLOB_DIR", ""));
+	if (parse_choice("ATTESTATION_BACKEND", env_or("ATTESTATION_BACKEND", "auto"), backends, 3,
+			 &choice, e) < 0)
+		goto fail;
+	c->backend = (enum attest_backend)choice;
+	if (parse_choice("SNP_EVIDENCE", env_or("SNP_EVIDENCE", "auto"), evidences, 5, &choice, e) < 0)
+		goto fail;
+	c->evidence = (enum evidence_kind)choice;
+	if (c->evidence == EVIDENCE_VIRTUAL && !*c->virtual_socket) {
+		err_set(e, ERR_BAD_REQUEST,
+			"SNP_VIRTUAL_SOCKET: empty, but SNP_EVIDENCE=virtual needs the virtual SEV-SNP host's socket path");
+		goto fail;
+	}
+	{
+		static const char *const blobs[] = {"dir", "azure"};
+		const char *def = *c->storage_conn ? "azure" : "dir";
+		if (parse_choice("BLOB_BACKEND", env_or("BLOB_BACKEND", def), blobs, 2, &choice, e) < 0)
+			goto fail;
+		c->blob_backend = xstrdup(blobs[choice]);
+	}
+	if (parse_num("MAX_BODY_BYTES", 1024, 16UL << 20, "65536", &c->max_body, e) < 0 ||
+	    parse_num("HTTP_TIMEOUT_SECONDS", 1, 600, "30", &c->http_timeout, e) < 0 ||
+	    parse_num("KEY_SIZE_BITS", 2048, 4096, "2048", &c->key_bits, e) < 0)
+		goto fail;
+	if (c->key_bits % 1024) {
+		err_set(e, ERR_BAD_REQUEST, "KEY_SIZE_BITS: %lu is not 2048, 3072 or 4096", c->key_bits);
+		goto fail;
+	}
+	return 0;
+fail:
+	config_free(c);
+	return -1;
+}
+
+void config_free(struct config *c)
+{
+	endpoint_free(&c->maa);
+	endpoint_free(&c->akv);
+	endpoint_free(&c->other_akv);
+	endpoint_free(&c->sidecar);
+	endpoint_free(&c->imds);
+	free(c->key_name);
+	free(c->company);
+	free(c->other_company);
+	free(c->other_key_name);
+	free(c->resource_group);
+	free_secret_str(c->storage_conn);
+	free(c->blob_backend);
+	free(c->blob_dir);
+	free(c->container_image);
+	free(c->virtual_socket);
+	free(c->extra_roots);
+	free(c->state_dir);
+	free(c->log_dir);
+	free(c->data_dir);
+	free(c->client_id);
+	memset(c, 0, sizeof(*c));
+}
+
+void config_init(void)
+{
+	struct err e;
+	err_clear(&e);
+	if (config_load(&cfg, &e) < 0) {
+		fprintf(stderr, "configuration error: %s\n", e.msg);
+		exit(2);
+	}
+}

@@ -1,0 +1,158 @@
+#include "fetch.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+struct sink {
+	struct fetch_resp *resp;
+	size_t max;
+	int overflow;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct sink *s = ud;
+	size_t n = size * nmemb;
+	if (s->resp->body.len + n > s->max) {
+		s->overflow = 1;
+		return 0;
+	}
+	buf_append(&s->resp->body, p, n);
+	return n;
+}
+
+static char *header_value(const char *line, size_t n, const char *name)
+{
+	size_t nl = strlen(name);
+	if (n <= nl + 1 || strncasecmp(line, name, nl) || line[nl] != ':')
+		return NULL;
+	const char *v = line + nl + 1;
+	const char *end = line + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	return xstrndup(v, (size_t)(end - v));
+}
+
+static void keep(char **slot, char *v)
+{
+	if (v) {
+		free(*slot);
+		*slot = v;
+	}
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+	struct sink *s = ud;
+	size_t n = size * nmemb;
+	keep(&s->resp->etag, header_value(p, n, "ETag"));
+	keep(&s->resp->content_type, header_value(p, n, "Content-Type"));
+	keep(&s->resp->ms_error_code, header_value(p, n, "x-ms-error-code"));
+	keep(&s->resp->last_modified, header_value(p, n, "Last-Modified"));
+	return n;
+}
+
+int fetch(const struct fetch_req *rq, struct fetch_resp *resp, struct err *e)
+{
+	pthread_once(&curl_once, curl_init_once);
+	memset(resp, 0, sizeof(*resp));
+	buf_init(&resp->body);
+	CURL *c = curl_easy_init();
+	if (!c)
+		return err_set(e, ERR_INTERNAL, "cannot initialise libcurl");
+	struct sink sink = {resp, rq->max_resp ? rq->max_resp : (4u << 20), 0};
+	struct curl_slist *hdrs = NULL;
+	for (const char *const *h = rq->headers; h && *h; h++)
+		hdrs = curl_slist_append(hdrs, *h);
+	/* libcurl adds "Expect: 100-continue" to large bodies; no Azure peer needs it. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	long timeout = rq->timeout_s ? rq->timeout_s : (cfg.http_timeout ? (long)cfg.http_timeout : 30);
+	const char *method = rq->method ? rq->method : "GET";
+
+	curl_easy_setopt(c, CURLOPT_URL, rq->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, timeout < 10 ? timeout : 10L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "confidential-aci-demo-c/1.0");
+	if (!strcmp(method, "HEAD")) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(method, "GET")) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+	}
+	double t0 = now_ms();
+	CURLcode rc = curl_easy_perform(c);
+	resp->elapsed_ms = now_ms() - t0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hdrs);
+	if (!resp->body.p)
+		buf_append(&resp->body, "", 0);
+	if (rc == CURLE_OK)
+		return 0;
+	int ret;
+	if (sink.overflow)
+		ret = err_set(e, ERR_UPSTREAM, "response from %s exceeds %zu bytes", rq->url, sink.max);
+	else if (rc == CURLE_OPERATION_TIMEDOUT)
+		ret = err_set(e, ERR_TIMEOUT, "no answer from %s within %ld s", rq->url, timeout);
+	else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+		 rc == CURLE_COULDNT_RESOLVE_PROXY)
+		ret = err_set(e, ERR_UNAVAILABLE, "cannot connect to %s: %s", rq->url,
+			      curl_easy_strerror(rc));
+	else
+		ret = err_set(e, ERR_UNAVAILABLE, "request to %s failed: %s", rq->url,
+			      curl_easy_strerror(rc));
+	fetch_resp_free(resp);
+	return ret;
+}
+
+void fetch_resp_free(struct fetch_resp *resp)
+{
+	buf_free(&resp->body);
+	free(resp->etag);
+	free(resp->content_type);
+	free(resp->ms_error_code);
+	free(resp->last_modified);
+	resp->etag = resp->content_type = resp->ms_error_code = resp->last_modified = NULL;
+}
+
+char *fetch_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = xmalloc(n * 3 + 1), *o = out;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}

@@ -1,0 +1,41 @@
+/*
+ * fetch: outbound HTTP(S) over libcurl, the one way this project talks to
+ * other services (sidecar, MAA, IMDS, Key Vault, Blob storage, stand-ins).
+ *
+ * Every call has a timeout (cfg.http_timeout unless the request sets one), a
+ * response size cap, no redirects, and only http/https.  Transport failures
+ * map to ERR_UNAVAILABLE (cannot connect) or ERR_TIMEOUT; an HTTP error
+ * status is NOT a fetch failure: the caller reads resp->status.
+ */
+#ifndef FETCH_H
+#define FETCH_H
+
+#include "err.h"
+
+struct fetch_req {
+	const char *method;          /* default "GET" */
+	const char *url;
+	const char *const *headers;  /* NULL-terminated "Name: value" list, may be NULL */
+	const void *body;            /* may be NULL */
+	size_t body_len;
+	long timeout_s;              /* 0 = cfg.http_timeout (or 30 before config) */
+	size_t max_resp;             /* 0 = 4 MiB */
+};
+
+struct fetch_resp {
+	long status;
+	struct buf body;             /* NUL-terminated */
+	char *etag;                  /* ETag header, or NULL */
+	char *content_type;          /* or NULL */
+	char *ms_error_code;         /* x-ms-error-code, or NULL */
+	char *last_modified;         /* or NULL */
+	double elapsed_ms;
+};
+
+/* Perform the request.  0 with resp filled (any status), or -1 with e set. */
+int fetch(const struct fetch_req *rq, struct fetch_resp *resp, struct err *e) MUST_CHECK;
+void fetch_resp_free(struct fetch_resp *resp);
+/* Percent-encode s for a URL path segment or query value; caller frees. */
+char *fetch_escape(const char *s);
+
+#endif
