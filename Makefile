@@ -24,38 +24,41 @@ LIB_A     := $(BUILD)/libdemo.a
 PROGRAMS  := $(patsubst fcgi-bin/%.c,$(BUILD)/fcgi-bin/%,$(wildcard fcgi-bin/*.c))
 TOOLS     := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 EMULATORS := $(patsubst emulator/%.c,$(BUILD)/emulator/%,$(wildcard emulator/*.c))
+# Code shared by the local stand-ins only (virtual SEV-SNP CA and signer...):
+# never linked into the FastCGI programs or installed into the image.
+EMU_SRC   := $(wildcard emulator/lib/*.c)
+EMU_OBJ   := $(EMU_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
 # Unit tests run with AddressSanitizer and UndefinedBehaviorSanitizer.
 SAN_BUILD  := $(BUILD)/san
 SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_LIB_OBJ := $(LIB_SRC:%.c=$(SAN_BUILD)/%.o)
+SAN_EMU_OBJ := $(EMU_SRC:%.c=$(SAN_BUILD)/%.o)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(SAN_BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all run test unit-test http-test cgi-test browser-test deps install clean fmt lint bench
 all: $(LIB_A) $(PROGRAMS) $(TOOLS) $(EMULATORS)
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h) | $(BUILD)
+$(BUILD)/%.o: %.c $(wildcard lib/*.h emulator/lib/*.h) | $(BUILD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) -Iemulator/lib -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/fcgi-bin/% $(BUILD)/tools/% $(BUILD)/emulator/%: $(BUILD)/%.o
-
 $(BUILD)/fcgi-bin/%: $(BUILD)/fcgi-bin/%.o $(LIB_A)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIB_A)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/emulator/%: $(BUILD)/emulator/%.o $(LIB_A)
+$(BUILD)/emulator/%: $(BUILD)/emulator/%.o $(EMU_OBJ) $(LIB_A)
 	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(SAN_BUILD)/%.o: %.c $(wildcard lib/*.h)
+$(SAN_BUILD)/%.o: %.c $(wildcard lib/*.h emulator/lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) -Itests/unit -c -o $@ $<
-$(SAN_BUILD)/tests/%: $(SAN_BUILD)/tests/unit/%.o $(SAN_LIB_OBJ)
+	$(CC) $(CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) -Iemulator/lib -Itests/unit -c -o $@ $<
+$(SAN_BUILD)/tests/%: $(SAN_BUILD)/tests/unit/%.o $(SAN_LIB_OBJ) $(SAN_EMU_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 

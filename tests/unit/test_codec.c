@@ -1,0 +1,127 @@
+/* Codecs, exhaustively over every 0-, 1- and 2-byte input, plus malformed inputs. */
+#include "codec.h"
+#include "testlib.h"
+
+static int roundtrip(const unsigned char *in, size_t n, enum b64_alphabet a, enum b64_pad enc_pad,
+		     enum b64_pad dec_pad)
+{
+	char *s = b64_encode(in, n, a, enc_pad);
+	unsigned char *out = NULL;
+	size_t outlen = 0;
+	int ok = b64_decode(s, strlen(s), a, dec_pad, &out, &outlen) == 0 && outlen == n &&
+		 !memcmp(out, in, n);
+	free(s);
+	free(out);
+	return ok;
+}
+
+static void test_b64_exhaustive_small(void)
+{
+	unsigned char in[2] = {0, 0};
+	int bad = 0;
+	CHECK(roundtrip(in, 0, B64_STD, B64_PAD_REQUIRED, B64_PAD_REQUIRED));
+	for (int i = 0; i < 256; i++) {
+		in[0] = (unsigned char)i;
+		bad += !roundtrip(in, 1, B64_STD, B64_PAD_REQUIRED, B64_PAD_REQUIRED);
+		bad += !roundtrip(in, 1, B64_URL, B64_PAD_NONE, B64_PAD_NONE);
+		bad += !roundtrip(in, 1, B64_URL, B64_PAD_REQUIRED, B64_PAD_ANY);
+		for (int j = 0; j < 256; j++) {
+			in[1] = (unsigned char)j;
+			bad += !roundtrip(in, 2, B64_STD, B64_PAD_REQUIRED, B64_PAD_REQUIRED);
+			bad += !roundtrip(in, 2, B64_URL, B64_PAD_NONE, B64_PAD_NONE);
+			bad += !roundtrip(in, 2, B64_URL, B64_PAD_NONE, B64_PAD_ANY);
+		}
+	}
+	CHECK_INT(bad, 0);
+}
+
+static void test_b64_known_answers(void)
+{
+	static const struct {
+		const char *in, *std, *url_raw;
+	} kat[] = {
+		{"", "", ""},           {"f", "Zg==", "Zg"},         {"fo", "Zm8=", "Zm8"},
+		{"foo", "Zm9v", "Zm9v"}, {"foob", "Zm9vYg==", "Zm9vYg"}, {"fooba", "Zm9vYmE=", "Zm9vYmE"},
+		{"foobar", "Zm9vYmFy", "Zm9vYmFy"}, {"\xfb\xff", "+/8=", "-_8"},
+	};
+	for (size_t i = 0; i < sizeof(kat) / sizeof(kat[0]); i++) {
+		char *s = b64_encode(kat[i].in, strlen(kat[i].in), B64_STD, B64_PAD_REQUIRED);
+		CHECK_STR(s, kat[i].std);
+		free(s);
+		s = b64_encode(kat[i].in, strlen(kat[i].in), B64_URL, B64_PAD_NONE);
+		CHECK_STR(s, kat[i].url_raw);
+		free(s);
+	}
+}
+
+static int decodes(const char *s, enum b64_alphabet a, enum b64_pad pad)
+{
+	unsigned char *out = NULL;
+	size_t n;
+	int ok = b64_decode(s, strlen(s), a, pad, &out, &n) == 0;
+	free(out);
+	return ok;
+}
+
+static void test_b64_rejects_malformed(void)
+{
+	CHECK(!decodes("Zg=", B64_STD, B64_PAD_ANY));       /* short padding */
+	CHECK(!decodes("Zg", B64_STD, B64_PAD_REQUIRED));   /* padding required */
+	CHECK(!decodes("Zg==", B64_URL, B64_PAD_NONE));     /* padding forbidden */
+	CHECK(!decodes("Z", B64_STD, B64_PAD_ANY));         /* impossible length */
+	CHECK(!decodes("Zh==", B64_STD, B64_PAD_ANY));      /* non-zero trailing bits */
+	CHECK(!decodes("-_8=", B64_STD, B64_PAD_ANY));      /* wrong alphabet */
+	CHECK(!decodes("+/8=", B64_URL, B64_PAD_ANY));      /* wrong alphabet */
+	CHECK(!decodes("Zm9v\n", B64_STD, B64_PAD_ANY));    /* whitespace */
+	CHECK(!decodes("Zg==Zg==", B64_STD, B64_PAD_ANY));  /* data after padding */
+	CHECK(!decodes("Z===", B64_STD, B64_PAD_ANY));
+	CHECK(!decodes("====", B64_STD, B64_PAD_ANY));
+	CHECK(decodes("", B64_STD, B64_PAD_REQUIRED));
+	/* Every single character: accepted exactly when it is in the alphabet (as 2-char pairs). */
+	int bad = 0;
+	for (int c = 1; c < 256; c++) {
+		char s[3] = {(char)c, 'A', 0};
+		int valid = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			    c == '+' || c == '/';
+		/* 2 chars decode to 1 byte; second char 'A' keeps low bits zero. */
+		bad += decodes(s, B64_STD, B64_PAD_ANY) != valid;
+	}
+	CHECK_INT(bad, 0);
+}
+
+static void test_hex(void)
+{
+	unsigned char in[2], *out = NULL;
+	size_t n;
+	int bad = 0;
+	for (int i = 0; i < 65536; i++) {
+		in[0] = (unsigned char)(i >> 8);
+		in[1] = (unsigned char)i;
+		char *h = hex_encode(in, 2);
+		bad += strlen(h) != 4;
+		if (hex_decode(h, 4, &out, &n) != 0 || n != 2 || memcmp(out, in, 2))
+			bad++;
+		free(out);
+		out = NULL;
+		free(h);
+	}
+	CHECK_INT(bad, 0);
+	CHECK(hex_decode("ABcd", 4, &out, &n) == 0 && n == 2 && out[0] == 0xab && out[1] == 0xcd);
+	free(out);
+	out = NULL;
+	CHECK(hex_decode("abc", 3, &out, &n) != 0);
+	CHECK(hex_decode("zz", 2, &out, &n) != 0);
+	CHECK(hex_decode("0x", 2, &out, &n) != 0);
+	CHECK(hex_decode("a\0", 2, &out, &n) != 0);
+	/* Every non-hex character is rejected in either position. */
+	for (int c = 0; c < 256; c++) {
+		int valid = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+		unsigned char b;
+		char s1[2] = {(char)c, '0'}, s2[2] = {'0', (char)c};
+		bad += (hex_decode_fixed(s1, &b, 1) == 0) != valid;
+		bad += (hex_decode_fixed(s2, &b, 1) == 0) != valid;
+	}
+	CHECK_INT(bad, 0);
+}
+
+TESTS(test_b64_exhaustive_small, test_b64_known_answers, test_b64_rejects_malformed, test_hex)
