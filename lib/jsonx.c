@@ -18,6 +18,12 @@ int jsonx_parse(const char *text, size_t len, struct json_object **out, struct e
 	struct json_object *o = json_tokener_parse_ex(tok, text, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t used = json_tokener_get_parse_end(tok);
+	if (!o && jerr == json_tokener_continue) {
+		/* A bare top-level number ends only at a terminator: feed one. */
+		o = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		used = len;
+	}
 	json_tokener_free(tok);
 	if (jerr != json_tokener_success) {
 		json_object_put(o);
@@ -70,7 +76,8 @@ int jsonx_int(struct json_object *o, const char *key, long long *out)
 	}
 	if (json_object_is_type(v, json_type_double)) {
 		double d = json_object_get_double(v);
-		if (d == (double)(long long)d) {
+		/* Casting an out-of-range double is undefined: bound it first. */
+		if (d >= -9.2e18 && d <= 9.2e18 && d == (double)(long long)d) {
 			*out = (long long)d;
 			return 1;
 		}

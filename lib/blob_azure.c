@@ -1,0 +1,1116 @@
+/*
+ * The Azure Blob Storage REST backend of blob.h (also Azurite).
+ *
+ * Credentials, one per store:
+ *   SAS          the connection string's SharedAccessSignature, appended to each URL;
+ *   Shared Key   the connection string's AccountKey, an HMAC-SHA256 over the
+ *                canonical request (PROTOCOLS.md §6) in an Authorization header;
+ *   Managed Id   a bearer token from IMDS for https://storage.azure.com/, cached
+ *                until five minutes before it expires.
+ * The SAS, the key bytes and the token are secrets: they are wiped on close,
+ * never put into an error message (URLs in messages are the public ones,
+ * without the query string), and never described.
+ *
+ * Plain http is accepted only for loopback endpoints (Azurite), so a
+ * connection string can never send a real account's credentials in clear.
+ */
+#include "blob.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "codec.h"
+#include "config.h"
+#include "fetch.h"
+#include "jsonx.h"
+
+#define AZ_VERSION "2021-08-06"
+#define AZ_MAX_BLOB (64u << 20)
+#define AZ_MAX_PAGES 10000
+#define AZ_DEVSTORE_KEY \
+	"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+enum az_auth { AUTH_SAS, AUTH_KEY, AUTH_MI };
+
+struct az_store {
+	enum az_auth auth;
+	char *endpoint;      /* "scheme://host[:port][/path]", no trailing '/' */
+	const char *path;    /* the /path part of endpoint, "" when none */
+	char *account;
+	char *container;
+	char *sas;           /* secret: query string without '?' */
+	unsigned char *key;  /* secret: decoded account key */
+	size_t keylen;
+	char *token;         /* secret: bearer token */
+	long long token_exp;
+};
+
+/* ---- small parsers ---- */
+
+static int host_is_loopback(const char *h, size_t n)
+{
+	if ((n == 9 && !strncasecmp(h, "localhost", 9)) || (n == 5 && !strncmp(h, "[::1]", 5)))
+		return 1;
+	if (n < 4 || strncmp(h, "127.", 4))
+		return 0;
+	for (size_t i = 4; i < n; i++)
+		if (!isdigit((unsigned char)h[i]) && h[i] != '.')
+			return 0;
+	return 1;
+}
+
+/*
+ * Split "scheme://host[:port][/path]" into a normalised endpoint (without
+ * trailing '/'), checking every character.  what names the variable.
+ */
+static int parse_url(const char *what, const char *url, char **endpoint, char **path_out,
+		     char **host_out, struct err *e)
+{
+	const char *h;
+	int http = 0;
+	if (!strncasecmp(url, "https://", 8)) {
+		h = url + 8;
+	} else if (!strncasecmp(url, "http://", 7)) {
+		h = url + 7;
+		http = 1;
+	} else {
+		return err_set(e, ERR_BAD_REQUEST, "%s: the blob endpoint must start with https://",
+			       what);
+	}
+	size_t hl = strcspn(h, "/");
+	if (!hl || hl > 253)
+		return err_set(e, ERR_BAD_REQUEST, "%s: the blob endpoint has no host", what);
+	for (size_t i = 0; i < hl; i++)
+		if (!isalnum((unsigned char)h[i]) && !strchr(".-:[]", h[i]))
+			return err_set(e, ERR_BAD_REQUEST,
+				       "%s: invalid character in the blob endpoint's host", what);
+	if (http && !host_is_loopback(h, hl))
+		return err_set(e, ERR_BAD_REQUEST,
+			       "%s: plain http is allowed only for a loopback emulator; use https://",
+			       what);
+	const char *p = h + hl;
+	size_t pl = strlen(p);
+	while (pl && p[pl - 1] == '/')
+		pl--;
+	for (size_t i = 0; i < pl; i++)
+		if (!isalnum((unsigned char)p[i]) && !strchr("/._-", p[i]))
+			return err_set(e, ERR_BAD_REQUEST,
+				       "%s: invalid character in the blob endpoint's path", what);
+	if (pl > 512)
+		return err_set(e, ERR_BAD_REQUEST, "%s: blob endpoint path too long", what);
+	*endpoint = xasprintf("%s://%.*s%.*s", http ? "http" : "https", (int)hl, h, (int)pl, p);
+	if (path_out)
+		*path_out = xstrndup(p, pl);
+	if (host_out)
+		*host_out = xstrndup(h, hl);
+	return 0;
+}
+
+static int container_ok(const char *c)
+{
+	size_t n = strlen(c);
+	if (!strcmp(c, "$root"))
+		return 1;
+	if (n < 3 || n > 63 || c[0] == '-' || c[n - 1] == '-' || strstr(c, "--"))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!(islower((unsigned char)c[i]) || isdigit((unsigned char)c[i]) || c[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int account_ok(const char *a)
+{
+	size_t n = strlen(a);
+	if (!n || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)a[i]))
+			return 0;
+	return 1;
+}
+
+static int sas_ok(const char *s)
+{
+	if (!*s || strlen(s) > 2048)
+		return 0;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("%&=._~+/:-,", *p))
+			return 0;
+	return strstr(s, "sig=") == s || strstr(s, "&sig=") != NULL;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* URL-decode (and '+' as space, as query strings do); NULL on a bad escape. */
+static char *url_decode(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			if (i + 2 >= n) {
+				free(out);
+				return NULL;
+			}
+			int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
+			if (a < 0 || b < 0) {
+				free(out);
+				return NULL;
+			}
+			*o++ = (char)(a * 16 + b);
+			i += 2;
+		} else {
+			*o++ = s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* The URL-decoded value of query parameter name in q, or NULL. */
+static char *query_param(const char *q, const char *name)
+{
+	size_t nl = strlen(name);
+	for (const char *p = q; p && *p;) {
+		size_t len = strcspn(p, "&");
+		if (len > nl && !strncmp(p, name, nl) && p[nl] == '=')
+			return url_decode(p + nl + 1, len - nl - 1);
+		p = p[len] ? p + len + 1 : NULL;
+	}
+	return NULL;
+}
+
+/* ISO 8601 date or date-time in UTC ("2026-02-10", "2026-02-10T00:00Z", "...:00.5Z"). */
+static int parse_iso(const char *s, time_t *out)
+{
+	struct tm tm = {0};
+	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+		return -1;
+	const char *p = s + n;
+	if (*p == 'T') {
+		int m = 0;
+		if (sscanf(p, "T%2d:%2d%n", &h, &mi, &m) != 2 || m != 6)
+			return -1;
+		p += m;
+		if (*p == ':') {
+			if (sscanf(p, ":%2d%n", &sec, &m) != 1 || m != 3)
+				return -1;
+			p += m;
+			if (*p == '.')
+				for (p++; isdigit((unsigned char)*p); p++)
+					;
+		}
+		if (*p == 'Z')
+			p++;
+		else if (!strcmp(p, "+00:00"))
+			p += 6;
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*out = timegm(&tm);
+	return 0;
+}
+
+static char *rfc1123_now(void)
+{
+	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	return xasprintf("%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+			 mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* ---- XML (the few elements the list and error bodies need) ---- */
+
+static char *xml_unescape(const char *s, size_t n)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '&') {
+			buf_append(&b, &s[i], 1);
+			continue;
+		}
+		size_t semi = i + 1;
+		while (semi < n && semi - i < 12 && s[semi] != ';')
+			semi++;
+		if (semi >= n || s[semi] != ';') {
+			buf_append(&b, &s[i], 1);
+			continue;
+		}
+		const char *ent = s + i + 1;
+		size_t el = semi - i - 1;
+		const char *rep = NULL;
+		char one[8];
+		if (el == 3 && !strncmp(ent, "amp", 3))
+			rep = "&";
+		else if (el == 2 && !strncmp(ent, "lt", 2))
+			rep = "<";
+		else if (el == 2 && !strncmp(ent, "gt", 2))
+			rep = ">";
+		else if (el == 4 && !strncmp(ent, "quot", 4))
+			rep = "\"";
+		else if (el == 4 && !strncmp(ent, "apos", 4))
+			rep = "'";
+		else if (el >= 2 && ent[0] == '#') {
+			unsigned long cp = 0;
+			int ok = 1;
+			size_t k = 1;
+			int base = 10;
+			if (ent[1] == 'x' || ent[1] == 'X') {
+				base = 16;
+				k = 2;
+			}
+			if (k >= el)
+				ok = 0;
+			for (; ok && k < el; k++) {
+				int v = base == 16 ? hexval(ent[k])
+						   : (isdigit((unsigned char)ent[k]) ? ent[k] - '0' : -1);
+				if (v < 0 || cp > 0x10FFFF)
+					ok = 0;
+				else
+					cp = cp * (unsigned long)base + (unsigned long)v;
+			}
+			if (ok && cp > 0 && cp < 0x80) {
+				one[0] = (char)cp;
+				one[1] = '\0';
+				rep = one;
+			} else if (ok && cp >= 0x80 && cp < 0x800) {
+				one[0] = (char)(0xC0 | (cp >> 6));
+				one[1] = (char)(0x80 | (cp & 0x3F));
+				one[2] = '\0';
+				rep = one;
+			} else if (ok && cp >= 0x800 && cp < 0x10000 && (cp < 0xD800 || cp > 0xDFFF)) {
+				one[0] = (char)(0xE0 | (cp >> 12));
+				one[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+				one[2] = (char)(0x80 | (cp & 0x3F));
+				one[3] = '\0';
+				rep = one;
+			} else if (ok && cp >= 0x10000 && cp <= 0x10FFFF) {
+				one[0] = (char)(0xF0 | (cp >> 18));
+				one[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+				one[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+				one[3] = (char)(0x80 | (cp & 0x3F));
+				one[4] = '\0';
+				rep = one;
+			}
+		}
+		if (!rep) {
+			buf_append(&b, &s[i], 1);
+			continue;
+		}
+		buf_append(&b, rep, strlen(rep));
+		i = semi;
+	}
+	if (!b.p)
+		buf_append(&b, "", 0);
+	return buf_steal(&b, NULL);
+}
+
+/*
+ * The text of the first <tag>..</tag> in [s, end), unescaped; "" for <tag/>;
+ * NULL when absent.  *after (if not NULL) points past the element.
+ */
+static char *xml_text(const char *s, const char *end, const char *tag, const char **after)
+{
+	size_t tl = strlen(tag);
+	for (const char *p = s; p && p < end;) {
+		p = memchr(p, '<', (size_t)(end - p));
+		if (!p)
+			return NULL;
+		if ((size_t)(end - p) > tl + 1 && !strncmp(p + 1, tag, tl)) {
+			const char *q = p + 1 + tl;
+			while (q < end && *q == ' ')
+				q++;
+			if (q + 1 < end && q[0] == '/' && q[1] == '>') {
+				if (after)
+					*after = q + 2;
+				return xstrdup("");
+			}
+			if (q < end && *q == '>') {
+				const char *start = q + 1;
+				for (const char *c = start; c + tl + 3 <= end; c++) {
+					if (c[0] == '<' && c[1] == '/' && !strncmp(c + 2, tag, tl) &&
+					    c[2 + tl] == '>') {
+						if (after)
+							*after = c + 3 + tl;
+						return xml_unescape(start, (size_t)(c - start));
+					}
+				}
+				return NULL;
+			}
+		}
+		p++;
+	}
+	return NULL;
+}
+
+/* ---- requests ---- */
+
+struct qparam {
+	const char *name; /* lowercase */
+	const char *value; /* not encoded */
+};
+
+static char *blob_path(struct az_store *a, const char *name)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_appendf(&b, "%s/%s", a->path, a->container);
+	if (name) {
+		buf_append(&b, "/", 1);
+		/* Names are checked to [A-Za-z0-9._-/]; escape per segment all the same. */
+		const char *seg = name;
+		for (;;) {
+			const char *slash = strchr(seg, '/');
+			char *part = xstrndup(seg, slash ? (size_t)(slash - seg) : strlen(seg));
+			char *esc = fetch_escape(part);
+			buf_append(&b, esc, strlen(esc));
+			free(part);
+			free(esc);
+			if (!slash)
+				break;
+			buf_append(&b, "/", 1);
+			seg = slash + 1;
+		}
+	}
+	return buf_steal(&b, NULL);
+}
+
+static int qcmp(const void *x, const void *y)
+{
+	return strcmp(((const struct qparam *)x)->name, ((const struct qparam *)y)->name);
+}
+
+static int sign_shared_key(struct az_store *a, const char *method, const char *path,
+			   struct qparam *q, size_t nq, size_t len, const char *ctype,
+			   const char *if_match, const char *if_none_match, const char *date,
+			   int blob_type, char **auth)
+{
+	struct buf s;
+	buf_init(&s);
+	char clen[32] = "";
+	if (len)
+		snprintf(clen, sizeof(clen), "%zu", len);
+	buf_appendf(&s, "%s\n\n\n%s\n\n%s\n\n\n%s\n%s\n\n\n", method, clen, ctype ? ctype : "",
+		    if_match ? if_match : "", if_none_match ? if_none_match : "");
+	if (blob_type)
+		buf_appendf(&s, "x-ms-blob-type:BlockBlob\n");
+	buf_appendf(&s, "x-ms-date:%s\nx-ms-version:%s\n", date, AZ_VERSION);
+	buf_appendf(&s, "/%s%s", a->account, path);
+	qsort(q, nq, sizeof(*q), qcmp);
+	for (size_t i = 0; i < nq; i++)
+		buf_appendf(&s, "\n%s:%s", q[i].name, q[i].value);
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	int ok = HMAC(EVP_sha256(), a->key, (int)a->keylen, s.p, s.len, mac, &maclen) != NULL;
+	buf_free(&s);
+	if (!ok)
+		return -1;
+	char *sig = b64_encode(mac, maclen, B64_STD, B64_PAD_REQUIRED);
+	*auth = xasprintf("Authorization: SharedKey %s:%s", a->account, sig);
+	free(sig);
+	return 0;
+}
+
+static int mi_token(struct az_store *a, struct err *e);
+
+/* Redact: a transport error message names the URL; give the public one instead. */
+static void redact(struct err *e, const char *url, const char *public_url)
+{
+	char *hit = strstr(e->msg, url);
+	if (!hit)
+		return;
+	char tail[sizeof(e->msg)];
+	snprintf(tail, sizeof(tail), "%s", hit + strlen(url));
+	*hit = '\0';
+	char head[sizeof(e->msg)];
+	snprintf(head, sizeof(head), "%s", e->msg);
+	snprintf(e->msg, sizeof(e->msg), "blob storage: %s%s%s", head, public_url, tail);
+}
+
+struct az_call {
+	const char *method;
+	const char *name;          /* NULL: the container itself */
+	struct qparam q[6];
+	size_t nq;
+	const void *body;
+	size_t len;
+	const char *ctype;         /* PUT only */
+	const char *if_match;
+	int if_none_match_star;
+	int blob_type;
+};
+
+static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp, struct err *e)
+{
+	if (a->auth == AUTH_MI && mi_token(a, e) < 0)
+		return -1;
+	char *path = blob_path(a, c->name);
+	struct buf url;
+	buf_init(&url);
+	char *host_end = strstr(a->endpoint, "://") + 3;
+	host_end += strcspn(host_end, "/");
+	buf_append(&url, a->endpoint, (size_t)(host_end - a->endpoint));
+	buf_append(&url, path, strlen(path));
+	char *public_url = xstrdup((char *)url.p);
+	for (size_t i = 0; i < c->nq; i++) {
+		char *v = fetch_escape(c->q[i].value);
+		buf_appendf(&url, "%c%s=%s", i ? '&' : '?', c->q[i].name, v);
+		free(v);
+	}
+	if (a->auth == AUTH_SAS)
+		buf_appendf(&url, "%c%s", c->nq ? '&' : '?', a->sas);
+
+	char *date = rfc1123_now();
+	char *h_date = xasprintf("x-ms-date: %s", date);
+	char *h_ctype = NULL, *h_im = NULL, *auth = NULL;
+	const char *headers[10];
+	size_t nh = 0;
+	headers[nh++] = h_date;
+	headers[nh++] = "x-ms-version: " AZ_VERSION;
+	if (c->blob_type)
+		headers[nh++] = "x-ms-blob-type: BlockBlob";
+	if (!strcmp(c->method, "PUT")) {
+		/* "Content-Type:" with no value stops libcurl adding a form type we did not sign. */
+		h_ctype = c->ctype ? xasprintf("Content-Type: %s", c->ctype) : xstrdup("Content-Type:");
+		headers[nh++] = h_ctype;
+	}
+	if (c->if_match) {
+		h_im = xasprintf("If-Match: %s", c->if_match);
+		headers[nh++] = h_im;
+	}
+	if (c->if_none_match_star)
+		headers[nh++] = "If-None-Match: *";
+	int rc = 0;
+	if (a->auth == AUTH_KEY) {
+		if (sign_shared_key(a, c->method, path, c->q, c->nq, c->len, c->ctype, c->if_match,
+				    c->if_none_match_star ? "*" : NULL, date, c->blob_type,
+				    &auth) < 0)
+			rc = err_set(e, ERR_INTERNAL, "cannot compute the SharedKey signature");
+	} else if (a->auth == AUTH_MI) {
+		auth = xasprintf("Authorization: Bearer %s", a->token);
+	}
+	if (auth)
+		headers[nh++] = auth;
+	headers[nh] = NULL;
+	if (rc == 0) {
+		struct fetch_req rq = {
+			.method = c->method,
+			.url = (char *)url.p,
+			.headers = headers,
+			.body = c->body,
+			.body_len = c->len,
+			.max_resp = AZ_MAX_BLOB,
+		};
+		rc = fetch(&rq, resp, e);
+		if (rc < 0)
+			redact(e, (char *)url.p, public_url);
+	}
+	free_secret_str(auth);
+	free(h_date);
+	free(h_ctype);
+	free(h_im);
+	free(date);
+	free(path);
+	free(public_url);
+	wipe(url.p, url.len);
+	buf_free(&url);
+	return rc;
+}
+
+/* Map a service error response to an err a user can act on. */
+static int az_fail(struct az_store *a, const char *op, const char *name, struct fetch_resp *r,
+		   struct err *e)
+{
+	const char *end = (const char *)r->body.p + r->body.len;
+	char *code = r->ms_error_code ? xstrdup(r->ms_error_code)
+				      : xml_text((const char *)r->body.p, end, "Code", NULL);
+	char *msg = xml_text((const char *)r->body.p, end, "Message", NULL);
+	if (!code)
+		code = xstrdup("");
+	if (msg)
+		msg[strcspn(msg, "\r\n")] = '\0';
+	const char *what = name ? name : a->container;
+	long st = r->status;
+	int rc;
+	if (st == 404 && !strcmp(code, "ContainerNotFound"))
+		rc = err_set(e, ERR_UNAVAILABLE,
+			     "storage container '%s' does not exist in account '%s' "
+			     "(ContainerNotFound): create it or set STORAGE_CONTAINER",
+			     a->container, a->account);
+	else if (st == 404)
+		rc = err_set(e, ERR_NOT_FOUND, "blob '%s' not found%s%s%s", what, *code ? " (" : "",
+			     code, *code ? ")" : "");
+	else if (st == 412 || (st == 409 && !strcmp(code, "BlobAlreadyExists")))
+		rc = err_set(e, ERR_PRECONDITION, "blob '%s' was changed by another writer (%s)",
+			     what, *code ? code : "precondition failed");
+	else if (st == 409)
+		rc = err_set(e, ERR_CONFLICT, "%s '%s': storage reports a conflict (%s)", op, what,
+			     code);
+	else if ((st == 401 || st == 403) &&
+		 (!strcmp(code, "AuthorizationPermissionMismatch") ||
+		  !strcmp(code, "AuthorizationFailure") ||
+		  !strcmp(code, "AuthorizationResourceTypeMismatch") ||
+		  !strcmp(code, "AuthorizationServiceMismatch")))
+		rc = err_set(e, ERR_FORBIDDEN,
+			     "storage refused to %s '%s' (%s): %s", op, what, code,
+			     a->auth == AUTH_MI
+				     ? "give the managed identity the 'Storage Blob Data "
+				       "Contributor' role on the account"
+				     : "the SAS needs read, write and list permissions (sp=rwl) on "
+				       "blobs and the container");
+	else if (st == 401 || st == 403) {
+		int expired = 0;
+		if (a->auth == AUTH_SAS) {
+			char *se = query_param(a->sas, "se");
+			time_t t;
+			expired = se && parse_iso(se, &t) == 0 && t < time(NULL);
+			free(se);
+		}
+		if (a->auth == AUTH_MI)
+			rc = err_set(e, ERR_FORBIDDEN,
+				     "storage rejected the managed identity's token (%s): check "
+				     "AZURE_CLIENT_ID and the identity's role assignments",
+				     *code ? code : "HTTP 403");
+		else if (expired)
+			rc = err_set(e, ERR_FORBIDDEN,
+				     "storage rejected the credentials (%s): the SAS in "
+				     "AZURE_STORAGE_CONNECTION_STRING has expired; create a new one",
+				     *code ? code : "HTTP 403");
+		else
+			rc = err_set(e, ERR_FORBIDDEN,
+				     "storage rejected the credentials (%s): check "
+				     "AZURE_STORAGE_CONNECTION_STRING (SAS expired?)",
+				     *code ? code : "HTTP 403");
+	} else if (st >= 500)
+		rc = err_set(e, ERR_UNAVAILABLE,
+			     "blob storage is unavailable: %s '%s' got HTTP %ld%s%s%s; try again later",
+			     op, what, st, *code ? " (" : "", code, *code ? ")" : "");
+	else
+		rc = err_set(e, ERR_UPSTREAM, "blob storage refused to %s '%s': HTTP %ld %s%s%.200s",
+			     op, what, st, code, msg && *msg ? ": " : "", msg ? msg : "");
+	e->upstream_status = (int)st;
+	free(code);
+	free(msg);
+	return rc;
+}
+
+/* ---- managed identity ---- */
+
+static int mi_token(struct az_store *a, struct err *e)
+{
+	if (a->token && now_unix() < a->token_exp - 300)
+		return 0;
+	free_secret_str(a->token);
+	a->token = NULL;
+	const char *base = cfg.imds.set ? cfg.imds.url : "http://169.254.169.254";
+	char *url;
+	if (cfg.client_id && *cfg.client_id) {
+		char *cid = fetch_escape(cfg.client_id);
+		url = xasprintf("%s/metadata/identity/oauth2/token?api-version=2018-02-01&resource="
+				"https%%3A%%2F%%2Fstorage.azure.com%%2F&client_id=%s", base, cid);
+		free(cid);
+	} else {
+		url = xasprintf("%s/metadata/identity/oauth2/token?api-version=2018-02-01&resource="
+				"https%%3A%%2F%%2Fstorage.azure.com%%2F", base);
+	}
+	static const char *const hdr[] = {"Metadata: true", NULL};
+	struct fetch_req rq = {.url = url, .headers = hdr, .timeout_s = 10, .max_resp = 65536};
+	struct fetch_resp r;
+	int rc = -1;
+	if (fetch(&rq, &r, e) < 0) {
+		err_wrap(e, "managed identity for blob storage: no token endpoint (IMDS)");
+		free(url);
+		return -1;
+	}
+	struct json_object *j = NULL;
+	struct err pe;
+	if (jsonx_parse((const char *)r.body.p, r.body.len, &j, &pe) < 0 || !json_object_is_type(j, json_type_object)) {
+		rc = err_set(e, ERR_UPSTREAM, "managed identity: IMDS answered HTTP %ld without JSON",
+			     r.status);
+		goto out;
+	}
+	if (r.status != 200) {
+		const char *d = jsonx_str(j, "error_description");
+		const char *er = jsonx_str(j, "error");
+		rc = err_set(e, ERR_UPSTREAM,
+			     "managed identity: IMDS refused a storage token (HTTP %ld %s: %.200s); "
+			     "check the container group's identity and AZURE_CLIENT_ID",
+			     r.status, er ? er : "", d ? d : "");
+		e->upstream_status = (int)r.status;
+		goto out;
+	}
+	const char *tok = jsonx_str(j, "access_token");
+	long long exp = 0;
+	const char *exps = jsonx_str(j, "expires_on");
+	unsigned long ul;
+	if (exps && parse_ulong(exps, 0, 1UL << 40, &ul) == 0)
+		exp = (long long)ul;
+	else if (!jsonx_int(j, "expires_on", &exp))
+		exp = now_unix() + 600;
+	if (!tok || !*tok || strlen(tok) > 16384) {
+		rc = err_set(e, ERR_UPSTREAM, "managed identity: IMDS answer has no access_token");
+		goto out;
+	}
+	for (const char *p = tok; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p > 0x7e) {
+			rc = err_set(e, ERR_UPSTREAM, "managed identity: malformed access_token");
+			goto out;
+		}
+	a->token = xstrdup(tok);
+	a->token_exp = exp;
+	rc = 0;
+out:
+	if (j) {
+		const char *tok2 = jsonx_str(j, "access_token");
+		if (tok2)
+			wipe((void *)tok2, strlen(tok2));
+		json_object_put(j);
+	}
+	wipe(r.body.p, r.body.len);
+	fetch_resp_free(&r);
+	free(url);
+	return rc;
+}
+
+/* ---- operations ---- */
+
+static int az_get(void *impl, const char *name, struct buf *body, char **etag, char **ctype,
+		  struct err *e)
+{
+	struct az_store *a = impl;
+	struct az_call c = {.method = "GET", .name = name};
+	struct fetch_resp r = {0};
+	if (az_do(a, &c, &r, e) < 0)
+		return -1;
+	int rc;
+	if (r.status == 200) {
+		buf_append(body, r.body.p, r.body.len);
+		if (etag)
+			*etag = r.etag ? xstrdup(r.etag) : NULL;
+		if (ctype)
+			*ctype = xstrdup(r.content_type ? r.content_type : "application/octet-stream");
+		rc = 0;
+		if (etag && !*etag)
+			rc = err_set(e, ERR_UPSTREAM, "blob storage sent '%s' without an ETag", name);
+	} else {
+		rc = az_fail(a, "read", name, &r, e);
+	}
+	fetch_resp_free(&r);
+	return rc;
+}
+
+static int az_put(void *impl, const char *name, const void *data, size_t len, const char *ctype,
+		  const char *if_match, int if_none_match_star, char **new_etag, struct err *e)
+{
+	struct az_store *a = impl;
+	struct az_call c = {
+		.method = "PUT",
+		.name = name,
+		.body = data,
+		.len = len,
+		.ctype = ctype,
+		.if_match = if_match,
+		.if_none_match_star = if_none_match_star,
+		.blob_type = 1,
+	};
+	struct fetch_resp r = {0};
+	if (az_do(a, &c, &r, e) < 0)
+		return -1;
+	int rc;
+	if (r.status == 201 || r.status == 200) {
+		rc = 0;
+		if (new_etag)
+			*new_etag = r.etag ? xstrdup(r.etag) : NULL;
+	} else {
+		rc = az_fail(a, "write", name, &r, e);
+	}
+	fetch_resp_free(&r);
+	return rc;
+}
+
+static char *quoted(char *etag)
+{
+	if (!etag || etag[0] == '"')
+		return etag;
+	char *q = xasprintf("\"%s\"", etag);
+	free(etag);
+	return q;
+}
+
+static int parse_page(const char *xml, size_t len, struct json_object *arr, char **next,
+		      struct err *e)
+{
+	const char *end = xml + len, *p = xml;
+	if (!strstr(xml, "<EnumerationResults"))
+		return err_set(e, ERR_UPSTREAM, "blob storage list answer is not EnumerationResults");
+	for (;;) {
+		const char *b = strstr(p, "<Blob>");
+		if (!b || b >= end)
+			break;
+		const char *be = strstr(b, "</Blob>");
+		if (!be)
+			return err_set(e, ERR_UPSTREAM, "blob storage list answer is truncated");
+		char *name = xml_text(b, be, "Name", NULL);
+		char *size = xml_text(b, be, "Content-Length", NULL);
+		char *ct = xml_text(b, be, "Content-Type", NULL);
+		char *lm = xml_text(b, be, "Last-Modified", NULL);
+		char *et = quoted(xml_text(b, be, "Etag", NULL));
+		unsigned long long sz = size ? strtoull(size, NULL, 10) : 0;
+		if (name) {
+			struct json_object *o = json_object_new_object();
+			jsonx_add_str(o, "name", name);
+			jsonx_add_int(o, "size", (long long)sz);
+			jsonx_add_str(o, "content_type", ct && *ct ? ct : "application/octet-stream");
+			jsonx_add_str(o, "last_modified", lm);
+			jsonx_add_str(o, "etag", et);
+			json_object_array_add(arr, o);
+		}
+		free(name);
+		free(size);
+		free(ct);
+		free(lm);
+		free(et);
+		p = be + 7;
+	}
+	*next = xml_text(xml, end, "NextMarker", NULL);
+	return 0;
+}
+
+static int az_list(void *impl, const char *prefix, unsigned page_size, struct json_object *arr,
+		   struct err *e)
+{
+	struct az_store *a = impl;
+	char *marker = NULL;
+	char maxres[16];
+	snprintf(maxres, sizeof(maxres), "%u", page_size);
+	for (int page = 0; page < AZ_MAX_PAGES; page++) {
+		struct az_call c = {.method = "GET"};
+		c.q[c.nq++] = (struct qparam){"restype", "container"};
+		c.q[c.nq++] = (struct qparam){"comp", "list"};
+		if (*prefix)
+			c.q[c.nq++] = (struct qparam){"prefix", prefix};
+		if (marker)
+			c.q[c.nq++] = (struct qparam){"marker", marker};
+		if (page_size)
+			c.q[c.nq++] = (struct qparam){"maxresults", maxres};
+		struct fetch_resp r = {0};
+		int rc = az_do(a, &c, &r, e);
+		if (rc == 0 && r.status != 200)
+			rc = az_fail(a, "list", NULL, &r, e);
+		free(marker);
+		marker = NULL;
+		if (rc == 0)
+			rc = parse_page((const char *)r.body.p, r.body.len, arr, &marker, e);
+		fetch_resp_free(&r);
+		if (rc < 0) {
+			free(marker);
+			return -1;
+		}
+		if (!marker || !*marker) {
+			free(marker);
+			return 0;
+		}
+	}
+	free(marker);
+	return err_set(e, ERR_UPSTREAM, "blob storage listing did not end after %d pages",
+		       AZ_MAX_PAGES);
+}
+
+static int az_ensure(void *impl, struct err *e)
+{
+	struct az_store *a = impl;
+	struct az_call c = {.method = "PUT"};
+	c.q[c.nq++] = (struct qparam){"restype", "container"};
+	struct fetch_resp r = {0};
+	if (az_do(a, &c, &r, e) < 0)
+		return -1;
+	int rc = 0;
+	if (r.status != 201 && !(r.status == 409 && r.ms_error_code &&
+				 !strcmp(r.ms_error_code, "ContainerAlreadyExists")))
+		rc = az_fail(a, "create container", NULL, &r, e);
+	fetch_resp_free(&r);
+	return rc;
+}
+
+static void az_describe(void *impl, struct json_object *o)
+{
+	struct az_store *a = impl;
+	static const char *const methods[] = {"SAS Token", "Shared Key", "Managed Identity"};
+	char *curl = xasprintf("%s/%s", a->endpoint, a->container);
+	jsonx_add_str(o, "storage_account", a->account);
+	jsonx_add_str(o, "container_name", a->container);
+	jsonx_add_str(o, "blob_endpoint", a->endpoint);
+	jsonx_add_str(o, "container_url", curl);
+	jsonx_add_str(o, "auth_method", methods[a->auth]);
+	jsonx_add_bool(o, "authenticated", 1);
+	free(curl);
+	if (a->auth != AUTH_SAS) {
+		jsonx_add(o, "sas_expiry", NULL);
+		return;
+	}
+	struct json_object *x = json_object_new_object();
+	char *se = query_param(a->sas, "se");
+	time_t t;
+	if (!se) {
+		jsonx_add_str(x, "error", "the SAS has no expiry (se) parameter");
+	} else if (parse_iso(se, &t) < 0) {
+		jsonx_add_str(x, "error", "the SAS expiry (se) is not an ISO 8601 date");
+	} else {
+		struct tm tm;
+		char fmt[64];
+		gmtime_r(&t, &tm);
+		strftime(fmt, sizeof(fmt), "%Y-%m-%d %H:%M:%S UTC", &tm);
+		long long left = (long long)t - now_unix();
+		/* Python's timedelta.days floors, as the original computed it. */
+		long long days = left >= 0 ? left / 86400 : -((-left + 86399) / 86400);
+		jsonx_add_str(x, "expiry_date", se);
+		jsonx_add_str(x, "expiry_formatted", fmt);
+		jsonx_add_int(x, "days_remaining", days);
+		jsonx_add_bool(x, "is_expired", left < 0);
+		jsonx_add_bool(x, "is_expiring_soon", left >= 0 && days <= 7);
+	}
+	free(se);
+	jsonx_add(o, "sas_expiry", x);
+}
+
+static char *az_public_url(void *impl, const char *name)
+{
+	struct az_store *a = impl;
+	char *path = blob_path(a, name);
+	char *host_end = strstr(a->endpoint, "://") + 3;
+	host_end += strcspn(host_end, "/");
+	char *u = xasprintf("%.*s%s", (int)(host_end - a->endpoint), a->endpoint, path);
+	free(path);
+	return u;
+}
+
+static void az_close(void *impl)
+{
+	struct az_store *a = impl;
+	if (!a)
+		return;
+	free(a->endpoint);
+	free((char *)a->path);
+	free(a->account);
+	free(a->container);
+	free_secret_str(a->sas);
+	if (a->key) {
+		wipe(a->key, a->keylen);
+		free(a->key);
+	}
+	free_secret_str(a->token);
+	free(a);
+}
+
+static const struct blob_ops az_ops = {
+	.kind = "azure",
+	.get = az_get,
+	.put = az_put,
+	.list = az_list,
+	.ensure_container = az_ensure,
+	.describe = az_describe,
+	.public_url = az_public_url,
+	.close = az_close,
+};
+
+/* ---- construction ---- */
+
+/* Account from a path-style endpoint ("/devstoreaccount1") or the host's first label. */
+static char *account_from(const char *path, const char *host)
+{
+	if (*path)
+		return xstrndup(path + 1, strcspn(path + 1, "/"));
+	return xstrndup(host, strcspn(host, ".:"));
+}
+
+#define CS "AZURE_STORAGE_CONNECTION_STRING"
+
+int blob_azure_new_conn(const char *conn, const char *container, const struct blob_ops **ops,
+			void **impl, struct err *e)
+{
+	static const char *const keys[] = {"DefaultEndpointsProtocol", "AccountName", "AccountKey",
+					   "SharedAccessSignature", "BlobEndpoint", "EndpointSuffix",
+					   "UseDevelopmentStorage"};
+	char *val[NELEM(keys)] = {NULL};
+	struct az_store *a = NULL;
+	char *host = NULL, *path = NULL;
+	int rc = -1, seg = 0;
+	if (!conn || !*conn)
+		return err_set(e, ERR_UNAVAILABLE, CS " is empty");
+	if (!container || !container_ok(container))
+		return err_set(e, ERR_BAD_REQUEST,
+			       "STORAGE_CONTAINER: not a valid container name (3-63 lowercase "
+			       "letters, digits and '-')");
+	for (const char *p = conn; *p;) {
+		size_t len = strcspn(p, ";");
+		seg++;
+		const char *eq = memchr(p, '=', len);
+		const char *k = p;
+		while (k < p + len && (*k == ' ' || *k == '\t'))
+			k++;
+		if (k == p + len) {
+			/* Empty segment: "a=b;;c=d" and a trailing ';' are common. */
+		} else if (!eq) {
+			err_set(e, ERR_BAD_REQUEST, CS ": part %d is not key=value", seg);
+			goto out;
+		} else {
+			size_t kl = (size_t)(eq - k);
+			while (kl && (k[kl - 1] == ' ' || k[kl - 1] == '\t'))
+				kl--;
+			for (size_t i = 0; i < NELEM(keys); i++) {
+				if (strlen(keys[i]) != kl || strncasecmp(keys[i], k, kl))
+					continue;
+				if (val[i]) {
+					err_set(e, ERR_BAD_REQUEST, CS ": %s is given twice", keys[i]);
+					goto out;
+				}
+				val[i] = xstrndup(eq + 1, (size_t)(p + len - eq - 1));
+			}
+		}
+		p += len;
+		if (*p == ';')
+			p++;
+	}
+	enum { K_PROTO, K_NAME, K_KEY, K_SAS, K_EP, K_SUFFIX, K_DEV };
+	if (val[K_DEV] && !strcasecmp(val[K_DEV], "true")) {
+		if (!val[K_NAME])
+			val[K_NAME] = xstrdup("devstoreaccount1");
+		if (!val[K_KEY] && !val[K_SAS])
+			val[K_KEY] = xstrdup(AZ_DEVSTORE_KEY);
+		if (!val[K_EP])
+			val[K_EP] = xstrdup("http://127.0.0.1:10000/devstoreaccount1");
+	}
+	a = xcalloc(1, sizeof(*a));
+	char *ep_url;
+	if (val[K_EP]) {
+		ep_url = xstrdup(val[K_EP]);
+	} else {
+		if (!val[K_NAME]) {
+			err_set(e, ERR_BAD_REQUEST, CS ": needs BlobEndpoint or AccountName");
+			goto out;
+		}
+		const char *proto = val[K_PROTO] ? val[K_PROTO] : "https";
+		if (strcasecmp(proto, "https") && strcasecmp(proto, "http")) {
+			err_set(e, ERR_BAD_REQUEST, CS ": DefaultEndpointsProtocol must be https");
+			goto out;
+		}
+		ep_url = xasprintf("%s://%s.blob.%s", proto, val[K_NAME],
+				   val[K_SUFFIX] ? val[K_SUFFIX] : "core.windows.net");
+	}
+	rc = parse_url(CS, ep_url, &a->endpoint, &path, &host, e);
+	free(ep_url);
+	if (rc < 0)
+		goto out;
+	rc = -1;
+	a->path = path;
+	path = NULL;
+	a->account = val[K_NAME] ? xstrdup(val[K_NAME]) : account_from(a->path, host);
+	if (!account_ok(a->account)) {
+		err_set(e, ERR_BAD_REQUEST, CS ": AccountName must be 1-64 letters and digits");
+		goto out;
+	}
+	a->container = xstrdup(container);
+	if (val[K_SAS]) {
+		const char *s = val[K_SAS];
+		if (*s == '?')
+			s++;
+		if (!sas_ok(s)) {
+			err_set(e, ERR_BAD_REQUEST,
+				CS ": SharedAccessSignature is not a SAS query string (sv=..&sig=..)");
+			goto out;
+		}
+		a->sas = xstrdup(s);
+		a->auth = AUTH_SAS;
+	} else if (val[K_KEY]) {
+		if (b64_decode(val[K_KEY], strlen(val[K_KEY]), B64_STD, B64_PAD_ANY, &a->key,
+			       &a->keylen) < 0 ||
+		    !a->keylen) {
+			err_set(e, ERR_BAD_REQUEST, CS ": AccountKey is not base64");
+			goto out;
+		}
+		a->auth = AUTH_KEY;
+	} else {
+		err_set(e, ERR_BAD_REQUEST,
+			CS ": has neither SharedAccessSignature nor AccountKey; anonymous access "
+			"cannot write records");
+		goto out;
+	}
+	*ops = &az_ops;
+	*impl = a;
+	a = NULL;
+	rc = 0;
+out:
+	for (size_t i = 0; i < NELEM(keys); i++)
+		free_secret_str(val[i]);
+	az_close(a);
+	free(host);
+	free(path);
+	return rc;
+}
+
+int blob_azure_new_url(const char *url, const struct blob_ops **ops, void **impl, struct err *e)
+{
+	char *ep = NULL, *path = NULL, *host = NULL;
+	if (!url || !*url)
+		return err_set(e, ERR_UNAVAILABLE, "AZURE_STORAGE_ACCOUNT_URL is empty");
+	if (strchr(url, '?'))
+		return err_set(e, ERR_BAD_REQUEST,
+			       "AZURE_STORAGE_ACCOUNT_URL: no query string (put a SAS into "
+			       "AZURE_STORAGE_CONNECTION_STRING instead)");
+	if (parse_url("AZURE_STORAGE_ACCOUNT_URL", url, &ep, &path, &host, e) < 0)
+		return -1;
+	/* The last path segment is the container; what comes before it is the endpoint's. */
+	char *slash = strrchr(path, '/');
+	if (!slash || !slash[1] || !container_ok(slash + 1)) {
+		free(ep);
+		free(path);
+		free(host);
+		return err_set(e, ERR_BAD_REQUEST,
+			       "AZURE_STORAGE_ACCOUNT_URL: write it as "
+			       "https://<account>.blob.core.windows.net/<container>");
+	}
+	struct az_store *a = xcalloc(1, sizeof(*a));
+	a->container = xstrdup(slash + 1);
+	size_t eplen = strlen(ep) - strlen(slash);
+	ep[eplen] = '\0';
+	*slash = '\0';
+	a->endpoint = ep;
+	a->path = path;
+	a->account = account_from(path, host);
+	free(host);
+	a->auth = AUTH_MI;
+	if (!account_ok(a->account)) {
+		az_close(a);
+		return err_set(e, ERR_BAD_REQUEST, "AZURE_STORAGE_ACCOUNT_URL: no account name in it");
+	}
+	*ops = &az_ops;
+	*impl = a;
+	return 0;
+}

@@ -1,0 +1,209 @@
+#include "maa.h"
+
+#include <ctype.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "codec.h"
+#include "fetch.h"
+#include "jsonx.h"
+#include "jwt.h"
+#include "log.h"
+
+#define MAA_MAX_RESP (256 * 1024)
+
+static char *b64url_pad(const void *p, size_t n)
+{
+	return b64_encode(p, n, B64_URL, B64_PAD_REQUIRED);
+}
+
+static int is_json_object(const uint8_t *p, size_t n)
+{
+	struct json_object *o = NULL;
+	struct err e = {0};
+	if (n == 0 || jsonx_parse((const char *)p, n, &o, &e) != 0)
+		return 0;
+	int ok = json_object_is_type(o, json_type_object);
+	json_object_put(o);
+	return ok;
+}
+
+/* Endorsements = b64url(JSON {"Uvm":[b64url(COSE_Sign1)]}), the sidecar's shape. */
+static int endorsements(const char *uvm_b64, char **out, struct err *e)
+{
+	unsigned char *cose = NULL;
+	size_t n = 0;
+	size_t len = strlen(uvm_b64);
+	if (b64_decode(uvm_b64, len, B64_STD, B64_PAD_ANY, &cose, &n) != 0 &&
+	    b64_decode(uvm_b64, len, B64_URL, B64_PAD_ANY, &cose, &n) != 0)
+		return err_set(e, ERR_BAD_REQUEST,
+		               "UVM endorsement (UVM_REFERENCE_INFO) is not base64");
+	char *c64 = b64url_pad(cose, n);
+	free(cose);
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	json_object_array_add(arr, json_object_new_string(c64));
+	jsonx_add(o, "Uvm", arr);
+	char *js = jsonx_dump(o);
+	*out = b64url_pad(js, strlen(js));
+	free(js);
+	free(c64);
+	json_object_put(o);
+	return 0;
+}
+
+int maa_build_request(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
+                      const uint8_t *runtime, size_t runtime_len, const char *uvm_endorsement_b64,
+                      uint64_t nonce, struct json_object **out, struct err *e)
+{
+	*out = NULL;
+	if (!report || !chain_pem || !*chain_pem)
+		return err_set(e, ERR_BAD_REQUEST, "attestation needs a report and its VCEK chain");
+	if (!runtime && runtime_len)
+		return err_set(e, ERR_INTERNAL, "runtime data pointer is NULL");
+
+	struct json_object *inner = json_object_new_object();
+	char *s = b64url_pad(report, SNP_REPORT_SIZE);
+	jsonx_add_str(inner, "SnpReport", s);
+	free(s);
+	s = b64url_pad(chain_pem, strlen(chain_pem));
+	jsonx_add_str(inner, "VcekCertChain", s);
+	free(s);
+	if (uvm_endorsement_b64 && *uvm_endorsement_b64) {
+		if (endorsements(uvm_endorsement_b64, &s, e) != 0) {
+			json_object_put(inner);
+			return -1;
+		}
+		jsonx_add_str(inner, "Endorsements", s);
+		free(s);
+	}
+	char *inner_js = jsonx_dump(inner);
+	json_object_put(inner);
+
+	struct json_object *body = json_object_new_object();
+	s = b64url_pad(inner_js, strlen(inner_js));
+	jsonx_add_str(body, "report", s);
+	free(s);
+	free(inner_js);
+
+	struct json_object *rt = json_object_new_object();
+	s = b64url_pad(runtime ? (const void *)runtime : "", runtime_len);
+	jsonx_add_str(rt, "data", s);
+	free(s);
+	jsonx_add_str(rt, "dataType", is_json_object(runtime, runtime_len) ? "JSON" : "Binary");
+	jsonx_add(body, "runtimeData", rt);
+
+	/* The Rego policy is not sent: MAA relies on host_data (PROTOCOLS.md §4). */
+	struct json_object *it = json_object_new_object();
+	jsonx_add_str(it, "data", "");
+	jsonx_add_str(it, "dataType", "");
+	jsonx_add(body, "initTimeData", it);
+	jsonx_add(body, "nonce", json_object_new_uint64(nonce));
+	*out = body;
+	return 0;
+}
+
+/* Keep only printable ASCII of untrusted text put into an error message. */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if (!isprint((unsigned char)*s))
+			*s = '?';
+}
+
+/* "code: message" from an Azure error body, else a short cleaned excerpt of the body. */
+static char *error_detail(const struct fetch_resp *rs)
+{
+	struct json_object *o = NULL;
+	struct err pe = {0};
+	char *d = NULL;
+	if (rs->body.len && jsonx_parse((const char *)rs->body.p, rs->body.len, &o, &pe) == 0) {
+		struct json_object *eo = jsonx_obj(o, "error");
+		const char *code = jsonx_str(eo ? eo : o, "code");
+		const char *msg = jsonx_str(eo ? eo : o, "message");
+		if (code || msg)
+			d = xasprintf("%.100s: %.400s", code ? code : "(no code)",
+			              msg ? msg : "(no message)");
+	}
+	json_object_put(o);
+	if (!d && rs->ms_error_code)
+		d = xasprintf("%.100s", rs->ms_error_code);
+	if (!d)
+		d = rs->body.len ? xasprintf("%.200s", (const char *)rs->body.p)
+		                 : xstrdup("(empty response)");
+	sanitize(d);
+	return d;
+}
+
+int maa_attest(const struct endpoint *maa, const uint8_t report[SNP_REPORT_SIZE],
+               const char *chain_pem, const uint8_t *runtime, size_t runtime_len,
+               const char *uvm_endorsement_b64, char **jwt, struct err *e)
+{
+	*jwt = NULL;
+	if (!maa || !maa->set || !maa->url)
+		return err_set(e, ERR_BAD_REQUEST,
+		               "no attestation endpoint configured: set SKR_MAA_ENDPOINT");
+	uint64_t nonce;
+	if (RAND_bytes((unsigned char *)&nonce, sizeof(nonce)) != 1)
+		return err_set(e, ERR_INTERNAL, "no randomness for the attestation nonce");
+	struct json_object *body = NULL;
+	if (maa_build_request(report, chain_pem, runtime, runtime_len, uvm_endorsement_b64, nonce,
+	                      &body, e) != 0)
+		return -1;
+	char *js = jsonx_dump(body);
+	json_object_put(body);
+	char *url = xasprintf("%s/attest/SevSnpVm?api-version=%s", maa->url, MAA_API_VERSION);
+	static const char *const hdrs[] = {"Content-Type: application/json",
+	                                   "Accept: application/json", NULL};
+	struct fetch_req rq = {.method = "POST",
+	                       .url = url,
+	                       .headers = hdrs,
+	                       .body = js,
+	                       .body_len = strlen(js),
+	                       .max_resp = MAA_MAX_RESP};
+	struct fetch_resp rs;
+	int rc = -1;
+	if (fetch(&rq, &rs, e) != 0) {
+		err_wrap(e, "attestation service %s", maa->url);
+		free(js);
+		free(url);
+		return -1;
+	}
+	free(js);
+
+	if (rs.status == 200) {
+		struct json_object *o = NULL;
+		const char *tok;
+		if (jsonx_parse((const char *)rs.body.p, rs.body.len, &o, e) != 0) {
+			e->code = ERR_UPSTREAM;
+			err_wrap(e, "attestation service %s answered 200 with", maa->url);
+		} else if (!(tok = jsonx_str(o, "token")) || !*tok || strlen(tok) > JWT_MAX_LEN) {
+			err_set(e, ERR_UPSTREAM,
+			        "attestation service %s answered 200 without a usable \"token\"",
+			        maa->url);
+		} else {
+			*jwt = xstrdup(tok);
+			rc = 0;
+		}
+		if (rc != 0)
+			e->upstream_status = 200;
+		json_object_put(o);
+	} else {
+		char *d = error_detail(&rs);
+		if (rs.status == 400)
+			err_set(e, ERR_VERIFY, "attestation service rejected the evidence: %s", d);
+		else if (rs.status == 401 || rs.status == 403)
+			err_set(e, ERR_FORBIDDEN,
+			        "attestation service %s refused the request (HTTP %ld): %s",
+			        maa->url, rs.status, d);
+		else
+			err_set(e, ERR_UPSTREAM, "attestation service %s answered HTTP %ld: %s",
+			        maa->url, rs.status, d);
+		e->upstream_status = (int)rs.status;
+		log_warn("attestation at %s failed: HTTP %ld", maa->url, rs.status);
+		free(d);
+	}
+	log_debug("attestation call to %s took %.0f ms", maa->url, rs.elapsed_ms);
+	fetch_resp_free(&rs);
+	free(url);
+	return rc;
+}

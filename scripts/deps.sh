@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install what `make run` and `make test` need on Debian 12, and nothing else.
+# Idempotent and quiet when everything is present.
+set -eu
+
+APT_PACKAGES="build-essential clang pkg-config lighttpd supervisor libfcgi-dev libssl-dev
+libcurl4-openssl-dev libjson-c-dev curl openssl nodejs npm chromium shellcheck jq wrk"
+
+missing=""
+for p in $APT_PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+# Another nodejs (for example from NodeSource) satisfies the need for node and npm.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+	missing=$(echo "$missing" | tr ' ' '\n' | grep -vx -e nodejs -e npm | tr '\n' ' ')
+fi
+missing=$(echo "$missing" | xargs)
+if [ -n "$missing" ]; then
+	echo "deps: installing Debian packages: $missing"
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086 # word splitting of the package list is intended
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# npm packages for the tests (playwright-core drives Debian's chromium; it never downloads a browser).
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$here/tests/package.json" ]; then
+	if [ ! -d "$here/tests/node_modules" ] || [ "$here/tests/package-lock.json" -nt "$here/tests/node_modules/.package-lock.json" ]; then
+		echo "deps: installing npm packages for tests"
+		(cd "$here/tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	fi
+fi

@@ -1,0 +1,189 @@
+// Remote attestation on the running local stack: every attest endpoint on all three instances.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPublicKey, verify, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { URLS, call, sha256hex, b64, decodeJwt } from './lib.mjs';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const policyDigest = (inst) => sha256hex(readFileSync(`${repo}/emulator/policies/${inst}.rego`));
+
+// Verify a JWT independently of the C code: only `<iss>/certs` and node's crypto.
+async function independentVerify(jwt) {
+  const { header, payload, signingInput, signature } = decodeJwt(jwt);
+  assert.equal(header.alg, 'RS256');
+  assert.equal(payload.iss, URLS.maa, 'issuer is the local attestation service');
+  const jwks = await (await fetch(`${payload.iss}/certs`)).json();
+  const jwk = jwks.keys.find((k) => k.kid === header.kid);
+  assert.ok(jwk, `kid ${header.kid} is in ${payload.iss}/certs`);
+  const fromJwk = createPublicKey({ key: { kty: jwk.kty, n: jwk.n, e: jwk.e }, format: 'jwk' });
+  assert.ok(verify('RSA-SHA256', Buffer.from(signingInput), fromJwk, signature), 'signature verifies with n/e');
+  if (jwk.x5c) {
+    const cert = new X509Certificate(Buffer.from(jwk.x5c[0], 'base64'));
+    assert.ok(verify('RSA-SHA256', Buffer.from(signingInput), cert.publicKey, signature), 'and with x5c[0]');
+  }
+  const now = Date.now() / 1000;
+  assert.ok(payload.nbf <= now + 60 && payload.exp > now, 'token in date');
+  return payload;
+}
+
+for (const inst of ['contoso', 'fabrikam', 'snooper']) {
+  test(`${inst}: /health`, async () => {
+    const r = await call(URLS[inst], '/health');
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { status: 'healthy', service: 'confidential-aci-attestation-demo' });
+    assert.match(r.headers.get('content-type'), /application\/json/);
+  });
+
+  test(`${inst}: /sidecar/status says no sidecar runs locally`, async () => {
+    const r = await call(URLS[inst], '/sidecar/status');
+    assert.equal(r.status, 503);
+    assert.equal(r.json.status, 'unavailable');
+    assert.match(r.json.message, /sidecar|connect/i);
+  });
+
+  test(`${inst}: /container/info reports real facts`, async () => {
+    const r = await call(URLS[inst], '/container/info');
+    assert.equal(r.status, 200);
+    const j = r.json;
+    assert.equal(typeof j.hostname, 'string');
+    assert.ok(j.app_checksums['fcgi-bin/attest'], 'digest of the attest program');
+    assert.match(j.app_checksums['fcgi-bin/attest'].sha256, /^[0-9a-f]{64}$/);
+    assert.ok(j.os.pretty_name);
+    assert.equal(typeof j.sev_device.available, 'boolean');
+    const tee = inst !== 'snooper';
+    assert.equal(j.sev_device.available, tee);
+    assert.equal(j.attestation_backend.selected, tee ? 'native' : 'sidecar');
+    assert.equal(j.tee_device, tee ? 'virtual' : 'none');
+  });
+}
+
+const runtime = JSON.stringify({ test: 'attest', nonce: Math.random().toString(36).slice(2) });
+
+test('contoso: /attest/maa returns a token an independent verifier accepts', async () => {
+  const r = await call(URLS.contoso, '/attest/maa', { method: 'POST', body: { runtime_data: b64(runtime) } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.status, 'success');
+  const jwt = r.json.attestation_token;
+  assert.match(jwt, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'attestation_token is the compact JWT itself');
+  const claims = await independentVerify(jwt);
+  assert.ok(claims['x-ms-sevsnpvm-reportdata'].startsWith(sha256hex(runtime)),
+    'reportdata starts with sha256 of the runtime data');
+  assert.match(claims['x-ms-sevsnpvm-reportdata'], /^[0-9a-f]{64}0{64}$/);
+  assert.equal(claims['x-ms-attestation-type'], 'sevsnpvm');
+  assert.equal(claims['x-ms-compliance-status'], 'azure-compliant-uvm');
+  assert.equal(claims['x-ms-sevsnpvm-is-debuggable'], false);
+  assert.equal(claims['x-ms-sevsnpvm-vmpl'], 0);
+  assert.equal(claims['x-demo-emulated'], true, 'local tokens say they are emulated');
+  assert.deepEqual(claims['x-ms-runtime'], JSON.parse(runtime));
+  assert.equal(claims['x-ms-sevsnpvm-hostdata'], policyDigest('contoso'));
+  assert.match(claims['x-ms-sevsnpvm-launchmeasurement'], /^[0-9a-f]{96}$/);
+  assert.match(claims.jti, /^[0-9a-f]{64}$/);
+  assert.equal(r.json.token_verified, true);
+  assert.equal(r.json.signature_verified, true);
+  assert.equal(r.json.runtime_data_bound, true);
+  assert.equal(r.json.emulated, true);
+  assert.deepEqual(r.json.claims, claims, 'the server shows exactly the verified claims');
+  assert.equal(r.json.attestation_backend, 'native');
+  assert.equal(r.json.evidence_source, 'virtual');
+  for (const k of ['report', 'certificates', 'attestation_service', 'verification', 'total'])
+    assert.equal(typeof r.json.timing_ms[k], 'number');
+});
+
+test('contoso and fabrikam attest with different host_data, each its own policy digest', async () => {
+  const hd = {};
+  for (const inst of ['contoso', 'fabrikam']) {
+    const r = await call(URLS[inst], '/attest/maa', { method: 'POST', body: {} });
+    assert.equal(r.status, 200, r.text);
+    const claims = await independentVerify(r.json.attestation_token);
+    hd[inst] = claims['x-ms-sevsnpvm-hostdata'];
+    assert.equal(hd[inst], policyDigest(inst));
+  }
+  assert.notEqual(hd.contoso, hd.fabrikam);
+});
+
+test('snooper: /attest/maa fails with a diagnosis and logs', async () => {
+  const r = await call(URLS.snooper, '/attest/maa', { method: 'POST', body: { runtime_data: b64('x') } });
+  assert.equal(r.status, 503, r.text);
+  assert.equal(r.json.status, 'error');
+  assert.match(r.json.message, /attestation failed/i);
+  assert.ok(r.json.failure_reason);
+  assert.ok(r.json.diagnosis.likely_cause && r.json.diagnosis.solution);
+  assert.equal(r.json.logs.sev_device.available, false);
+  assert.equal(typeof r.json.logs.app, 'string');
+});
+
+test('snooper: /info says attestation does not work; contoso: it works', async () => {
+  const s = await call(URLS.snooper, '/info');
+  assert.equal(s.status, 200);
+  assert.equal(s.json.status.attestation_works, false);
+  assert.equal(s.json.status.platform_status, 'sidecar_unavailable');
+  assert.ok(s.json.features.some((f) => /NOT|FAILED/.test(f)));
+  const c = await call(URLS.contoso, '/info');
+  assert.equal(c.json.status.attestation_works, true);
+  assert.equal(c.json.status.platform_status, 'running_in_tee');
+  assert.equal(c.json.status.emulated, true);
+  assert.ok(!c.json.features.some((f) => /NOT|FAILED/.test(f)));
+});
+
+test('contoso: /attest/raw returns the hex report, decoded and verified', async () => {
+  const rt = 'Raw Report - ' + new Date().toISOString();
+  const r = await call(URLS.contoso, '/attest/raw', { method: 'POST', body: { runtime_data: b64(rt) } });
+  assert.equal(r.status, 200, r.text);
+  assert.match(r.json.attestation_report, /^[0-9a-f]{2368}$/);
+  const raw = Buffer.from(r.json.attestation_report, 'hex');
+  assert.equal(raw.readUInt32LE(0), r.json.report.version);
+  assert.equal(raw.subarray(0x50, 0x70).toString('hex'), sha256hex(rt));
+  assert.equal(raw.subarray(0xc0, 0xe0).toString('hex'), policyDigest('contoso'));
+  assert.equal(r.json.report.host_data, policyDigest('contoso'));
+  assert.equal(r.json.report_data_bound, true);
+  assert.equal(r.json.verification.verified, true, JSON.stringify(r.json.verification));
+  assert.equal(r.json.verification.emulated_root, true);
+  assert.equal(r.json.emulated, true);
+});
+
+test('snooper: /attest/raw fails: no TEE', async () => {
+  const r = await call(URLS.snooper, '/attest/raw', { method: 'POST', body: { runtime_data: b64('x') } });
+  assert.equal(r.status, 503);
+  assert.equal(r.json.status, 'error');
+  assert.ok(r.json.diagnosis);
+});
+
+test('bad input gets a 4xx JSON error', async () => {
+  const cases = [
+    [{ method: 'POST', raw: '{"runtime_data": ', headers: { 'content-type': 'application/json' } }, 400, /malformed JSON/],
+    [{ method: 'POST', raw: '[1,2]', headers: { 'content-type': 'application/json' } }, 400, /JSON object/],
+    [{ method: 'POST', body: { runtime_data: '%%%not base64' } }, 400, /base64/],
+    [{ method: 'POST', body: { runtime_data: 42 } }, 400, /must be a string/],
+    [{ method: 'POST', body: { maa_endpoint: 'evil.example.com' } }, 400, /configuration/],
+    [{ method: 'POST', raw: 'x'.repeat(70000), headers: { 'content-type': 'application/json' } }, 413, /limit/],
+    [{ method: 'GET' }, 405, /not allowed/],
+  ];
+  for (const [init, status, msg] of cases) {
+    const r = await call(URLS.contoso, '/attest/maa', init);
+    assert.equal(r.status, status, `${JSON.stringify(init).slice(0, 80)} -> ${r.text.slice(0, 200)}`);
+    assert.equal(r.json.status, 'error');
+    assert.match(r.json.message, msg);
+  }
+  const nf = await call(URLS.contoso, '/attest/nope', { method: 'POST', body: {} });
+  assert.equal(nf.status, 404);
+  assert.equal(nf.json.status, 'error');
+});
+
+test('the local attestation service rejects forged evidence MAA-style', async () => {
+  const ok = await call(URLS.contoso, '/attest/raw', { method: 'POST', body: { runtime_data: b64('forge') } });
+  const raw = Buffer.from(ok.json.attestation_report, 'hex');
+  raw[0xc0] ^= 1; // host_data changed after signing
+  const thim = JSON.parse(readFileSync(`${process.env.DEMO_STATE_DIR}/azure/vsnp-contoso/thim.json`, 'utf8'));
+  const b64u = (b) => Buffer.from(b).toString('base64url');
+  const report = b64u(JSON.stringify({ SnpReport: b64u(raw), VcekCertChain: b64u(thim.vcekCert + thim.certificateChain) }));
+  const res = await fetch(`${URLS.maa}/attest/SevSnpVm?api-version=2022-08-01`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ report, runtimeData: { data: b64u('forge'), dataType: 'Binary' } }),
+  });
+  assert.equal(res.status, 400);
+  const body = await res.json();
+  assert.ok(body.error && body.error.code && body.error.message, JSON.stringify(body));
+});

@@ -1,0 +1,710 @@
+/*
+ * Evidence providers (virtual SEV-SNP socket client, provider selection),
+ * the THIM certificate source and the SKR sidecar client, each against a
+ * one-shot server in a forked child.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "config.h"
+#include "evidence.h"
+#include "jsonx.h"
+#include "sidecar.h"
+#include "testlib.h"
+#include "thim.h"
+
+static char tmpdir[64];
+static char sock_path[128];
+
+static void reload(void)
+{
+	struct err e;
+	err_clear(&e);
+	config_free(&cfg);
+	if (config_load(&cfg, &e) < 0) {
+		fprintf(stderr, "config_load: %s\n", e.msg);
+		exit(2);
+	}
+}
+
+static void setup_dir(void)
+{
+	if (*tmpdir)
+		return;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_evidence.XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	snprintf(sock_path, sizeof(sock_path), "%s/vsnp.sock", tmpdir);
+}
+
+static void use_virtual(const char *path)
+{
+	setenv("SNP_EVIDENCE", "virtual", 1);
+	setenv("SNP_VIRTUAL_SOCKET", path, 1);
+	reload();
+}
+
+/* ---- virtual SEV-SNP host stand-in ---- */
+
+enum vmode { V_GOOD, V_ERRMSG, V_SHORT_HDR, V_SHORT_BODY, V_WRONG_LEN, V_SILENT };
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static void write_full(int fd, const void *p, size_t n)
+{
+	const uint8_t *c = p;
+	while (n) {
+		ssize_t w = write(fd, c, n);
+		if (w <= 0)
+			return;
+		c += w;
+		n -= (size_t)w;
+	}
+}
+
+static size_t read_full(int fd, void *p, size_t n)
+{
+	uint8_t *c = p;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, c + got, n - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+static void vsnp_child(int lfd, enum vmode mode)
+{
+	int c = accept(lfd, NULL, NULL);
+	if (c < 0)
+		_exit(1);
+	uint8_t req[72];
+	size_t got = read_full(c, req, sizeof(req));
+	uint8_t hdr[8];
+	int bad = got != 72 || memcmp(req, "VSNP", 4) || req[4] || req[5] || req[6] || req[7];
+	if (bad) {
+		static const char m[] = "bad request";
+		put32(hdr, 99);
+		put32(hdr + 4, sizeof(m) - 1);
+		write_full(c, hdr, 8);
+		write_full(c, m, sizeof(m) - 1);
+		_exit(0);
+	}
+	static uint8_t rep[SNP_REPORT_SIZE];
+	memset(rep, 0xA5, sizeof(rep));
+	memcpy(rep + 0x50, req + 8, 64);
+	switch (mode) {
+	case V_GOOD:
+		put32(hdr, 0);
+		put32(hdr + 4, SNP_REPORT_SIZE);
+		write_full(c, hdr, 8);
+		write_full(c, rep, sizeof(rep));
+		break;
+	case V_ERRMSG: {
+		static const char m[] = "VMPL 3 not permitted\n";
+		put32(hdr, 22);
+		put32(hdr + 4, sizeof(m) - 1);
+		write_full(c, hdr, 8);
+		write_full(c, m, sizeof(m) - 1);
+		break;
+	}
+	case V_SHORT_HDR:
+		write_full(c, "\0\0\0", 3);
+		break;
+	case V_SHORT_BODY:
+		put32(hdr, 0);
+		put32(hdr + 4, SNP_REPORT_SIZE);
+		write_full(c, hdr, 8);
+		write_full(c, rep, 100);
+		break;
+	case V_WRONG_LEN:
+		put32(hdr, 0);
+		put32(hdr + 4, 1000);
+		write_full(c, hdr, 8);
+		write_full(c, rep, 1000);
+		break;
+	case V_SILENT:
+		pause();
+		break;
+	}
+	_exit(0);
+}
+
+static pid_t start_vsnp(enum vmode mode)
+{
+	setup_dir();
+	unlink(sock_path);
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0) {
+		perror("vsnp socket");
+		exit(2);
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0)
+		vsnp_child(lfd, mode);
+	close(lfd);
+	return pid;
+}
+
+static void stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static int run_report(uint8_t out[SNP_REPORT_SIZE], struct err *e, const char **src)
+{
+	uint8_t rd[64];
+	for (int i = 0; i < 64; i++)
+		rd[i] = (uint8_t)(i * 7 + 1);
+	err_clear(e);
+	return evidence_report(rd, out, src, e);
+}
+
+static void test_virtual_good(void)
+{
+	pid_t pid = start_vsnp(V_GOOD);
+	use_virtual(sock_path);
+	CHECK_STR(evidence_source(), "virtual");
+	static uint8_t out[SNP_REPORT_SIZE];
+	struct err e;
+	const char *src = NULL;
+	CHECK_INT(run_report(out, &e, &src), 0);
+	CHECK_STR(src, "virtual");
+	CHECK_INT(out[0], 0xA5);
+	CHECK_INT(out[0x50], 1);
+	CHECK_INT(out[0x50 + 63], (63 * 7 + 1) & 0xff);
+	CHECK_INT(out[SNP_REPORT_SIZE - 1], 0xA5);
+	stop(pid);
+}
+
+static void expect_fail(enum vmode mode, enum err_code code, const char *needle)
+{
+	pid_t pid = start_vsnp(mode);
+	use_virtual(sock_path);
+	static uint8_t out[SNP_REPORT_SIZE];
+	struct err e;
+	CHECK_INT(run_report(out, &e, NULL), -1);
+	CHECK_MSG(e.code == code, "mode %d: code %s, expected %s (%s)", mode, err_code_name(e.code),
+		  err_code_name(code), e.msg);
+	CHECK_MSG(strstr(e.msg, needle) != NULL, "mode %d: '%s' lacks '%s'", mode, e.msg, needle);
+	stop(pid);
+}
+
+static void test_virtual_error_status(void)
+{
+	expect_fail(V_ERRMSG, ERR_UPSTREAM, "(status 22): VMPL 3 not permitted");
+}
+
+static void test_virtual_truncated(void)
+{
+	expect_fail(V_SHORT_HDR, ERR_UPSTREAM, "truncated");
+	expect_fail(V_SHORT_BODY, ERR_UPSTREAM, "truncated");
+}
+
+static void test_virtual_wrong_length(void)
+{
+	expect_fail(V_WRONG_LEN, ERR_UPSTREAM, "1000-byte report");
+}
+
+static void test_virtual_timeout(void)
+{
+	double t0 = now_ms();
+	expect_fail(V_SILENT, ERR_TIMEOUT, "did not answer within 5 s");
+	double dt = now_ms() - t0;
+	CHECK_MSG(dt >= 4900 && dt < 6500, "took %.0f ms", dt);
+}
+
+static void test_virtual_no_socket(void)
+{
+	setup_dir();
+	char missing[160];
+	snprintf(missing, sizeof(missing), "%s/absent.sock", tmpdir);
+	use_virtual(missing);
+	CHECK(evidence_source() == NULL);
+	static uint8_t out[SNP_REPORT_SIZE];
+	struct err e;
+	const char *src = "x";
+	CHECK_INT(run_report(out, &e, &src), -1);
+	CHECK_INT(e.code, ERR_UNAVAILABLE);
+	CHECK(src == NULL);
+	CHECK(strstr(e.msg, "does not exist") != NULL);
+
+	/* A socket file nobody listens on: refused, still "unavailable". */
+	unlink(sock_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	close(fd);
+	use_virtual(sock_path);
+	CHECK_STR(evidence_source(), "virtual");
+	CHECK_INT(run_report(out, &e, NULL), -1);
+	CHECK_INT(e.code, ERR_UNAVAILABLE);
+	CHECK_MSG(strstr(e.msg, "not reachable") != NULL, "%s", e.msg);
+	unlink(sock_path);
+}
+
+static void test_source_none_and_auto(void)
+{
+	setenv("SNP_EVIDENCE", "none", 1);
+	reload();
+	CHECK(evidence_source() == NULL);
+	static uint8_t out[SNP_REPORT_SIZE];
+	struct err e;
+	CHECK_INT(run_report(out, &e, NULL), -1);
+	CHECK_INT(e.code, ERR_UNAVAILABLE);
+	CHECK(strstr(e.msg, "SNP_EVIDENCE=none") != NULL);
+	struct json_object *st = evidence_device_status();
+	CHECK(json_object_is_type(jsonx_arr(st, "dev_listing"), json_type_array));
+	CHECK(jsonx_str(st, "explanation") != NULL);
+	json_object_put(st);
+
+	struct stat sb;
+	if (stat("/dev/sev-guest", &sb) == 0 || stat("/dev/sev", &sb) == 0)
+		return; /* running on SEV-SNP hardware: auto picks it, nothing more to check */
+	setenv("SNP_EVIDENCE", "auto", 1);
+	unsetenv("SNP_VIRTUAL_SOCKET");
+	reload();
+	CHECK(evidence_source() == NULL);
+	CHECK_INT(run_report(out, &e, NULL), -1);
+	CHECK_INT(e.code, ERR_UNAVAILABLE);
+	CHECK_STR(e.msg,
+		  "no SEV-SNP device: this container is not running on confidential hardware "
+		  "(checked /dev/sev-guest, /dev/sev; SNP_VIRTUAL_SOCKET not set)");
+	st = evidence_device_status();
+	struct json_object *v;
+	CHECK(json_object_object_get_ex(st, "available", &v) && !json_object_get_boolean(v));
+	CHECK(json_object_object_get_ex(st, "provider", &v) && v == NULL);
+	json_object_put(st);
+}
+
+static void test_device_status_virtual(void)
+{
+	pid_t pid = start_vsnp(V_GOOD);
+	setenv("SNP_EVIDENCE", "auto", 1);
+	setenv("SNP_VIRTUAL_SOCKET", sock_path, 1);
+	reload();
+	struct stat sb;
+	int hw = stat("/dev/sev-guest", &sb) == 0 || stat("/dev/sev", &sb) == 0;
+	if (!hw) {
+		CHECK_STR(evidence_source(), "virtual");
+		struct json_object *st = evidence_device_status(), *v;
+		CHECK(json_object_object_get_ex(st, "available", &v) && json_object_get_boolean(v));
+		CHECK(json_object_object_get_ex(st, "emulated", &v) && json_object_get_boolean(v));
+		CHECK_STR(jsonx_str(st, "provider"), "virtual");
+		CHECK_STR(jsonx_str(st, "device_path"), sock_path);
+		struct json_object *di = jsonx_obj(st, "device_info");
+		CHECK_STR(jsonx_str(di, "type"), "socket");
+		CHECK(jsonx_str(di, "mode") && !strncmp(jsonx_str(di, "mode"), "0o14", 4));
+		json_object_put(st);
+	}
+	stop(pid);
+	unlink(sock_path);
+}
+
+/* ---- THIM ---- */
+
+static const char thim_json[] =
+	"{\"vcekCert\":\"-----BEGIN CERTIFICATE-----\\nVCEK\\n-----END CERTIFICATE-----\\n\","
+	"\"tcbm\":\"7308000000000003\","
+	"\"certificateChain\":\"-----BEGIN CERTIFICATE-----\\nASK\\n-----END CERTIFICATE-----\\n"
+	"-----BEGIN CERTIFICATE-----\\nARK\\n-----END CERTIFICATE-----\\n\","
+	"\"cacheControl\":\"86400\"}";
+
+static void set_thim_env(const char *json)
+{
+	char *b = b64_encode(json, strlen(json), B64_STD, B64_PAD_REQUIRED);
+	setenv("UVM_HOST_AMD_CERTIFICATE", b, 1);
+	free(b);
+	thim_reset();
+}
+
+static void test_thim_env_good(void)
+{
+	unsetenv("UVM_SECURITY_CONTEXT_DIR");
+	set_thim_env(thim_json);
+	char *pem = NULL, *tcbm = NULL;
+	const char *src = NULL;
+	struct err e;
+	err_clear(&e);
+	CHECK_INT(thim_chain(&pem, &tcbm, &src, &e), 0);
+	CHECK_STR(src, "env");
+	CHECK_STR(tcbm, "7308000000000003");
+	CHECK(pem && !strncmp(pem, "-----BEGIN CERTIFICATE-----\nVCEK\n", 33));
+	CHECK(pem && strstr(pem, "\nASK\n") && strstr(pem, "\nARK\n") &&
+	      strstr(pem, "VCEK") < strstr(pem, "ASK"));
+	free(pem);
+	free(tcbm);
+	/* Cached for the process: a changed environment is not read again. */
+	setenv("UVM_HOST_AMD_CERTIFICATE", "!!!", 1);
+	CHECK_INT(thim_chain(&pem, &tcbm, &src, &e), 0);
+	CHECK_STR(tcbm, "7308000000000003");
+	free(pem);
+	free(tcbm);
+	thim_reset();
+}
+
+static void thim_env_fails(const char *env_value, const char *needle)
+{
+	setenv("UVM_HOST_AMD_CERTIFICATE", env_value, 1);
+	thim_reset();
+	char *pem = (char *)1, *tcbm = (char *)1;
+	struct err e;
+	err_clear(&e);
+	CHECK_INT(thim_chain(&pem, &tcbm, NULL, &e), -1);
+	CHECK(pem == NULL && tcbm == NULL);
+	CHECK_MSG(strstr(e.msg, needle) != NULL, "'%s' lacks '%s'", e.msg, needle);
+}
+
+static void test_thim_env_bad(void)
+{
+	thim_env_fails("not base64!", "UVM_HOST_AMD_CERTIFICATE is not valid base64");
+	char *b = b64_encode("{\"vcekCert\":", 12, B64_STD, B64_PAD_REQUIRED);
+	thim_env_fails(b, "malformed JSON");
+	free(b);
+	static const char novcek[] = "{\"certificateChain\":\"x\",\"tcbm\":\"01\"}";
+	b = b64_encode(novcek, strlen(novcek), B64_STD, B64_PAD_REQUIRED);
+	thim_env_fails(b, "no vcekCert");
+	free(b);
+	static const char badtcbm[] =
+		"{\"vcekCert\":\"-----BEGIN CERTIFICATE-----\\n\",\"tcbm\":\"zz\"}";
+	b = b64_encode(badtcbm, strlen(badtcbm), B64_STD, B64_PAD_REQUIRED);
+	thim_env_fails(b, "not hex");
+	free(b);
+	unsetenv("UVM_HOST_AMD_CERTIFICATE");
+	thim_reset();
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void test_thim_security_context_and_imds(void)
+{
+	setup_dir();
+	char ctx[128];
+	snprintf(ctx, sizeof(ctx), "%s/security-context-x", tmpdir);
+	mkdir(ctx, 0700);
+	char *b = b64_encode(thim_json, strlen(thim_json), B64_STD, B64_PAD_REQUIRED);
+	size_t bl = strlen(b);
+	char *wrapped = xasprintf("%.*s\n%s\n", (int)(bl / 2), b, b + bl / 2);
+	write_text(ctx, "host-amd-cert-base64", wrapped);
+	write_text(ctx, "reference-info-base64", "  ZW5kb3JzZW1lbnQ=\n");
+	free(wrapped);
+	free(b);
+	unsetenv("UVM_HOST_AMD_CERTIFICATE");
+	setenv("UVM_SECURITY_CONTEXT_DIR", ctx, 1);
+	setenv("UVM_REFERENCE_INFO", "ZW52", 1);
+	thim_reset();
+	char *pem = NULL, *tcbm = NULL;
+	const char *src = NULL;
+	struct err e;
+	err_clear(&e);
+	CHECK_INT(thim_chain(&pem, &tcbm, &src, &e), 0);
+	CHECK_STR(src, "security-context");
+	CHECK_STR(tcbm, "7308000000000003");
+	free(pem);
+	free(tcbm);
+	CHECK_STR(thim_uvm_endorsement(), "ZW5kb3JzZW1lbnQ=");
+
+	/* No file: the endorsement falls back to the environment, the chain to IMDS. */
+	char empty[160];
+	snprintf(empty, sizeof(empty), "%s/empty-ctx", tmpdir);
+	mkdir(empty, 0700);
+	setenv("UVM_SECURITY_CONTEXT_DIR", empty, 1);
+	setenv("IMDS_ENDPOINT", "http://127.0.0.1:1", 1);
+	reload();
+	thim_reset();
+	CHECK_STR(thim_uvm_endorsement(), "ZW52");
+	err_clear(&e);
+	CHECK_INT(thim_chain(&pem, &tcbm, &src, &e), -1);
+	CHECK_INT(e.code, ERR_UNAVAILABLE);
+	CHECK_MSG(strstr(e.msg, "/metadata/THIM/amd/certification") != NULL, "%s", e.msg);
+	unsetenv("UVM_REFERENCE_INFO");
+	unsetenv("IMDS_ENDPOINT");
+	unsetenv("UVM_SECURITY_CONTEXT_DIR");
+	thim_reset();
+	reload();
+}
+
+/* ---- sidecar ---- */
+
+static void error_text_is(const char *body, const char *want)
+{
+	char *t = sidecar_error_text(body, strlen(body));
+	CHECK_MSG(!strcmp(t, want), "body %s -> \"%s\", expected \"%s\"", body, t, want);
+	free(t);
+}
+
+static void test_sidecar_error_text(void)
+{
+	error_text_is("{\"error\":\"attestation failed\"}{\"token\":\"\"}", "attestation failed");
+	error_text_is("{\"error\":{}}", "(no detail: the sidecar's error value was {})");
+	error_text_is("{\"error\":\"secure key release failed\\nfetching: 404\\n\\nERROR: Please "
+		      "refer to the documentation for troubleshooting.\\nTroubleshooting: "
+		      "https://example/TROUBLESHOOTING.md\"}",
+		      "secure key release failed fetching: 404");
+	error_text_is("404 page not found", "404 page not found");
+	error_text_is("", "(empty body)");
+	error_text_is("{\"message\":\"x\"}", "{\"message\":\"x\"}");
+	error_text_is("{\"error\":\"\"}", "(no detail)");
+	/* 600 two-byte characters: cut to 500 characters, on a character boundary. */
+	struct buf b;
+	buf_init(&b);
+	buf_appendf(&b, "{\"error\":\"");
+	for (int i = 0; i < 600; i++)
+		buf_appendf(&b, "\xc3\xa9");
+	buf_appendf(&b, "\"}");
+	char *t = sidecar_error_text((const char *)b.p, b.len);
+	CHECK_INT(strlen(t), 1000);
+	free(t);
+	buf_free(&b);
+}
+
+/* One-shot HTTP server: answers status+body, and 418 if the request lacks need. */
+static pid_t start_http(int *port, int status, const char *body, const char *need)
+{
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0) {
+		perror("http socket");
+		exit(2);
+	}
+	*port = ntohs(sa.sin_port);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int c = accept(lfd, NULL, NULL);
+		char req[8192];
+		size_t n = 0;
+		for (;;) {
+			ssize_t r = read(c, req + n, sizeof(req) - 1 - n);
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+			req[n] = '\0';
+			char *hend = strstr(req, "\r\n\r\n");
+			if (!hend)
+				continue;
+			char *cl = strcasestr(req, "Content-Length:");
+			size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0;
+			if (n >= (size_t)(hend + 4 - req) + want)
+				break;
+		}
+		req[n] = '\0';
+		if (need && !strstr(req, need)) {
+			status = 418;
+			body = "{\"error\":\"unexpected request\"}";
+		}
+		char head[256];
+		int hl = snprintf(head, sizeof(head),
+				  "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+				  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+				  status, strlen(body));
+		write_full(c, head, (size_t)hl);
+		write_full(c, body, strlen(body));
+		close(c);
+		_exit(0);
+	}
+	close(lfd);
+	return pid;
+}
+
+static void use_sidecar(int port)
+{
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	setenv("SKR_SIDECAR_URL", url, 1);
+	reload();
+}
+
+static void test_sidecar_raw_ok(void)
+{
+	static uint8_t want[SNP_REPORT_SIZE];
+	for (size_t i = 0; i < sizeof(want); i++)
+		want[i] = (uint8_t)(i * 13);
+	char *hex = hex_encode(want, sizeof(want));
+	char *body = xasprintf("{\"report\":\"%s\"}", hex);
+	int port;
+	/* "hello" -> aGVsbG8= */
+	pid_t pid = start_http(&port, 200, body, "{\"runtime_data\":\"aGVsbG8=\"}");
+	use_sidecar(port);
+	static uint8_t got[SNP_REPORT_SIZE];
+	struct err e;
+	err_clear(&e);
+	CHECK_INT(sidecar_attest_raw((const uint8_t *)"hello", 5, got, &e), 0);
+	CHECK_MSG(!memcmp(got, want, sizeof(got)), "%s", e.msg);
+	waitpid(pid, NULL, 0);
+	free(body);
+	free(hex);
+}
+
+static void test_sidecar_maa_forbidden(void)
+{
+	int port;
+	pid_t pid = start_http(&port, 403,
+			       "{\"error\":\"attestation failed\\n\\nERROR: Please refer to the "
+			       "documentation\"}{\"token\":\"\"}",
+			       "\"maa_endpoint\":\"maa.example\"");
+	use_sidecar(port);
+	char *jwt = (char *)1;
+	struct err e;
+	err_clear(&e);
+	CHECK_INT(sidecar_attest_maa("maa.example", (const uint8_t *)"x", 1, &jwt, &e), -1);
+	CHECK(jwt == NULL);
+	CHECK_INT(e.code, ERR_FORBIDDEN);
+	CHECK_INT(e.upstream_status, 403);
+	CHECK_STR(e.msg, "sidecar answered 403: attestation failed");
+	waitpid(pid, NULL, 0);
+}
+
+static void test_sidecar_release(void)
+{
+	int port;
+	pid_t pid = start_http(&port, 400, "{\"error\":{}}", "\"kid\":\"k1\"");
+	use_sidecar(port);
+	char *jwk = NULL;
+	struct err e;
+	err_clear(&e);
+	CHECK_INT(sidecar_key_release("maa.example", "v.vault.azure.net", "k1", &jwk, &e), -1);
+	CHECK_INT(e.code, ERR_BAD_REQUEST);
+	CHECK_INT(e.upstream_status, 400);
+	waitpid(pid, NULL, 0);
+
+	pid = start_http(&port, 200,
+			 "{\"key\":\"{\\\"k\\\":\\\"c2VjcmV0\\\",\\\"kty\\\":\\\"oct\\\"}\"}",
+			 "\"akv_endpoint\":\"v.vault.azure.net\"");
+	use_sidecar(port);
+	err_clear(&e);
+	CHECK_INT(sidecar_key_release("maa.example", "v.vault.azure.net", "k1", &jwk, &e), 0);
+	CHECK_STR(jwk, "{\"k\":\"c2VjcmV0\",\"kty\":\"oct\"}");
+	free_secret_str(jwk);
+	waitpid(pid, NULL, 0);
+
+	err_clear(&e);
+	CHECK_INT(sidecar_key_release("https://maa.example", "v", "k1", &jwk, &e), -1);
+	CHECK_INT(e.code, ERR_BAD_REQUEST);
+}
+
+static void test_sidecar_status_and_unreachable(void)
+{
+	int port;
+	pid_t pid = start_http(&port, 200, "{\"message\":\"Status OK\"}", "GET /status ");
+	use_sidecar(port);
+	long st = 0;
+	char *body = NULL;
+	struct err e;
+	err_clear(&e);
+	CHECK_INT(sidecar_status(&st, &body, &e), 0);
+	CHECK_INT(st, 200);
+	CHECK_STR(body, "{\"message\":\"Status OK\"}");
+	free(body);
+	waitpid(pid, NULL, 0);
+
+	setenv("SKR_SIDECAR_URL", "http://127.0.0.1:1", 1);
+	reload();
+	err_clear(&e);
+	CHECK_INT(sidecar_status(&st, &body, &e), -1);
+	CHECK_INT(e.code, ERR_UNAVAILABLE);
+	CHECK(!strncmp(e.msg, "SKR sidecar not reachable at http://127.0.0.1:1", 47));
+	uint8_t rep[SNP_REPORT_SIZE];
+	err_clear(&e);
+	CHECK_INT(sidecar_attest_raw((const uint8_t *)"", 0, rep, &e), -1);
+	CHECK_INT(e.code, ERR_BAD_REQUEST);
+	unsetenv("SKR_SIDECAR_URL");
+	reload();
+}
+
+static void test_thim_from_imds(void)
+{
+	setup_dir();
+	char empty[160];
+	snprintf(empty, sizeof(empty), "%s/empty-ctx2", tmpdir);
+	mkdir(empty, 0700);
+	unsetenv("UVM_HOST_AMD_CERTIFICATE");
+	setenv("UVM_SECURITY_CONTEXT_DIR", empty, 1);
+	int port;
+	pid_t pid = start_http(&port, 200, thim_json,
+			       "GET /metadata/THIM/amd/certification HTTP/1.1\r\n");
+	char url[64];
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	setenv("IMDS_ENDPOINT", url, 1);
+	reload();
+	thim_reset();
+	char *pem = NULL, *tcbm = NULL;
+	const char *src = NULL;
+	struct err e;
+	err_clear(&e);
+	CHECK_INT(thim_chain(&pem, &tcbm, &src, &e), 0);
+	CHECK_MSG(src && !strcmp(src, "imds"), "%s", e.msg);
+	CHECK_STR(tcbm, "7308000000000003");
+	free(pem);
+	free(tcbm);
+	waitpid(pid, NULL, 0);
+
+	/* The header IMDS insists on is sent. */
+	pid = start_http(&port, 404, "{\"error\":\"not_found\"}", "\r\nMetadata: true\r\n");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	setenv("IMDS_ENDPOINT", url, 1);
+	reload();
+	thim_reset();
+	err_clear(&e);
+	CHECK_INT(thim_chain(&pem, &tcbm, &src, &e), -1);
+	CHECK_INT(e.code, ERR_UNAVAILABLE);
+	CHECK_INT(e.upstream_status, 404);
+	CHECK_MSG(strstr(e.msg, "answered 404") != NULL, "%s", e.msg);
+	waitpid(pid, NULL, 0);
+	unsetenv("IMDS_ENDPOINT");
+	unsetenv("UVM_SECURITY_CONTEXT_DIR");
+	thim_reset();
+	reload();
+}
+
+static void test_cleanup(void)
+{
+	if (*tmpdir) {
+		char *cmd = xasprintf("rm -rf '%s'", tmpdir);
+		CHECK_INT(system(cmd), 0);
+		free(cmd);
+	}
+	thim_reset();
+	config_free(&cfg);
+}
+
+TESTS(test_virtual_good, test_virtual_error_status, test_virtual_truncated,
+      test_virtual_wrong_length, test_virtual_timeout, test_virtual_no_socket,
+      test_source_none_and_auto, test_device_status_virtual, test_thim_env_good, test_thim_env_bad,
+      test_thim_security_context_and_imds, test_thim_from_imds, test_sidecar_error_text,
+      test_sidecar_raw_ok, test_sidecar_maa_forbidden, test_sidecar_release,
+      test_sidecar_status_and_unreachable, test_cleanup)

@@ -1,0 +1,201 @@
+// Secure key release: the configuration box, the release itself (public facts only), the
+// release-policy dry run and the attempt on the other company's key.
+import {$, h, show, api, kvTable, badge, collapsible, preBlock, pretty, timingFromServer} from './dom.js';
+import {state, busy, spinner, errorBox, logsPanel} from './common.js';
+
+// JWK members that would mean private key material: never displayed, even if a server sent them.
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k', 'oth'];
+
+export function renderSkrConfig(c) {
+	const box = $('skrConfig');
+	if (!c) {
+		show(box, h('p', {class: 'bad', text: 'The key release configuration could not be loaded.'}));
+		return;
+	}
+	show(box,
+		h('p', {class: 'config-label', text: 'Key'}),
+		h('p', {class: 'config-key', text: c.key_name || '(not configured)'}),
+		kvTable([
+			['Company', c.company_name || undefined],
+			['Key vault', c.akv_endpoint || '(not configured)', {mono: true}],
+			['Attestation service', c.maa_endpoint || '(not configured)', {mono: true}],
+			['This instance', c.is_confidential === false ? '✗ no TEE device (standard hardware)'
+				: c.emulated ? '✓ virtual SEV-SNP device (emulated)' : '✓ SEV-SNP device present',
+			{cls: c.is_confidential === false ? 'bad' : c.emulated ? 'warn' : 'ok'}],
+		], 'compact'),
+		c.configured === false ? h('p', {class: 'alert alert-warn',
+			text: 'Key release is not configured: set SKR_KEY_NAME, SKR_AKV_ENDPOINT and SKR_MAA_ENDPOINT.'}) : null);
+	$('skrBtn').disabled = c.configured === false;
+}
+
+export async function releaseKey(onReleased) {
+	const out = $('skrResult');
+	await busy($('skrBtn'), 'Releasing key…', async () => {
+		show(out, spinner('Attesting, then asking the key vault to release the key to this container…'));
+		const r = await api('POST', '/skr/release');
+		if (!(r.ok && r.data.status === 'success')) {
+			show(out, errorBox('Secure key release failed', r), logsPanel(r.data && r.data.logs, !state.snooper));
+			return;
+		}
+		renderRelease(out, r);
+		state.keyReleased = true;
+		if (typeof r.data.max_plaintext === 'number') state.maxPlaintext = r.data.max_plaintext;
+		await onReleased();
+	});
+}
+
+function renderRelease(out, r) {
+	const d = r.data;
+	const key = d.key && typeof d.key === 'object' ? d.key : {};
+	const leaked = PRIVATE_MEMBERS.filter((m) => key[m] !== undefined);
+	const rows = [
+		['Key name', key.name || d.key_name],
+		['Key id (kid)', key.kid, {mono: true}],
+		['Type', key.kty],
+		['Size', key.size !== undefined ? `${key.size} bits` : undefined],
+		['Public key thumbprint', key.thumbprint, {mono: true}],
+		['Allowed operations', Array.isArray(key.key_ops) ? key.key_ops.join(', ') : undefined],
+		['Key vault', d.akv_endpoint, {mono: true}],
+		['Attestation service', d.maa_endpoint, {mono: true}],
+		['Direct RSA-OAEP limit', typeof d.max_plaintext === 'number'
+			? `${d.max_plaintext} bytes (longer data uses envelope encryption)` : undefined],
+	];
+	const claims = d.claims && typeof d.claims === 'object' ? d.claims : null;
+	show(out, h('div', {class: 'card card-ok'},
+		h('h3', {text: '🔑 Key released to this container'}),
+		h('p', {text: d.message || 'The key vault released the key after checking the attestation token.'}),
+		timingFromServer(d.timing_ms, r.ms),
+		kvTable(rows.filter((x) => x[1] !== undefined && x[1] !== null), 'compact'),
+		h('p', {class: 'alert alert-ok',
+			text: '🔒 The private key stays inside this container. This page only receives its public facts.'}),
+		leaked.length ? h('p', {class: 'alert alert-danger',
+			text: `The server sent private key members (${leaked.join(', ')}); they are not shown.`}) : null,
+		typeof d.key === 'string' ? h('p', {class: 'note', text: 'The server returned the key as text; it is not shown.'}) : null,
+		claims ? h('h4', {text: 'Attestation claims that satisfied the release policy'}) : null,
+		claims ? kvTable(Object.entries(claims).map(([k, v]) =>
+			[k, typeof v === 'object' ? JSON.stringify(v) : String(v), {mono: true}]), 'claims') : null,
+		d.note ? h('p', {class: 'note', text: d.note}) : null));
+}
+
+// ---- release-policy dry run ----------------------------------------------------------------
+
+const OPS = ['equals', 'notEquals', 'less', 'lessOrEquals', 'greater', 'greaterOrEquals', 'exists'];
+
+function fmtVal(v) {
+	if (v === undefined) return '(absent)';
+	return typeof v === 'string' ? `"${v}"` : JSON.stringify(v);
+}
+
+function satisfiedIcon(s) {
+	return h('span', {class: 'check-icon ' + (s === true ? 'ok' : s === false ? 'bad' : ''),
+		text: s === true ? '✓' : s === false ? '✗' : '•'});
+}
+
+// The evaluation tree mirrors the release policy grammar (PROTOCOLS.md §5.4): groups with anyOf /
+// allOf (and an authority at the top), leaves with a claim, an operator and the actual value.
+function policyNode(n) {
+	if (Array.isArray(n)) return h('ul', {class: 'policy-tree'}, n.map((c) => h('li', {}, policyNode(c))));
+	if (!n || typeof n !== 'object') return h('span', {text: String(n)});
+	const kids = [];
+	let groupKind = null;
+	for (const g of ['anyOf', 'allOf', 'conditions', 'children']) {
+		if (Array.isArray(n[g])) {
+			groupKind = g;
+			kids.push(...n[g]);
+		}
+	}
+	const sat = n.satisfied;
+	const cls = 'policy-node ' + (sat === true ? 'ok' : sat === false ? 'bad' : '');
+	if (n.claim !== undefined && !groupKind) {
+		const op = n.operator || n.op || OPS.find((o) => n[o] !== undefined) || 'equals';
+		const expected = n.expected !== undefined ? n.expected : n[op];
+		return h('div', {class: cls},
+			satisfiedIcon(sat), ' ', h('code', {text: n.claim}), ' ', h('em', {text: op}), ' ',
+			op === 'exists' ? null : h('code', {text: fmtVal(expected)}),
+			h('div', {class: 'policy-detail'}, 'actual: ', h('code', {text: fmtVal(n.actual)}),
+				n.reason ? h('span', {text: ' — ' + n.reason}) : null));
+	}
+	const label = groupKind === 'anyOf' ? 'any of' : groupKind === 'allOf' ? 'all of' : 'conditions';
+	return h('div', {class: cls},
+		satisfiedIcon(sat), ' ',
+		n.authority ? h('span', {}, 'authority ', h('code', {text: n.authority}),
+			n.authority_matches !== undefined ? h('span', {text: n.authority_matches ? ' (matches the token issuer)' : ' (does NOT match the token issuer)'}) : null,
+			' — ') : null,
+		n.version ? h('span', {text: `policy ${n.version} — `}) : null,
+		h('strong', {text: label}),
+		n.reason ? h('span', {class: 'policy-detail', text: ' ' + n.reason}) : null,
+		h('ul', {class: 'policy-tree'}, kids.map((c) => h('li', {}, policyNode(c)))));
+}
+
+export async function policyCheck(which) {
+	const btn = which === 'other' ? $('policyOtherBtn') : $('policyOwnBtn');
+	const out = $('policyResult');
+	await busy(btn, 'Evaluating…', async () => {
+		show(out, spinner('Getting a fresh token and evaluating the key\'s release policy…'));
+		const r = await api('POST', '/skr/policy-check', {key: which});
+		if (!r.ok) {
+			show(out, errorBox('Policy dry run failed', r));
+			return;
+		}
+		const d = r.data;
+		const ff = d.first_failure;
+		show(out, h('div', {class: 'card ' + (d.would_release ? 'card-ok' : 'card-bad')},
+			h('h3', {text: `Release policy of ${d.key_name || (which === 'other' ? 'the other company\'s key' : 'our key')}`}),
+			h('div', {class: 'result-head'}, badge(d.would_release === true, '✓ Would release', '✗ Would NOT release')),
+			timingFromServer(d.timing_ms, r.ms),
+			ff ? h('p', {class: 'alert alert-warn'}, h('strong', {text: 'First failing condition: '}),
+				typeof ff === 'string' ? ff : h('span', {}, ff.claim ? h('code', {text: ff.claim}) : null,
+					' ', ff.reason || JSON.stringify(ff))) : null,
+			d.evaluation ? policyNode(d.evaluation) : null,
+			d.note ? h('p', {class: 'note', text: d.note}) : null,
+			d.policy ? collapsible('Policy document', preBlock(pretty(d.policy)), false) : null));
+	});
+}
+
+// ---- the other company's key ---------------------------------------------------------------
+
+export function renderOtherCompany(c) {
+	const other = c && c.other_company;
+	if (!other) return;
+	state.otherCompany = other;
+	$('otherCompanySection').hidden = false;
+	$('policyOtherBtn').hidden = false;
+	show($('otherCompanyBox'),
+		h('div', {class: 'col col-ours'}, h('h4', {text: `✓ Ours: ${c.company_name || 'this company'}`}),
+			kvTable([['Key', c.key_name, {mono: true}], ['Vault', c.akv_endpoint, {mono: true}]], 'compact')),
+		h('div', {class: 'col col-theirs'}, h('h4', {text: `✗ Theirs: ${other.name || 'other company'}`}),
+			kvTable([['Key', other.key_name, {mono: true}], ['Vault', other.akv_endpoint, {mono: true}]], 'compact')));
+}
+
+export async function attemptOther() {
+	const out = $('otherCompanyResult');
+	await busy($('attemptOtherKeyBtn'), 'Attempting…', async () => {
+		show(out, spinner('Attesting, then asking the other company\'s vault for its key…'));
+		const r = await api('POST', '/skr/release-other');
+		const d = r.data || {};
+		if (r.ok && d.status === 'access_denied') {
+			show(out, h('div', {class: 'card card-ok denied'},
+				h('h3', {text: '✅ Access Correctly Denied'}),
+				h('p', {text: d.message || 'The other company\'s vault refused to release its key.'}),
+				timingFromServer(d.timing_ms, r.ms),
+				kvTable([
+					['Attempted key', d.attempted_key, {mono: true}],
+					['Attempted key vault', d.attempted_keyvault, {mono: true}],
+					['Vault answered', d.http_status !== undefined ? `HTTP ${d.http_status}` : undefined],
+					['Our company', d.our_company],
+					['Other company', d.other_company],
+				].filter((x) => x[1] !== undefined && x[1] !== null), 'compact'),
+				d.explanation ? h('p', {class: 'note', text: d.explanation}) : null,
+				d.error_detail ? collapsible('Vault\'s reason', preBlock(d.error_detail, 'wrap'), true) : null));
+		} else if (r.ok && d.status === 'unexpected_success') {
+			show(out, h('div', {class: 'alert alert-danger alert-big'},
+				h('h3', {text: '🚨 SECURITY ALERT: the other company\'s key was released'}),
+				h('p', {text: d.message || ''}),
+				d.security_warning ? h('p', {text: d.security_warning}) : null,
+				kvTable([['Key', d.other_key_name || d.attempted_key], ['Vault', d.attempted_keyvault]]
+					.filter((x) => x[1]), 'compact')));
+		} else {
+			show(out, errorBox('The attempt could not be made', r), logsPanel(d.logs, !state.snooper));
+		}
+	});
+}
