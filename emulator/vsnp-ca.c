@@ -13,9 +13,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: vsnp-ca init CA_DIR\n"
-		   "       vsnp-ca vcek CA_DIR OUT_DIR --chip-id HEX128 --tcb HEX16\n"
-		   "Creates the EMULATED (not AMD) SEV-SNP CA: CA_DIR/{ark,ask}.{pem,key}, and a\n"
-		   "VCEK for one chip id and TCB: OUT_DIR/vcek.pem, vcek.key, thim.json.\n");
+	           "       vsnp-ca vcek CA_DIR OUT_DIR --chip-id HEX128 --tcb HEX16\n"
+	           "Creates the EMULATED (not AMD) SEV-SNP CA: CA_DIR/{ark,ask}.{pem,key}, and a\n"
+	           "VCEK for one chip id and TCB: OUT_DIR/vcek.pem, vcek.key, thim.json.\n");
 }
 
 int main(int argc, char **argv)
@@ -39,8 +39,10 @@ int main(int argc, char **argv)
 		for (int i = 4; i < argc; i++) {
 			if (!strcmp(argv[i], "--chip-id") && i + 1 < argc) {
 				const char *s = argv[++i];
-				if (strlen(s) != 128 || hex_decode_fixed(s, chip, sizeof(chip)) < 0) {
-					fprintf(stderr, "vsnp-ca: --chip-id: expected 128 hex digits\n");
+				if (strlen(s) != 128 ||
+				    hex_decode_fixed(s, chip, sizeof(chip)) < 0) {
+					fprintf(stderr,
+					        "vsnp-ca: --chip-id: expected 128 hex digits\n");
 					return 2;
 				}
 				have_chip = 1;
@@ -51,12 +53,14 @@ int main(int argc, char **argv)
 				}
 				have_tcb = 1;
 			} else {
-				fprintf(stderr, "vsnp-ca: %s: unknown or incomplete option\n", argv[i]);
+				fprintf(stderr, "vsnp-ca: %s: unknown or incomplete option\n",
+				        argv[i]);
 				return 2;
 			}
 		}
 		if (!have_chip || !have_tcb) {
-			fprintf(stderr, "vsnp-ca: %s: required\n", have_chip ? "--tcb" : "--chip-id");
+			fprintf(stderr, "vsnp-ca: %s: required\n",
+			        have_chip ? "--tcb" : "--chip-id");
 			return 2;
 		}
 		if (vsnp_vcek_ensure(argv[2], argv[3], chip, tcb, &e) < 0) {

@@ -34,11 +34,11 @@
 #include "util.h"
 #include "vsnp.h"
 
-#define REQ_SIZE 72
-#define STATUS_OK 0
+#define REQ_SIZE             72
+#define STATUS_OK            0
 #define STATUS_INVALID_PARAM 0x16
-#define STATUS_INTERNAL 0x27 /* firmware "unknown error"-like */
-#define IO_TIMEOUT_S 5
+#define STATUS_INTERNAL      0x27 /* firmware "unknown error"-like */
+#define IO_TIMEOUT_S         5
 
 static volatile sig_atomic_t stop;
 
@@ -51,14 +51,14 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vsnp-host --socket PATH --vcek-key FILE\n"
-		"                 (--host-data-file FILE | --host-data HEX64)\n"
-		"                 --measurement HEX96 --chip-id HEX128 --tcb HEX16\n"
-		"                 [--policy 0xHEX] [--guest-svn N] [--report-version N]\n"
-		"Virtual SEV-SNP host (EMULATED, not AMD hardware): signs 1184-byte attestation\n"
-		"reports with the VCEK key for guests connecting to the Unix socket.\n"
-		"host_data is SHA-256 of --host-data-file (the CCE policy text) or --host-data.\n"
-		"--tcb is the tcbm form (reported_tcb as a LE u64 in 16 hex digits).\n");
+	        "usage: vsnp-host --socket PATH --vcek-key FILE\n"
+	        "                 (--host-data-file FILE | --host-data HEX64)\n"
+	        "                 --measurement HEX96 --chip-id HEX128 --tcb HEX16\n"
+	        "                 [--policy 0xHEX] [--guest-svn N] [--report-version N]\n"
+	        "Virtual SEV-SNP host (EMULATED, not AMD hardware): signs 1184-byte attestation\n"
+	        "reports with the VCEK key for guests connecting to the Unix socket.\n"
+	        "host_data is SHA-256 of --host-data-file (the CCE policy text) or --host-data.\n"
+	        "--tcb is the tcbm form (reported_tcb as a LE u64 in 16 hex digits).\n");
 }
 
 static _Noreturn void bad_arg(const char *opt, const char *why)
@@ -131,11 +131,11 @@ static void serve(int fd, const struct vsnp_launch *l, EVP_PKEY *vcek)
 		return;
 	}
 	uint32_t vmpl = (uint32_t)req[4] | (uint32_t)req[5] << 8 | (uint32_t)req[6] << 16 |
-			(uint32_t)req[7] << 24;
+	                (uint32_t)req[7] << 24;
 	if (vmpl > 3) {
 		char msg[80];
 		int n = snprintf(msg, sizeof(msg), "invalid param: vmpl %u is out of range (0..3)",
-				 vmpl);
+		                 vmpl);
 		log_warn("request: vmpl %u out of range, answered 0x16", vmpl);
 		(void)respond(fd, STATUS_INVALID_PARAM, msg, (size_t)n);
 		return;
@@ -158,18 +158,18 @@ static void serve(int fd, const struct vsnp_launch *l, EVP_PKEY *vcek)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"socket", required_argument, NULL, 's'},
-		{"vcek-key", required_argument, NULL, 'k'},
-		{"host-data-file", required_argument, NULL, 'f'},
-		{"host-data", required_argument, NULL, 'd'},
-		{"measurement", required_argument, NULL, 'm'},
-		{"chip-id", required_argument, NULL, 'c'},
-		{"tcb", required_argument, NULL, 't'},
-		{"policy", required_argument, NULL, 'p'},
-		{"guest-svn", required_argument, NULL, 'g'},
-		{"report-version", required_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"vcek-key", required_argument, NULL, 'k'},
+	    {"host-data-file", required_argument, NULL, 'f'},
+	    {"host-data", required_argument, NULL, 'd'},
+	    {"measurement", required_argument, NULL, 'm'},
+	    {"chip-id", required_argument, NULL, 'c'},
+	    {"tcb", required_argument, NULL, 't'},
+	    {"policy", required_argument, NULL, 'p'},
+	    {"guest-svn", required_argument, NULL, 'g'},
+	    {"report-version", required_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct vsnp_launch l = {.version = 3, .policy = 0x30000};
 	const char *sock_path = NULL, *key_path = NULL;
@@ -288,8 +288,8 @@ int main(int argc, char **argv)
 	char tcbm[17], *hd = hex_encode(l.host_data, sizeof(l.host_data));
 	snp_tcbm_format(l.tcb, tcbm);
 	log_info("EMULATED SEV-SNP host listening on %s (report v%u, tcb %s, policy 0x%llx, "
-		 "host_data %s)",
-		 sock_path, l.version, tcbm, (unsigned long long)l.policy, hd);
+	         "host_data %s)",
+	         sock_path, l.version, tcbm, (unsigned long long)l.policy, hd);
 	free(hd);
 
 	while (!stop) {

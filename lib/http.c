@@ -259,15 +259,26 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 	if (!rq.remote_addr)
 		rq.remote_addr = "";
 
-	/* Path from REQUEST_URI (what the client sent), else SCRIPT_NAME+PATH_INFO. */
+	/*
+	 * Route on the raw path the client sent (REQUEST_URI), so handlers decode
+	 * it exactly once.  Mounted as a CGI script (/cgi-bin/attest/health), the
+	 * script's own name is a prefix of that path: strip it, leaving the part
+	 * the server calls PATH_INFO.
+	 */
 	char *path = NULL;
 	const char *uri = env_in(envp, "REQUEST_URI");
+	const char *sn = env_in(envp, "SCRIPT_NAME"), *pi = env_in(envp, "PATH_INFO");
 	if (uri && *uri == '/') {
 		const char *q = strchr(uri, '?');
-		path = q ? xstrndup(uri, (size_t)(q - uri)) : xstrdup(uri);
+		size_t plen = q ? (size_t)(q - uri) : strlen(uri);
+		size_t snlen = sn ? strlen(sn) : 0;
+		if (pi && *pi == '/' && snlen > 1 && snlen < plen && !strncmp(uri, sn, snlen) &&
+		    uri[snlen] == '/')
+			path = xstrndup(uri + snlen, plen - snlen);
+		else
+			path = xstrndup(uri, plen);
 		rq.query = q ? q + 1 : "";
 	} else {
-		const char *sn = env_in(envp, "SCRIPT_NAME"), *pi = env_in(envp, "PATH_INFO");
 		path = xasprintf("%s%s", sn ? sn : "", pi ? pi : "");
 		if (!*path) {
 			free(path);

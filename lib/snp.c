@@ -20,40 +20,40 @@
 #include "jsonx.h"
 
 /* Field offsets (§3 table). */
-#define OFF_VERSION 0x000
-#define OFF_GUEST_SVN 0x004
-#define OFF_POLICY 0x008
-#define OFF_FAMILY_ID 0x010
-#define OFF_IMAGE_ID 0x020
-#define OFF_VMPL 0x030
-#define OFF_SIG_ALGO 0x034
-#define OFF_CURRENT_TCB 0x038
-#define OFF_PLATFORM_INFO 0x040
-#define OFF_KEY_INFO 0x048
-#define OFF_REPORT_DATA 0x050
-#define OFF_MEASUREMENT 0x090
-#define OFF_HOST_DATA 0x0C0
-#define OFF_ID_KEY_DIGEST 0x0E0
+#define OFF_VERSION           0x000
+#define OFF_GUEST_SVN         0x004
+#define OFF_POLICY            0x008
+#define OFF_FAMILY_ID         0x010
+#define OFF_IMAGE_ID          0x020
+#define OFF_VMPL              0x030
+#define OFF_SIG_ALGO          0x034
+#define OFF_CURRENT_TCB       0x038
+#define OFF_PLATFORM_INFO     0x040
+#define OFF_KEY_INFO          0x048
+#define OFF_REPORT_DATA       0x050
+#define OFF_MEASUREMENT       0x090
+#define OFF_HOST_DATA         0x0C0
+#define OFF_ID_KEY_DIGEST     0x0E0
 #define OFF_AUTHOR_KEY_DIGEST 0x110
-#define OFF_REPORT_ID 0x140
-#define OFF_REPORT_ID_MA 0x160
-#define OFF_REPORTED_TCB 0x180
-#define OFF_CPUID_FAM 0x188
-#define OFF_CPUID_MOD 0x189
-#define OFF_CPUID_STEP 0x18A
-#define OFF_CHIP_ID 0x1A0
-#define OFF_COMMITTED_TCB 0x1E0
-#define OFF_CURRENT_VER 0x1E8
-#define OFF_COMMITTED_VER 0x1EC
-#define OFF_LAUNCH_TCB 0x1F0
-#define OFF_LAUNCH_MIT 0x1F8
-#define OFF_CURRENT_MIT 0x200
-#define OFF_SIG_R 0x2A0
-#define OFF_SIG_S 0x2E8
+#define OFF_REPORT_ID         0x140
+#define OFF_REPORT_ID_MA      0x160
+#define OFF_REPORTED_TCB      0x180
+#define OFF_CPUID_FAM         0x188
+#define OFF_CPUID_MOD         0x189
+#define OFF_CPUID_STEP        0x18A
+#define OFF_CHIP_ID           0x1A0
+#define OFF_COMMITTED_TCB     0x1E0
+#define OFF_CURRENT_VER       0x1E8
+#define OFF_COMMITTED_VER     0x1EC
+#define OFF_LAUNCH_TCB        0x1F0
+#define OFF_LAUNCH_MIT        0x1F8
+#define OFF_CURRENT_MIT       0x200
+#define OFF_SIG_R             0x2A0
+#define OFF_SIG_S             0x2E8
 
 #define SNP_MAX_KNOWN_VERSION 5
-#define SNP_MAX_CHAIN_CERTS 8
-#define AMD_OID_ARC "1.3.6.1.4.1.3704.1."
+#define SNP_MAX_CHAIN_CERTS   8
+#define AMD_OID_ARC           "1.3.6.1.4.1.3704.1."
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -70,18 +70,18 @@ int snp_report_parse(const uint8_t *raw, size_t len, struct snp_report *out, str
 	memset(out, 0, sizeof(*out));
 	if (!raw || len != SNP_REPORT_SIZE)
 		return err_set(e, ERR_BAD_REQUEST,
-			       "SEV-SNP report must be exactly %d bytes, got %zu", SNP_REPORT_SIZE,
-			       raw ? len : 0);
+		               "SEV-SNP report must be exactly %d bytes, got %zu", SNP_REPORT_SIZE,
+		               raw ? len : 0);
 	out->version = le32(raw + OFF_VERSION);
 	if (out->version < 2)
 		return err_set(e, ERR_BAD_REQUEST,
-			       "SEV-SNP report version %u is not supported (need 2 or later)",
-			       out->version);
+		               "SEV-SNP report version %u is not supported (need 2 or later)",
+		               out->version);
 	out->signature_algo = le32(raw + OFF_SIG_ALGO);
 	if (out->signature_algo != 1)
 		return err_set(e, ERR_BAD_REQUEST,
-			       "SEV-SNP report signature_algo %u is not 1 (ECDSA P-384 SHA-384)",
-			       out->signature_algo);
+		               "SEV-SNP report signature_algo %u is not 1 (ECDSA P-384 SHA-384)",
+		               out->signature_algo);
 	out->guest_svn = le32(raw + OFF_GUEST_SVN);
 	out->policy = le64(raw + OFF_POLICY);
 	memcpy(out->family_id, raw + OFF_FAMILY_ID, sizeof(out->family_id));
@@ -97,8 +97,7 @@ int snp_report_parse(const uint8_t *raw, size_t len, struct snp_report *out, str
 	memcpy(out->measurement, raw + OFF_MEASUREMENT, sizeof(out->measurement));
 	memcpy(out->host_data, raw + OFF_HOST_DATA, sizeof(out->host_data));
 	memcpy(out->id_key_digest, raw + OFF_ID_KEY_DIGEST, sizeof(out->id_key_digest));
-	memcpy(out->author_key_digest, raw + OFF_AUTHOR_KEY_DIGEST,
-	       sizeof(out->author_key_digest));
+	memcpy(out->author_key_digest, raw + OFF_AUTHOR_KEY_DIGEST, sizeof(out->author_key_digest));
 	memcpy(out->report_id, raw + OFF_REPORT_ID, sizeof(out->report_id));
 	memcpy(out->report_id_ma, raw + OFF_REPORT_ID_MA, sizeof(out->report_id_ma));
 	out->reported_tcb = le64(raw + OFF_REPORTED_TCB);
@@ -297,13 +296,13 @@ struct json_object *snp_report_json(const struct snp_report *r)
 	jsonx_add_int(o, "current_minor", r->current_minor);
 	jsonx_add_int(o, "current_major", r->current_major);
 	snprintf(ver, sizeof(ver), "%u.%u.%u", r->current_major, r->current_minor,
-		 r->current_build);
+	         r->current_build);
 	jsonx_add_str(o, "current_version", ver);
 	jsonx_add_int(o, "committed_build", r->committed_build);
 	jsonx_add_int(o, "committed_minor", r->committed_minor);
 	jsonx_add_int(o, "committed_major", r->committed_major);
 	snprintf(ver, sizeof(ver), "%u.%u.%u", r->committed_major, r->committed_minor,
-		 r->committed_build);
+	         r->committed_build);
 	jsonx_add_str(o, "committed_version", ver);
 	jsonx_add(o, "launch_tcb", tcb_json(r->launch_tcb, layout));
 	if (r->version >= 5) {
@@ -341,9 +340,10 @@ int snp_report_load(const void *data, size_t n, uint8_t out[SNP_REPORT_SIZE], st
 	while (n && is_ws((unsigned char)s[n - 1]))
 		n--;
 	if (n != 2 * SNP_REPORT_SIZE)
-		return err_set(e, ERR_BAD_REQUEST,
-			       "SEV-SNP report must be %d raw bytes or %d hex digits, got %zu bytes",
-			       SNP_REPORT_SIZE, 2 * SNP_REPORT_SIZE, n);
+		return err_set(
+		    e, ERR_BAD_REQUEST,
+		    "SEV-SNP report must be %d raw bytes or %d hex digits, got %zu bytes",
+		    SNP_REPORT_SIZE, 2 * SNP_REPORT_SIZE, n);
 	uint8_t tmp[SNP_REPORT_SIZE];
 	if (hex_decode_fixed(s, tmp, SNP_REPORT_SIZE) < 0)
 		return err_set(e, ERR_BAD_REQUEST, "SEV-SNP report hex has a non-hex character");
@@ -377,8 +377,8 @@ static int key_type(X509 *x)
 static void subject_cn(X509 *x, char *buf, size_t n)
 {
 	buf[0] = '\0';
-	if (x && X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf,
-					   (int)n) < 0)
+	if (x &&
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, buf, (int)n) < 0)
 		buf[0] = '\0';
 }
 
@@ -402,7 +402,7 @@ static int read_pem_certs(const char *text, size_t len, X509 **out, int max, str
 				X509_free(out[i]);
 			BIO_free(bio);
 			return err_set(e, ERR_BAD_REQUEST, "more than %d certificates in chain",
-				       max);
+			               max);
 		}
 		out[n++] = x;
 	}
@@ -414,7 +414,7 @@ static int read_pem_certs(const char *text, size_t len, X509 **out, int max, str
 		for (int i = 0; i < n; i++)
 			X509_free(out[i]);
 		return err_set(e, ERR_BAD_REQUEST, "malformed PEM certificate (certificate %d)",
-			       n + 1);
+		               n + 1);
 	}
 	ERR_clear_error();
 	if (n == 0)
@@ -449,8 +449,8 @@ static int chain_parse(const char *text, size_t len, struct chain *c, struct err
 				X509_free(v[j]);
 			chain_free(c);
 			return err_set(e, ERR_BAD_REQUEST,
-				       "certificate %d in chain has neither an EC nor an RSA key",
-				       i + 1);
+			               "certificate %d in chain has neither an EC nor an RSA key",
+			               i + 1);
 		}
 		if (*slot) {
 			dup = name;
@@ -496,8 +496,8 @@ int snp_chain_load(const char *text, size_t len, char **pem, char **tcbm, struct
 		if (!vcek || !rest) {
 			json_object_put(o);
 			return err_set(e, ERR_BAD_REQUEST,
-				       "THIM certificate JSON needs string members vcekCert and "
-				       "certificateChain");
+			               "THIM certificate JSON needs string members vcekCert and "
+			               "certificateChain");
 		}
 		buf_append(&joined, vcek, strlen(vcek));
 		buf_append(&joined, "\n", 1);
@@ -580,8 +580,7 @@ struct snp_roots *snp_roots_new(int with_amd_pins)
 	return r;
 }
 
-int snp_roots_add_pem(struct snp_roots *r, const char *pem, size_t len, int emulated,
-		      struct err *e)
+int snp_roots_add_pem(struct snp_roots *r, const char *pem, size_t len, int emulated, struct err *e)
 {
 	X509 *v[SNP_MAX_CHAIN_CERTS];
 	int n = read_pem_certs(pem, len, v, SNP_MAX_CHAIN_CERTS, e);
@@ -598,8 +597,8 @@ int snp_roots_add_pem(struct snp_roots *r, const char *pem, size_t len, int emul
 				X509_free(v[j]);
 			ERR_clear_error();
 			return err_set(e, ERR_BAD_REQUEST,
-				       "trusted root \"%s\" is not a self-signed RSA certificate",
-				       cn);
+			               "trusted root \"%s\" is not a self-signed RSA certificate",
+			               cn);
 		}
 	}
 	for (int i = 0; i < n; i++)
@@ -640,8 +639,8 @@ void snp_roots_free(struct snp_roots *r)
 /* ---- verification -------------------------------------------------------------------- */
 
 static const char *const check_names[] = {
-	"report_signature", "vcek_signed_by_ask",  "ask_signed_by_ark",
-	"ark_trusted",      "tcb_matches_vcek",    "chip_id_matches_vcek",
+    "report_signature", "vcek_signed_by_ask", "ask_signed_by_ark",
+    "ark_trusted",      "tcb_matches_vcek",   "chip_id_matches_vcek",
 };
 enum { CK_SIG, CK_VCEK, CK_ASK, CK_ARK, CK_TCB, CK_CHIP, CK_N };
 
@@ -721,8 +720,8 @@ static int verify_pss(X509 *cert, EVP_PKEY *issuer_key, char *why, size_t wn)
 	    pknid != EVP_PKEY_RSA_PSS || mdnid != NID_sha384 || !(flags & X509_SIG_INFO_TLS)) {
 		ERR_clear_error();
 		snprintf(why, wn,
-			 "not signed with RSASSA-PSS SHA-384, MGF1-SHA-384, salt 48 (sig alg %s)",
-			 OBJ_nid2sn(X509_get_signature_nid(cert)));
+		         "not signed with RSASSA-PSS SHA-384, MGF1-SHA-384, salt 48 (sig alg %s)",
+		         OBJ_nid2sn(X509_get_signature_nid(cert)));
 		return 0;
 	}
 	int ok = X509_verify(cert, issuer_key) == 1;
@@ -821,7 +820,7 @@ static void product_name(X509 *vcek, X509 *ark, char *buf, size_t n)
 }
 
 static const struct snp_root *find_root(const struct snp_roots *roots, X509 *ark, X509 *ask,
-					int *how)
+                                        int *how)
 {
 	*how = 0;
 	for (size_t i = 0; roots && i < roots->n; i++) {
@@ -832,15 +831,20 @@ static const struct snp_root *find_root(const struct snp_roots *roots, X509 *ark
 				return t;
 			}
 			if (X509_NAME_cmp(X509_get_subject_name(t->cert),
-					  X509_get_subject_name(ark)) == 0 &&
+			                  X509_get_subject_name(ark)) == 0 &&
 			    EVP_PKEY_eq(X509_get0_pubkey(t->cert), X509_get0_pubkey(ark)) == 1) {
 				*how = 2;
 				return t;
 			}
 		} else if (X509_NAME_cmp(X509_get_subject_name(t->cert),
-					 X509_get_issuer_name(ask)) == 0) {
-			*how = 3;
-			return t;
+		                         X509_get_issuer_name(ask)) == 0) {
+			/* Names are not unique (every virtual CA is "ARK-Virtual-Milan"): the
+			 * root must also have signed this ASK. */
+			char why[256];
+			if (verify_pss(ask, X509_get0_pubkey(t->cert), why, sizeof(why))) {
+				*how = 3;
+				return t;
+			}
 		}
 	}
 	ERR_clear_error();
@@ -848,7 +852,7 @@ static const struct snp_root *find_root(const struct snp_roots *roots, X509 *ark
 }
 
 static void tcb_checks(struct verdict *v, const struct snp_report *rep, X509 *vcek,
-		       const char *product)
+                       const char *product)
 {
 	enum snp_tcb_layout layout = !strcmp(product, "Turin") ? SNP_TCB_TURIN : SNP_TCB_MILAN;
 	struct snp_tcb t;
@@ -857,11 +861,8 @@ static void tcb_checks(struct verdict *v, const struct snp_report *rep, X509 *vc
 		const char *oid, *name;
 		int want;
 	} spl[] = {
-		{"3.1", "blSPL", t.bootloader},
-		{"3.2", "teeSPL", t.tee},
-		{"3.3", "snpSPL", t.snp},
-		{"3.8", "ucodeSPL", t.microcode},
-		{"3.9", "fmcSPL", t.fmc},
+	    {"3.1", "blSPL", t.bootloader},   {"3.2", "teeSPL", t.tee}, {"3.3", "snpSPL", t.snp},
+	    {"3.8", "ucodeSPL", t.microcode}, {"3.9", "fmcSPL", t.fmc},
 	};
 	size_t nspl = layout == SNP_TCB_TURIN ? 5 : 4;
 	char tcbm[17];
@@ -869,29 +870,30 @@ static void tcb_checks(struct verdict *v, const struct snp_report *rep, X509 *vc
 	for (size_t i = 0; i < nspl; i++) {
 		int got;
 		if (amd_ext_spl(vcek, spl[i].oid, &got) < 0) {
-			put_check(v, CK_TCB, 0, "VCEK has no valid %s extension (" AMD_OID_ARC "%s)",
-				  spl[i].name, spl[i].oid);
+			put_check(v, CK_TCB, 0,
+			          "VCEK has no valid %s extension (" AMD_OID_ARC "%s)", spl[i].name,
+			          spl[i].oid);
 			return;
 		}
 		if (got != spl[i].want) {
 			put_check(v, CK_TCB, 0,
-				  "reported_tcb %s has %s=%d but the VCEK is for %s=%d", tcbm,
-				  spl[i].name, spl[i].want, spl[i].name, got);
+			          "reported_tcb %s has %s=%d but the VCEK is for %s=%d", tcbm,
+			          spl[i].name, spl[i].want, spl[i].name, got);
 			return;
 		}
 	}
 	if (layout == SNP_TCB_TURIN)
 		put_check(v, CK_TCB, 1,
-			  "reported_tcb %s = VCEK SPLs (fmc %d, bl %d, tee %d, snp %d, ucode %d)",
-			  tcbm, t.fmc, t.bootloader, t.tee, t.snp, t.microcode);
+		          "reported_tcb %s = VCEK SPLs (fmc %d, bl %d, tee %d, snp %d, ucode %d)",
+		          tcbm, t.fmc, t.bootloader, t.tee, t.snp, t.microcode);
 	else
 		put_check(v, CK_TCB, 1,
-			  "reported_tcb %s = VCEK SPLs (bl %d, tee %d, snp %d, ucode %d)", tcbm,
-			  t.bootloader, t.tee, t.snp, t.microcode);
+		          "reported_tcb %s = VCEK SPLs (bl %d, tee %d, snp %d, ucode %d)", tcbm,
+		          t.bootloader, t.tee, t.snp, t.microcode);
 }
 
 static void chip_check(struct verdict *v, const struct snp_report *rep, X509 *vcek,
-		       const char *product)
+                       const char *product)
 {
 	uint8_t hw[64];
 	size_t hwlen = 0;
@@ -903,8 +905,8 @@ static void chip_check(struct verdict *v, const struct snp_report *rep, X509 *vc
 		if (rep->signing_key == SNP_SIGNING_KEY_VLEK)
 			put_check(v, CK_CHIP, 1, "skipped: signed by a VLEK, which has no hwID");
 		else
-			put_check(v, CK_CHIP, 0, "VCEK has no valid hwID extension (" AMD_OID_ARC
-						 "4)");
+			put_check(v, CK_CHIP, 0,
+			          "VCEK has no valid hwID extension (" AMD_OID_ARC "4)");
 		return;
 	}
 	/* Turin VCEKs carry only the first 8 bytes of chip_id (unconfirmed, §3.4). */
@@ -912,15 +914,16 @@ static void chip_check(struct verdict *v, const struct snp_report *rep, X509 *vc
 		if (!memcmp(hw, rep->chip_id, hwlen))
 			put_check(v, CK_CHIP, 1, "chip_id equals the VCEK hwID (%zu bytes)", hwlen);
 		else
-			put_check(v, CK_CHIP, 0, "chip_id differs from the VCEK hwID: the VCEK "
-						 "belongs to another chip");
+			put_check(v, CK_CHIP, 0,
+			          "chip_id differs from the VCEK hwID: the VCEK "
+			          "belongs to another chip");
 		return;
 	}
 	put_check(v, CK_CHIP, 0, "VCEK hwID has unexpected length %zu", hwlen);
 }
 
 int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
-	       const struct snp_roots *roots, struct json_object **checks, struct err *e)
+               const struct snp_roots *roots, struct json_object **checks, struct err *e)
 {
 	struct verdict v = {.root = json_object_new_object()};
 	struct snp_report rep;
@@ -932,8 +935,8 @@ int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 
 	*checks = v.root;
 	if (snp_report_parse(report, SNP_REPORT_SIZE, &rep, &perr) < 0 ||
-	    chain_parse(chain_pem ? chain_pem : "", chain_pem ? strlen(chain_pem) : 0, &c,
-			&perr) < 0) {
+	    chain_parse(chain_pem ? chain_pem : "", chain_pem ? strlen(chain_pem) : 0, &c, &perr) <
+	        0) {
 		parse_failed = 1;
 		goto finish;
 	}
@@ -941,10 +944,11 @@ int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 
 	if (rep.signing_key != SNP_SIGNING_KEY_VCEK && rep.signing_key != SNP_SIGNING_KEY_VLEK)
 		put_check(&v, CK_SIG, 0, "report is not signed (key_info signing_key=%u)",
-			  rep.signing_key);
+		          rep.signing_key);
 	else if (verify_report_sig(report, c.vcek, why, sizeof(why)))
-		put_check(&v, CK_SIG, 1, "ECDSA P-384 SHA-384 over bytes 0x000-0x29F verifies "
-					 "with the VCEK");
+		put_check(&v, CK_SIG, 1,
+		          "ECDSA P-384 SHA-384 over bytes 0x000-0x29F verifies "
+		          "with the VCEK");
 	else
 		put_check(&v, CK_SIG, 0, "%s", why);
 
@@ -959,21 +963,23 @@ int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 	root = find_root(roots, c.ark, c.ask, &how);
 	if (root) {
 		static const char *const hows[] = {"", "is the same certificate as",
-						   "has the same name and key as",
-						   "is absent; using"};
+		                                   "has the same name and key as",
+		                                   "is absent; using"};
 		put_check(&v, CK_ARK, 1, "chain ARK %s %s root \"%s\"%s", hows[how],
-			  root->pinned ? "pinned AMD" : "configured", root->cn,
-			  root->emulated ? " (EMULATED, not AMD)" : "");
+		          root->pinned ? "pinned AMD" : "configured", root->cn,
+		          root->emulated ? " (EMULATED, not AMD)" : "");
 		snprintf(cn, sizeof(cn), "%s", root->cn);
 		emulated = root->emulated;
 	} else {
 		char acn[128];
 		subject_cn(c.ark, acn, sizeof(acn));
 		if (c.ark)
-			put_check(&v, CK_ARK, 0, "chain ARK \"%s\" is not one of the %zu trusted roots",
-				  acn, snp_roots_count(roots));
+			put_check(&v, CK_ARK, 0,
+			          "chain ARK \"%s\" is not one of the %zu trusted roots", acn,
+			          snp_roots_count(roots));
 		else
-			put_check(&v, CK_ARK, 0, "chain has no ARK and no trusted root issued the ASK");
+			put_check(&v, CK_ARK, 0,
+			          "chain has no ARK and no trusted root issued the ASK");
 		snprintf(cn, sizeof(cn), "%s", acn);
 		emulated = c.ark && name_looks_emulated(c.ark);
 	}
@@ -986,7 +992,8 @@ int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 		put_check(&v, CK_ASK, 0, "ASK issuer name is not the ARK subject");
 	else if (verify_pss(c.ask, X509_get0_pubkey(issuer), why, sizeof(why)))
 		put_check(&v, CK_ASK, 1, "RSASSA-PSS SHA-384 signature verifies%s",
-			  root ? " with the trusted root" : " with the chain's own (untrusted) ARK");
+		          root ? " with the trusted root"
+		               : " with the chain's own (untrusted) ARK");
 	else
 		put_check(&v, CK_ASK, 0, "%s", why);
 
@@ -1012,7 +1019,7 @@ finish:;
 	} else if (first >= 0) {
 		struct json_object *f = jsonx_obj(v.root, check_names[first]);
 		rc = err_set(e, ERR_VERIFY, "SEV-SNP evidence failed verification: %s: %s",
-			     check_names[first], f ? jsonx_str(f, "detail") : "");
+		             check_names[first], f ? jsonx_str(f, "detail") : "");
 	} else {
 		rc = 0;
 	}

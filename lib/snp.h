@@ -31,18 +31,18 @@
 #define SNP_SIGNED_SIZE 0x2A0 /* bytes 0..0x29F are covered by the signature */
 
 /* Policy bits (§3). */
-#define SNP_POLICY_SMT (1ULL << 16)
-#define SNP_POLICY_RESERVED1 (1ULL << 17)
-#define SNP_POLICY_MIGRATE_MA (1ULL << 18)
-#define SNP_POLICY_DEBUG (1ULL << 19)
+#define SNP_POLICY_SMT           (1ULL << 16)
+#define SNP_POLICY_RESERVED1     (1ULL << 17)
+#define SNP_POLICY_MIGRATE_MA    (1ULL << 18)
+#define SNP_POLICY_DEBUG         (1ULL << 19)
 #define SNP_POLICY_SINGLE_SOCKET (1ULL << 20)
 
 /* key_info bits. */
 #define SNP_KEYINFO_AUTHOR_KEY_EN 0x1u
 #define SNP_KEYINFO_MASK_CHIP_KEY 0x2u
-#define SNP_SIGNING_KEY_VCEK 0
-#define SNP_SIGNING_KEY_VLEK 1
-#define SNP_SIGNING_KEY_NONE 7
+#define SNP_SIGNING_KEY_VCEK      0
+#define SNP_SIGNING_KEY_VLEK      1
+#define SNP_SIGNING_KEY_NONE      7
 
 /* Which byte layout a TCB_VERSION uses (§3.1). */
 enum snp_tcb_layout {
@@ -95,8 +95,8 @@ struct snp_report {
 };
 
 /* Decode exactly SNP_REPORT_SIZE bytes; rejects other lengths, version < 2, signature_algo != 1. */
-int snp_report_parse(const uint8_t *raw, size_t len, struct snp_report *out, struct err *e)
-	MUST_CHECK;
+int snp_report_parse(const uint8_t *raw, size_t len, struct snp_report *out,
+                     struct err *e) MUST_CHECK;
 /* Every decoded field as JSON (byte arrays hex, policy/TCB/key_info decoded); caller puts. */
 struct json_object *snp_report_json(const struct snp_report *r);
 /* The TCB layout the report's CPUID fields imply (Turin for family 0x1A, Milan/Genoa otherwise). */
@@ -109,16 +109,15 @@ void snp_tcbm_format(uint64_t tcb, char buf[17]);
 int snp_tcbm_parse(const char *s, uint64_t *out) MUST_CHECK;
 
 /* Accept a raw 1184-byte report or its hex (2368 digits, surrounding whitespace allowed). */
-int snp_report_load(const void *data, size_t n, uint8_t out[SNP_REPORT_SIZE], struct err *e)
-	MUST_CHECK;
+int snp_report_load(const void *data, size_t n, uint8_t out[SNP_REPORT_SIZE],
+                    struct err *e) MUST_CHECK;
 
 /*
  * Read a certificate chain: PEM certificates (VCEK, ASK, ARK in any order; the ARK may
  * be absent) or THIM JSON (§3.6).  *pem gets normalised PEM text, VCEK then ASK then ARK
  * (if present); *tcbm gets the THIM tcbm string or NULL.  Caller frees both.
  */
-int snp_chain_load(const char *text, size_t len, char **pem, char **tcbm, struct err *e)
-	MUST_CHECK;
+int snp_chain_load(const char *text, size_t len, char **pem, char **tcbm, struct err *e) MUST_CHECK;
 
 /* A set of trusted ARK certificates. */
 struct snp_roots;
@@ -130,9 +129,9 @@ struct snp_roots *snp_roots_new(int with_amd_pins);
  * emulated regardless.
  */
 int snp_roots_add_pem(struct snp_roots *r, const char *pem, size_t len, int emulated,
-		      struct err *e) MUST_CHECK;
-int snp_roots_add_file(struct snp_roots *r, const char *path, int emulated, struct err *e)
-	MUST_CHECK;
+                      struct err *e) MUST_CHECK;
+int snp_roots_add_file(struct snp_roots *r, const char *path, int emulated,
+                       struct err *e) MUST_CHECK;
 /* Number of roots in the set. */
 size_t snp_roots_count(const struct snp_roots *r);
 void snp_roots_free(struct snp_roots *r);
@@ -151,7 +150,7 @@ const char *snp_amd_ark_pem(const char *product);
  * report or chain cannot even be parsed).
  */
 int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
-	       const struct snp_roots *roots, struct json_object **checks, struct err *e)
-	MUST_CHECK;
+               const struct snp_roots *roots, struct json_object **checks,
+               struct err *e) MUST_CHECK;
 
 #endif

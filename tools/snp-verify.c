@@ -18,16 +18,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: snp-verify [--root PEMFILE]... [--no-amd-roots] REPORT CERTS\n"
-		"  REPORT  a raw 1184-byte SEV-SNP attestation report, or its hex\n"
-		"  CERTS   PEM chain (VCEK, ASK, ARK in any order) or THIM JSON\n"
-		"          (vcekCert + certificateChain); one of the two may be - for stdin\n"
-		"  --root PEMFILE   also trust this ARK (marked emulated if its subject says\n"
-		"                   Virtual/Emulated); may be repeated\n"
-		"  --no-amd-roots   do not trust the built-in AMD ARKs (Milan, Genoa, Turin)\n"
-		"Prints {\"report\": {...}, \"verification\": {...}} and exits 0 only if every\n"
-		"check passes, 1 if verification fails, 2 on usage or input errors.\n");
+	fprintf(f, "usage: snp-verify [--root PEMFILE]... [--no-amd-roots] REPORT CERTS\n"
+	           "  REPORT  a raw 1184-byte SEV-SNP attestation report, or its hex\n"
+	           "  CERTS   PEM chain (VCEK, ASK, ARK in any order) or THIM JSON\n"
+	           "          (vcekCert + certificateChain); one of the two may be - for stdin\n"
+	           "  --root PEMFILE   also trust this ARK (marked emulated if its subject says\n"
+	           "                   Virtual/Emulated); may be repeated\n"
+	           "  --no-amd-roots   do not trust the built-in AMD ARKs (Milan, Genoa, Turin)\n"
+	           "Prints {\"report\": {...}, \"verification\": {...}} and exits 0 only if every\n"
+	           "check passes, 1 if verification fails, 2 on usage or input errors.\n");
 }
 
 static int slurp(const char *path, struct buf *b)
@@ -84,7 +83,8 @@ int main(int argc, char **argv)
 		} else if (npos < 2) {
 			pos[npos++] = argv[i];
 		} else {
-			fprintf(stderr, "snp-verify: %s: too many arguments (see --help)\n", argv[i]);
+			fprintf(stderr, "snp-verify: %s: too many arguments (see --help)\n",
+			        argv[i]);
 			return 2;
 		}
 	}
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 		uint64_t t;
 		jsonx_add_str(checks, "thim_tcbm", tcbm);
 		jsonx_add_bool(checks, "thim_tcbm_matches_reported_tcb",
-			       snp_tcbm_parse(tcbm, &t) == 0 && t == rep.reported_tcb);
+		               snp_tcbm_parse(tcbm, &t) == 0 && t == rep.reported_tcb);
 	}
 	struct json_object *doc = json_object_new_object();
 	jsonx_add(doc, "report", snp_report_json(&rep));

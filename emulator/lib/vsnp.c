@@ -21,9 +21,9 @@
 
 #include "jsonx.h"
 
-#define VSNP_ORG "Emulated SEV-SNP (NOT AMD)"
+#define VSNP_ORG     "Emulated SEV-SNP (NOT AMD)"
 #define VSNP_PRODUCT "Milan-B0"
-#define AMD_OID_ARC "1.3.6.1.4.1.3704.1."
+#define AMD_OID_ARC  "1.3.6.1.4.1.3704.1."
 
 static int mkdir_p(const char *dir, struct err *e)
 {
@@ -35,7 +35,7 @@ static int mkdir_p(const char *dir, struct err *e)
 		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
 			free(p);
 			return err_set(e, ERR_INTERNAL, "cannot create directory %s: %s", dir,
-				       strerror(errno));
+			               strerror(errno));
 		}
 		*s = '/';
 	}
@@ -43,7 +43,7 @@ static int mkdir_p(const char *dir, struct err *e)
 	free(p);
 	if (rc < 0 && errno != EEXIST)
 		return err_set(e, ERR_INTERNAL, "cannot create directory %s: %s", dir,
-			       strerror(errno));
+		               strerror(errno));
 	return 0;
 }
 
@@ -55,7 +55,7 @@ static int lock_dir(const char *dir, struct err *e)
 	free(path);
 	if (fd < 0)
 		return err_set(e, ERR_INTERNAL, "cannot open lock file in %s: %s", dir,
-			       strerror(errno));
+		               strerror(errno));
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			close(fd);
@@ -74,15 +74,14 @@ static int exists(const char *dir, const char *name)
 	return r;
 }
 
-static int write_pem(const char *dir, const char *name, X509 *cert, EVP_PKEY *key,
-		     struct err *e)
+static int write_pem(const char *dir, const char *name, X509 *cert, EVP_PKEY *key, struct err *e)
 {
 	/* secmem: the buffer that held a private key is cleansed when freed. */
 	BIO *b = BIO_new(key ? BIO_s_secmem() : BIO_s_mem());
 	if (!b)
 		abort();
 	int ok = key ? PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL)
-		     : PEM_write_bio_X509(b, cert);
+	             : PEM_write_bio_X509(b, cert);
 	char *data = NULL;
 	long n = BIO_get_mem_data(b, &data);
 	char *path = xasprintf("%s/%s", dir, name);
@@ -132,12 +131,12 @@ static X509_NAME *make_name(const char *cn)
 {
 	X509_NAME *n = X509_NAME_new();
 	if (!n ||
-	    !X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8,
-					(const unsigned char *)"Virtual", -1, -1, 0) ||
-	    !X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
-					(const unsigned char *)VSNP_ORG, -1, -1, 0) ||
-	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
-					-1, 0))
+	    !X509_NAME_add_entry_by_txt(n, "OU", MBSTRING_UTF8, (const unsigned char *)"Virtual",
+	                                -1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)VSNP_ORG, -1,
+	                                -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
+	                                0))
 		abort();
 	return n;
 }
@@ -208,9 +207,10 @@ static int sign_pss(X509 *x, EVP_PKEY *key)
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = NULL;
 	int ok = mctx && EVP_DigestSignInit(mctx, &pctx, EVP_sha384(), NULL, key) == 1 &&
-		 EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-		 EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) == 1 &&
-		 EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) == 1 && X509_sign_ctx(x, mctx) > 0;
+	         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+	         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 48) == 1 &&
+	         EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha384()) == 1 &&
+	         X509_sign_ctx(x, mctx) > 0;
 	EVP_MD_CTX_free(mctx);
 	return ok;
 }
@@ -268,7 +268,8 @@ int vsnp_ca_ensure(const char *dir, struct err *e)
 	/* Keys first: a crash in between leaves no certificate without its key. */
 	if (write_pem(dir, "ark.key", NULL, ark_key, e) < 0 ||
 	    write_pem(dir, "ask.key", NULL, ask_key, e) < 0 ||
-	    write_pem(dir, "ark.pem", ark, NULL, e) < 0 || write_pem(dir, "ask.pem", ask, NULL, e) < 0)
+	    write_pem(dir, "ark.pem", ark, NULL, e) < 0 ||
+	    write_pem(dir, "ask.pem", ask, NULL, e) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -323,7 +324,8 @@ static int vcek_reusable(const char *out_dir, X509 *ask, const struct vcek_exts 
 	X509 *v = load_cert(out_dir, "vcek.pem", &ignore);
 	EVP_PKEY *k = v ? load_key_in(out_dir, "vcek.key", &ignore) : NULL;
 	int ok = v && k && X509_verify(v, X509_get0_pubkey(ask)) == 1 &&
-		 X509_check_private_key(v, k) == 1 && ext_equals(v, "4", want->hwid, want->hwid_len);
+	         X509_check_private_key(v, k) == 1 &&
+	         ext_equals(v, "4", want->hwid, want->hwid_len);
 	for (int i = 0; ok && i < 4; i++)
 		ok = ext_equals(v, spl_oids[i], want->spl[i], want->spl_len[i]);
 	X509_free(v);
@@ -345,7 +347,7 @@ static char *pem_text(X509 *x)
 }
 
 int vsnp_vcek_ensure(const char *ca_dir, const char *out_dir, const uint8_t chip_id[64],
-		     uint64_t tcb, struct err *e)
+                     uint64_t tcb, struct err *e)
 {
 	if (vsnp_ca_ensure(ca_dir, e) < 0)
 		return -1;
@@ -405,8 +407,7 @@ int vsnp_vcek_ensure(const char *ca_dir, const char *out_dir, const uint8_t chip
 	    write_pem(out_dir, "vcek.pem", vcek, NULL, e) < 0)
 		goto out;
 	if (wrc < 0) {
-		err_set(e, ERR_INTERNAL, "cannot write %s/thim.json: %s", out_dir,
-			strerror(errno));
+		err_set(e, ERR_INTERNAL, "cannot write %s/thim.json: %s", out_dir, strerror(errno));
 		goto out;
 	}
 	rc = 0;
@@ -447,7 +448,7 @@ static int all_zero(const uint8_t *p, size_t n)
 }
 
 int vsnp_report_sign(const struct vsnp_launch *l, const uint8_t report_data[64], uint32_t vmpl,
-		     EVP_PKEY *vcek, uint8_t out[SNP_REPORT_SIZE], struct err *e)
+                     EVP_PKEY *vcek, uint8_t out[SNP_REPORT_SIZE], struct err *e)
 {
 	char group[64] = "";
 	size_t glen;

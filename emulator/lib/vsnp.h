@@ -33,7 +33,7 @@ int vsnp_ca_ensure(const char *dir, struct err *e) MUST_CHECK;
  * only if it matches chip_id, tcb and the current ASK.
  */
 int vsnp_vcek_ensure(const char *ca_dir, const char *out_dir, const uint8_t chip_id[64],
-		     uint64_t tcb, struct err *e) MUST_CHECK;
+                     uint64_t tcb, struct err *e) MUST_CHECK;
 
 /* Everything the host fixes at launch; the guest supplies only report_data. */
 struct vsnp_launch {
@@ -56,7 +56,7 @@ struct vsnp_launch {
  * request, a random report_id, signing_key = VCEK.  vcek must be an EC P-384 key.
  */
 int vsnp_report_sign(const struct vsnp_launch *l, const uint8_t report_data[64], uint32_t vmpl,
-		     EVP_PKEY *vcek, uint8_t out[SNP_REPORT_SIZE], struct err *e) MUST_CHECK;
+                     EVP_PKEY *vcek, uint8_t out[SNP_REPORT_SIZE], struct err *e) MUST_CHECK;
 
 /* Load a PEM private key file (the VCEK key); caller frees with EVP_PKEY_free. */
 EVP_PKEY *vsnp_load_key(const char *path, struct err *e);

@@ -83,22 +83,22 @@ port=$((20000 + RANDOM % 20000))
 mkdir -p "$tmp/www/cgi-bin"
 cp "$A" "$tmp/www/cgi-bin/attest"
 cat >"$tmp/lighttpd.conf" <<EOT
-server.modules = ("mod_cgi", "mod_setenv", "mod_alias")
+server.modules = ("mod_cgi", "mod_alias")
 server.bind = "127.0.0.1"
 server.port = $port
 server.document-root = "$tmp/www"
 server.errorlog = "$tmp/log/lighttpd.log"
-alias.url = ("/" => "$tmp/www/cgi-bin/attest")
-cgi.assign = ("" => "")
+alias.url = ("/cgi-bin/" => "$tmp/www/cgi-bin/")
+\$HTTP["url"] =~ "^/cgi-bin/" { cgi.assign = ("" => "") }
 EOT
 LOG_DIR="$tmp/log" SNP_EVIDENCE=none SKR_SIDECAR_URL=http://127.0.0.1:1 lighttpd -D -f "$tmp/lighttpd.conf" &
 pids+=($!)
-for _ in $(seq 1 50); do curl -fs -o /dev/null "http://127.0.0.1:$port/health" && break; sleep 0.1; done
-r=$(curl -s -i "http://127.0.0.1:$port/health")
+for _ in $(seq 1 50); do curl -fs -o /dev/null "http://127.0.0.1:$port/cgi-bin/attest/health" && break; sleep 0.1; done
+r=$(curl -s -i "http://127.0.0.1:$port/cgi-bin/attest/health")
 check "mod_cgi: GET /health is 200 healthy" "$(grep -q '"healthy"' <<<"$r" && grep -q '^HTTP/1.1 200' <<<"$r"; echo $?)" "$r"
-r=$(curl -s -i -X POST -H 'content-type: application/json' -d '{bad' "http://127.0.0.1:$port/attest/maa")
+r=$(curl -s -i -X POST -H 'content-type: application/json' -d '{bad' "http://127.0.0.1:$port/cgi-bin/attest/attest/maa")
 check "mod_cgi: malformed JSON is 400" "$(grep -q '^HTTP/1.1 400' <<<"$r"; echo $?)" "$r"
-r=$(curl -s -i "http://127.0.0.1:$port/sidecar/status")
+r=$(curl -s -i "http://127.0.0.1:$port/cgi-bin/attest/sidecar/status")
 check "mod_cgi: /sidecar/status without sidecar is 503 JSON" "$(grep -q '^HTTP/1.1 503' <<<"$r" && grep -q '"unavailable"' <<<"$r"; echo $?)" "$r"
 
 echo "$passed passed, $failed failed"

@@ -88,7 +88,7 @@ struct inst {
 };
 
 static void inst_make(struct inst *in, int ca, const char *name, const uint8_t chip[64],
-		      uint64_t tcb)
+                      uint64_t tcb)
 {
 	struct err e = {0};
 	const char *cd = ca_dir(ca);
@@ -214,7 +214,7 @@ static int emulated(struct json_object *c)
 
 /* Run snp_verify; returns its rc and leaves the checks in *out (caller puts). */
 static int run_verify(const uint8_t *r, const char *chain, const struct snp_roots *roots,
-		      struct json_object **out, struct err *e)
+                      struct json_object **out, struct err *e)
 {
 	int rc = snp_verify(r, chain, roots, out, e);
 	CHECK(*out != NULL);
@@ -418,8 +418,8 @@ static void test_tampering(void)
 	struct snp_roots *roots = roots_with(0, 1);
 	struct err e = {0};
 	struct json_object *c;
-	static const size_t flips[] = {0x2A0 + 5, 0x2E8 + 47, 0x0C0 + 3, 0x090, 0x050 + 63,
-				       0x004, 0x180, 0x1A0 + 10, 0x29F};
+	static const size_t flips[] = {0x2A0 + 5, 0x2E8 + 47, 0x0C0 + 3,  0x090, 0x050 + 63,
+	                               0x004,     0x180,      0x1A0 + 10, 0x29F};
 	for (size_t i = 0; i < NELEM(flips); i++) {
 		memcpy(t, raw, sizeof(t));
 		t[flips[i]] ^= 0x01;
@@ -500,6 +500,15 @@ static void test_wrong_chain(void)
 	json_object_put(c);
 	CHECK(run_verify(raw, other_ca.chain, both, &c, &e) < 0);
 	json_object_put(c);
+	/* Without an ARK in the chain, the root is the one that signed the ASK, not merely
+	 * the first with the right name (both virtual ARKs are "ARK-Virtual-Milan"). */
+	const char *endm = "-----END CERTIFICATE-----\n";
+	char *e1 = strstr(other_ca.chain, endm) + strlen(endm);
+	char *e2 = strstr(e1, endm) + strlen(endm);
+	char *noark = xstrndup(other_ca.chain, (size_t)(e2 - other_ca.chain));
+	CHECK(run_verify(raw2, noark, both, &c, &e) == 0);
+	json_object_put(c);
+	free(noark);
 	snp_roots_free(both);
 
 	snp_roots_free(roots);
@@ -546,8 +555,7 @@ static void test_tcb_and_chip_mismatch(void)
 	memset(raw + 0x1A0, 0, 64);
 	resign(raw, good.key);
 	CHECK(run_verify(raw, good.chain, roots, &c, &e) == 0);
-	CHECK(strstr(jsonx_str(jsonx_obj(c, "chip_id_matches_vcek"), "detail"), "skipped") !=
-	      NULL);
+	CHECK(strstr(jsonx_str(jsonx_obj(c, "chip_id_matches_vcek"), "detail"), "skipped") != NULL);
 	json_object_put(c);
 
 	/* signing_key = 7 (none): never verified. */
@@ -759,16 +767,17 @@ static void test_chain_load(void)
 	free(pem);
 
 	static const char *const bad[] = {
-		"",
-		"garbage",
-		"{\"tcbm\":\"7308000000000003\"}",
-		"{\"vcekCert\":1,\"certificateChain\":\"x\"}",
-		"{not json",
-		"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+	    "",
+	    "garbage",
+	    "{\"tcbm\":\"7308000000000003\"}",
+	    "{\"vcekCert\":1,\"certificateChain\":\"x\"}",
+	    "{not json",
+	    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
 	};
 	for (size_t i = 0; i < NELEM(bad); i++) {
 		pem = tcbm = NULL;
-		CHECK_MSG(snp_chain_load(bad[i], strlen(bad[i]), &pem, &tcbm, &e) < 0, "bad[%zu]", i);
+		CHECK_MSG(snp_chain_load(bad[i], strlen(bad[i]), &pem, &tcbm, &e) < 0, "bad[%zu]",
+		          i);
 		CHECK(pem == NULL && tcbm == NULL);
 	}
 	/* Missing VCEK, duplicate VCEK. */
@@ -863,7 +872,7 @@ static void test_sign_rejects(void)
 	inst_free(&in);
 }
 
-TESTS(test_pinned_amd_arks, test_real_milan_known_answer, test_virtual_good_report,
-      test_tampering, test_wrong_chain, test_tcb_and_chip_mismatch, test_spl_der_high_values,
+TESTS(test_pinned_amd_arks, test_real_milan_known_answer, test_virtual_good_report, test_tampering,
+      test_wrong_chain, test_tcb_and_chip_mismatch, test_spl_der_high_values,
       test_report_versions_and_parse_errors, test_report_load, test_chain_load,
       test_roots_add_rejects, test_tcb_helpers, test_sign_rejects)
