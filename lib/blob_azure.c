@@ -55,6 +55,12 @@ struct az_store {
 
 static int host_is_loopback(const char *h, size_t n)
 {
+	/* Without the port: "127.0.0.1:10000", "[::1]:10000". */
+	const char *colon = h[0] == '[' ? memchr(h, ']', n) : memchr(h, ':', n);
+	if (colon && h[0] == '[')
+		colon++;
+	if (colon && colon < h + n)
+		n = (size_t)(colon - h);
 	if ((n == 9 && !strncasecmp(h, "localhost", 9)) || (n == 5 && !strncmp(h, "[::1]", 5)))
 		return 1;
 	if (n < 4 || strncmp(h, "127.", 4))

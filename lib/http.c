@@ -241,7 +241,8 @@ static void allowed_methods(const struct http_route *routes, size_t n, const cha
 	}
 }
 
-static void handle_one(struct io *io, char **envp, const struct http_route *routes, size_t n)
+static void handle_one(struct io *io, char **envp, const struct http_route *routes, size_t n,
+		       int is_cgi)
 {
 	double t0 = now_ms();
 	struct http_resp rs = {0};
@@ -261,9 +262,10 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 
 	/*
 	 * Route on the raw path the client sent (REQUEST_URI), so handlers decode
-	 * it exactly once.  Mounted as a CGI script (/cgi-bin/attest/health), the
-	 * script's own name is a prefix of that path: strip it, leaving the part
-	 * the server calls PATH_INFO.
+	 * it exactly once.  Mounted as a plain CGI script (/cgi-bin/attest/health),
+	 * the script's own name is a prefix of that path: strip it, leaving the part
+	 * the server calls PATH_INFO.  (Under FastCGI the server's split of
+	 * SCRIPT_NAME and PATH_INFO depends on its configuration: ignore it.)
 	 */
 	char *path = NULL;
 	const char *uri = env_in(envp, "REQUEST_URI");
@@ -272,8 +274,8 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 		const char *q = strchr(uri, '?');
 		size_t plen = q ? (size_t)(q - uri) : strlen(uri);
 		size_t snlen = sn ? strlen(sn) : 0;
-		if (pi && *pi == '/' && snlen > 1 && snlen < plen && !strncmp(uri, sn, snlen) &&
-		    uri[snlen] == '/')
+		if (is_cgi && pi && *pi == '/' && snlen > 1 && snlen < plen &&
+		    !strncmp(uri, sn, snlen) && uri[snlen] == '/')
 			path = xstrndup(uri + snlen, plen - snlen);
 		else
 			path = xstrndup(uri, plen);
@@ -367,7 +369,7 @@ int http_main(const char *prog, const struct http_route *routes, size_t nroutes)
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_IsCGI()) {
 		struct io io = {NULL, NULL};
-		handle_one(&io, environ, routes, nroutes);
+		handle_one(&io, environ, routes, nroutes, 1);
 		return 0;
 	}
 	if (FCGX_Init() != 0) {
@@ -379,7 +381,7 @@ int http_main(const char *prog, const struct http_route *routes, size_t nroutes)
 	log_info("serving FastCGI");
 	while (FCGX_Accept_r(&req) >= 0) {
 		struct io io = {req.in, req.out};
-		handle_one(&io, req.envp, routes, nroutes);
+		handle_one(&io, req.envp, routes, nroutes, 0);
 		FCGX_Finish_r(&req);
 	}
 	return 0;

@@ -49,9 +49,24 @@ for bin in "$emu/vsnp-host" "$emu/vsnp-ca" "$emu/maa" "$emu/imds" "$BUILD/fcgi-b
 	[ -x "$bin" ] || { echo "missing $bin: run make first" >&2; exit 1; }
 done
 
+# --- users: each instance is its own container, so (as root) each runs as its own user ---
+# Then an instance cannot read another's released key, and none can read the virtual hosts'
+# VCEK keys or the stand-ins' signing keys (root-only under $S/azure).  Not root: one user for all.
+separate=0
+if [ "$(id -u)" -eq 0 ] && [ -z "${DEMO_SINGLE_USER:-}" ]; then
+	separate=1
+	getent group demo-blob >/dev/null || groupadd --system demo-blob
+	for inst in contoso fabrikam snooper; do
+		id "demo-$inst" >/dev/null 2>&1 ||
+			useradd --system --no-create-home --shell /usr/sbin/nologin -G demo-blob "demo-$inst"
+	done
+fi
+user_of() { if [ $separate -eq 1 ]; then echo "demo-$1"; fi; }
+
 # --- one-time setup of the emulated platform (cached in the state dir) ---
-mkdir -p "$S/app" "$S/azure/run" "$S/azure/log" "$S/azure/maa" "$S/blobs"
+mkdir -p "$S/app" "$S/azure/run" "$S/azure/log" "$S/azure/maa" "$S/blobs" "$S/public"
 chmod 700 "$S/azure"
+chmod 755 "$S" "$S/app" "$S/public"
 ln -sfn "$repo/www" "$S/app/www"
 ln -sfn "$BUILD/fcgi-bin" "$S/app/fcgi-bin"
 ln -sfn "$repo/data" "$S/app/data"
@@ -61,10 +76,22 @@ ln -sfn "$repo/data" "$S/app/data"
 
 measurement=$(printf 'virtual-uvm-1.0' | openssl dgst -sha384 -r | cut -c1-96)
 tcb=7308000000000003
+# Public parts the instances may read: the virtual root they are told to trust.
+cp "$S/azure/vsnp-ca/ark.pem" "$S/public/virtual-ark.pem"
 for inst in contoso fabrikam snooper; do
+	# A fresh run is a fresh instance: nothing released survives it.
+	rm -rf "$S/$inst/run"
 	mkdir -p "$S/$inst/run" "$S/$inst/log"
 	chmod 700 "$S/$inst/run"
+	chmod 750 "$S/$inst/log"
+	if [ $separate -eq 1 ]; then chown -R "demo-$inst:demo-$inst" "$S/$inst"; fi
 done
+if [ $separate -eq 1 ]; then
+	chgrp demo-blob "$S/blobs"
+	chmod 2770 "$S/blobs"
+else
+	chmod 700 "$S/blobs"
+fi
 for inst in contoso fabrikam; do
 	chip=$(printf 'virtual-chip-%s' "$inst" | openssl dgst -sha512 -r | cut -c1-128)
 	mkdir -p "$S/azure/vsnp-$inst"
@@ -79,20 +106,22 @@ common_env() { # instance port imds_port
 	printf 'LOG_FILE="%s",DATA_DIR="%s",BLOB_DIR="%s",RESOURCE_GROUP_NAME="local-demo",' \
 		"$S/$1/log/app.log" "$repo/data" "$S/blobs"
 	printf 'SKR_MAA_ENDPOINT="http://127.0.0.1:%s",IMDS_ENDPOINT="http://127.0.0.1:%s",' "$port_maa" "$3"
-	printf 'SKR_SIDECAR_URL="http://127.0.0.1:%s",SNP_EXTRA_ROOTS="%s",' "$port_sidecar" "$S/azure/vsnp-ca/ark.pem"
+	printf 'SKR_SIDECAR_URL="http://127.0.0.1:%s",SNP_EXTRA_ROOTS="%s",' "$port_sidecar" "$S/public/virtual-ark.pem"
 	printf 'CONTAINER_IMAGE="local build (make run)",ATTESTATION_BACKEND="auto"'
 }
 company_env() { # company key akv_port other other_key other_akv_port
 	printf ',COMPANY_NAME="%s",SKR_KEY_NAME="%s",SKR_AKV_ENDPOINT="http://127.0.0.1:%s"' "$1" "$2" "$3"
 	printf ',OTHER_COMPANY_NAME="%s",OTHER_KEY_NAME="%s",OTHER_AKV_ENDPOINT="http://127.0.0.1:%s"' "$4" "$5" "$6"
 }
-program() { # name command environment logfile
+program() { # name command environment logfile [user]
 	cat <<EOT
 
 [program:$1]
 command=$2
 environment=$3
-stdout_logfile=$4
+stdout_logfile=$4${5:+
+user=$5
+umask=007}
 redirect_stderr=true
 autorestart=true
 startsecs=1
@@ -110,6 +139,7 @@ logfile=$S/supervisord.log
 pidfile=$S/supervisord.pid
 childlogdir=$S/azure/log
 EOT
+	if [ "$(id -u)" -eq 0 ]; then echo "user=root"; fi
 	for inst in contoso fabrikam; do
 		program "vsnp-$inst" \
 			"$emu/vsnp-host --socket $S/$inst/run/sev-guest.sock --vcek-key $S/azure/vsnp-$inst/vcek.key --host-data-file $repo/emulator/policies/$inst.rego --measurement $measurement --chip-id $(printf 'virtual-chip-%s' "$inst" | openssl dgst -sha512 -r | cut -c1-128) --tcb $tcb" \
@@ -120,14 +150,14 @@ EOT
 		"$S/azure/log/lighttpd.out"
 	program contoso "/usr/sbin/lighttpd -D -f $repo/lighttpd.conf" \
 		"$(common_env contoso "$port_contoso" "$port_imds_contoso")$(company_env contoso contoso-secret-key "$port_kv_contoso" fabrikam fabrikam-secret-key "$port_kv_fabrikam"),SNP_VIRTUAL_SOCKET=\"$S/contoso/run/sev-guest.sock\"" \
-		"$S/contoso/log/lighttpd.out"
+		"$S/contoso/log/lighttpd.out" "$(user_of contoso)"
 	program fabrikam "/usr/sbin/lighttpd -D -f $repo/lighttpd.conf" \
 		"$(common_env fabrikam "$port_fabrikam" "$port_imds_fabrikam")$(company_env fabrikam fabrikam-secret-key "$port_kv_fabrikam" contoso contoso-secret-key "$port_kv_contoso"),SNP_VIRTUAL_SOCKET=\"$S/fabrikam/run/sev-guest.sock\"" \
-		"$S/fabrikam/log/lighttpd.out"
+		"$S/fabrikam/log/lighttpd.out" "$(user_of fabrikam)"
 	# The snooper: standard hardware (no TEE device), configured with Contoso's settings as in the original.
 	program snooper "/usr/sbin/lighttpd -D -f $repo/lighttpd.conf" \
 		"$(common_env snooper "$port_snooper" "$port_imds_snooper")$(company_env contoso contoso-secret-key "$port_kv_contoso" fabrikam fabrikam-secret-key "$port_kv_fabrikam")" \
-		"$S/snooper/log/lighttpd.out"
+		"$S/snooper/log/lighttpd.out" "$(user_of snooper)"
 } >"$conf"
 
 supervisord -n -c "$conf" &

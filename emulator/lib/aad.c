@@ -1,0 +1,281 @@
+#include "aad.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "jsonx.h"
+#include "jwt.h"
+
+#define PEM_MAX (64 * 1024)
+
+const char *aad_issuer(void)
+{
+	const char *v = getenv("AAD_ISSUER");
+	return v && *v ? v : AAD_DEFAULT_ISSUER;
+}
+
+int aad_lock_dir(const char *dir, struct err *e)
+{
+	char *path = xasprintf("%s/.lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0)
+		return err_set(e, ERR_INTERNAL, "cannot open lock file in %s: %s", dir,
+			       strerror(errno));
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			close(fd);
+			return err_set(e, ERR_INTERNAL, "cannot lock %s: %s", dir, strerror(errno));
+		}
+	}
+	return fd;
+}
+
+static BIO *file_bio(const char *path, struct buf *b, struct err *e)
+{
+	buf_init(b);
+	if (read_file(path, PEM_MAX, b) != 0) {
+		err_set(e, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "cannot read %s: %s",
+			path, strerror(errno));
+		return NULL;
+	}
+	return BIO_new_mem_buf(b->p, (int)b->len);
+}
+
+EVP_PKEY *aad_load_private_key(const char *path, struct err *e)
+{
+	struct buf b;
+	BIO *bio = file_bio(path, &b, e);
+	if (!bio) {
+		buf_free(&b);
+		return NULL;
+	}
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	buf_free(&b);
+	ERR_clear_error();
+	if (!k)
+		err_set(e, ERR_INTERNAL, "%s is not a PEM private key", path);
+	return k;
+}
+
+EVP_PKEY *aad_load_public_key(const char *path, struct err *e)
+{
+	struct buf b;
+	BIO *bio = file_bio(path, &b, e);
+	if (!bio) {
+		buf_free(&b);
+		return NULL;
+	}
+	EVP_PKEY *k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	if (!k) {
+		(void)BIO_reset(bio);
+		X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+		k = x ? X509_get_pubkey(x) : NULL;
+		X509_free(x);
+	}
+	BIO_free(bio);
+	buf_free(&b);
+	ERR_clear_error();
+	if (!k)
+		err_set(e, ERR_INTERNAL, "%s holds no PEM public key or certificate", path);
+	return k;
+}
+
+int aad_write_key(const char *path, EVP_PKEY *key, int private_part, struct err *e)
+{
+	/* secmem: the buffer that held a private key is cleansed when freed. */
+	BIO *bio = BIO_new(private_part ? BIO_s_secmem() : BIO_s_mem());
+	int ok = bio && (private_part
+				 ? PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
+				 : PEM_write_bio_PUBKEY(bio, key)) == 1;
+	char *data = NULL;
+	long n = ok ? BIO_get_mem_data(bio, &data) : 0;
+	ok = ok && n > 0 &&
+	     write_file_atomic(path, data, (size_t)n, private_part ? 0600 : 0644) == 0;
+	BIO_free(bio);
+	ERR_clear_error();
+	if (!ok)
+		return err_set(e, ERR_INTERNAL, "cannot write %s: %s", path, strerror(errno));
+	return 0;
+}
+
+int aad_init_dir(const char *dir, struct err *e)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return err_set(e, ERR_INTERNAL, "cannot create %s: %s", dir, strerror(errno));
+	int fd = aad_lock_dir(dir, e);
+	if (fd < 0)
+		return -1;
+	char *kpath = xasprintf("%s/%s", dir, AAD_KEY_FILE);
+	char *ppath = xasprintf("%s/%s", dir, AAD_PUB_FILE);
+	int rc = -1;
+	struct err tmp;
+	err_clear(&tmp);
+	EVP_PKEY *key = aad_load_private_key(kpath, &tmp), *pub = NULL;
+	if (!key && tmp.code != ERR_NOT_FOUND) {
+		/* Never overwrite a key we cannot read: tokens in flight depend on it. */
+		err_set(e, ERR_INTERNAL, "%s exists but is not a readable PEM private key", kpath);
+		goto done;
+	}
+	if (!key) {
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)AAD_KEY_BITS);
+		if (!key) {
+			err_set(e, ERR_INTERNAL, "cannot generate the local AAD signing key");
+			goto done;
+		}
+		if (aad_write_key(kpath, key, 1, e) < 0)
+			goto done;
+		printf("created %s\n", kpath);
+	}
+	err_clear(&tmp);
+	pub = aad_load_public_key(ppath, &tmp);
+	if (!pub || EVP_PKEY_eq(pub, key) != 1) {
+		if (aad_write_key(ppath, key, 0, e) < 0)
+			goto done;
+		printf("created %s\n", ppath);
+	}
+	rc = 0;
+done:
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(pub);
+	free(kpath);
+	free(ppath);
+	close(fd);
+	return rc;
+}
+
+static int same_audience(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	while (la && a[la - 1] == '/')
+		la--;
+	while (lb && b[lb - 1] == '/')
+		lb--;
+	return la == lb && !strncmp(a, b, la);
+}
+
+int aad_verify_bearer(const char *authorization, EVP_PKEY *pub, const char *issuer,
+		      const char *audience, struct json_object **claims, struct err *e)
+{
+	*claims = NULL;
+	if (!authorization || !*authorization)
+		return err_set(e, ERR_UNAUTHORIZED,
+			       "no bearer token: send 'Authorization: Bearer <access token>' from "
+			       "the identity endpoint");
+	if (strncasecmp(authorization, "Bearer ", 7) || !authorization[7])
+		return err_set(e, ERR_UNAUTHORIZED, "the Authorization header is not 'Bearer <token>'");
+	struct json_object *jwks = json_object_new_object(), *keys = json_object_new_array();
+	struct json_object *jwk = jwk_public(pub);
+	if (!jwk) {
+		json_object_put(jwks);
+		json_object_put(keys);
+		return err_set(e, ERR_INTERNAL, "the local AAD public key is not an RSA key");
+	}
+	json_object_array_add(keys, jwk);
+	jsonx_add(jwks, "keys", keys);
+	struct json_object *c = NULL;
+	int r = jwt_verify_with_jwks(authorization + 7, jwks, issuer, now_unix(), &c, e);
+	json_object_put(jwks);
+	if (r < 0) {
+		e->code = ERR_UNAUTHORIZED;
+		return err_wrap(e, "bearer token rejected");
+	}
+	struct json_object *aud = NULL;
+	int ok = 0;
+	if (json_object_object_get_ex(c, "aud", &aud) && aud) {
+		if (json_object_is_type(aud, json_type_string)) {
+			ok = same_audience(json_object_get_string(aud), audience);
+		} else if (json_object_is_type(aud, json_type_array)) {
+			for (size_t i = 0; i < json_object_array_length(aud) && !ok; i++) {
+				struct json_object *v = json_object_array_get_idx(aud, i);
+				ok = json_object_is_type(v, json_type_string) &&
+				     same_audience(json_object_get_string(v), audience);
+			}
+		}
+	}
+	if (!ok) {
+		json_object_put(c);
+		return err_set(e, ERR_UNAUTHORIZED,
+			       "bearer token rejected: its audience is not %s (ask the identity "
+			       "endpoint for resource=%s)",
+			       audience, audience);
+	}
+	if (!jsonx_str(c, "oid")) {
+		json_object_put(c);
+		return err_set(e, ERR_UNAUTHORIZED, "bearer token rejected: it has no oid claim");
+	}
+	*claims = c;
+	return 0;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static char *pct_decode(const char *s, size_t n, int *bad)
+{
+	char *out = xmalloc(n + 1);
+	size_t o = 0;
+	*bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			out[o++] = ' ';
+		} else if (s[i] == '%') {
+			int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
+			int lo = hi >= 0 ? hexval((unsigned char)s[i + 2]) : -1;
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+				*bad = 1;
+				break;
+			}
+			out[o++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[o++] = s[i];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+int aad_query_get(const char *query, const char *name, char **out)
+{
+	*out = NULL;
+	size_t nl = strlen(name);
+	for (const char *p = query ? query : ""; *p;) {
+		size_t n = strcspn(p, "&");
+		const char *eq = memchr(p, '=', n);
+		size_t kl = eq ? (size_t)(eq - p) : n;
+		if (kl == nl && !strncmp(p, name, nl)) {
+			int bad;
+			char *v = eq ? pct_decode(eq + 1, n - kl - 1, &bad) : xstrdup("");
+			if (eq && bad) {
+				free(v);
+				return -1;
+			}
+			*out = v;
+			return 1;
+		}
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}
