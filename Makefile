@@ -15,6 +15,12 @@ LDFLAGS ?=
 # GCC warns when snprintf may cut a message; cutting long messages is deliberate.
 CFLAGS  += $(shell $(CC) -Werror -Wno-format-truncation -x c -c -o /dev/null /dev/null 2>/dev/null && echo -Wno-format-truncation)
 LDLIBS  += -lfcgi -lcurl -ljson-c -lssl -lcrypto -lpthread
+# Quiet by default; `make V=1` shows the commands.
+V ?= 0
+ifeq ($(V),0)
+Q := @
+endif
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 DEMO_PORT      ?= 8000
 DEMO_STATE_DIR ?= $(CURDIR)/var
 
@@ -37,30 +43,37 @@ SAN_LIB_OBJ := $(LIB_SRC:%.c=$(SAN_BUILD)/%.o)
 SAN_EMU_OBJ := $(EMU_SRC:%.c=$(SAN_BUILD)/%.o)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(SAN_BUILD)/tests/%,$(UNIT_SRC))
 
+.SECONDARY:
 .PHONY: all run test unit-test http-test cgi-test browser-test deps install clean fmt lint bench
 all: $(LIB_A) $(PROGRAMS) $(TOOLS) $(EMULATORS)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h emulator/lib/*.h) | $(BUILD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iemulator/lib -c -o $@ $<
+	@[ "$(V)" != 0 ] || echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -Iemulator/lib -c -o $@ $<
 
 $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 $(BUILD)/fcgi-bin/%: $(BUILD)/fcgi-bin/%.o $(LIB_A)
-	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@[ "$(V)" != 0 ] || echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tools/%: $(BUILD)/tools/%.o $(LIB_A)
-	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@[ "$(V)" != 0 ] || echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/emulator/%: $(BUILD)/emulator/%.o $(EMU_OBJ) $(LIB_A)
-	$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@[ "$(V)" != 0 ] || echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(SAN_BUILD)/%.o: %.c $(wildcard lib/*.h emulator/lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) -Iemulator/lib -Itests/unit -c -o $@ $<
+	@[ "$(V)" != 0 ] || echo "  CC(san) $<"
+	$(Q)$(CC) $(CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) -Iemulator/lib -Itests/unit -c -o $@ $<
 $(SAN_BUILD)/tests/%: $(SAN_BUILD)/tests/unit/%.o $(SAN_LIB_OBJ) $(SAN_EMU_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+	@[ "$(V)" != 0 ] || echo "  LD(san) $@"
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD):
 	@mkdir -p $@
@@ -68,11 +81,16 @@ $(BUILD):
 deps:
 	@scripts/deps.sh
 
-run: deps all
-	@DEMO_PORT=$(DEMO_PORT) DEMO_STATE_DIR=$(DEMO_STATE_DIR) exec scripts/run-local.sh
+# deps first: on a fresh machine the compiler and libraries come from it.
+run:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all
+	@DEMO_PORT=$(DEMO_PORT) DEMO_STATE_DIR=$(DEMO_STATE_DIR) BUILD=$(abspath $(BUILD)) exec scripts/run-local.sh
 
-test: deps all $(UNIT_BINS)
-	@DEMO_STATE_DIR=$(DEMO_STATE_DIR) scripts/test-all.sh $(UNIT_BINS)
+test:
+	@scripts/deps.sh
+	@$(MAKE) --no-print-directory all $(UNIT_BINS)
+	@BUILD=$(abspath $(BUILD)) scripts/test-all.sh $(UNIT_BINS)
 
 unit-test: all $(UNIT_BINS)
 	@scripts/test-all.sh --only unit $(UNIT_BINS)

@@ -503,7 +503,7 @@ h2{margin:0;padding:4px 8px;font-size:14px}
 iframe{flex:1;border:0;background:#fff}
 </style></head><body><main>
 EOF
-		printf '%s' "$@"
+		printf '%s\n' "$@"
 		printf '</main></body></html>\n'
 	} >"$file"
 	chmod 0644 "$file"

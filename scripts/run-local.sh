@@ -37,7 +37,7 @@ port_kv_contoso=$((P + 21))
 port_kv_fabrikam=$((P + 22))
 
 for port in $port_landing $port_contoso $port_fabrikam $port_snooper $port_maa \
-	$port_imds_contoso $port_imds_fabrikam $port_imds_snooper; do
+	$port_imds_contoso $port_imds_fabrikam $port_imds_snooper $port_kv_contoso $port_kv_fabrikam; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		echo "port $port on 127.0.0.1 is already in use: stop what uses it or set DEMO_PORT" >&2
 		exit 1
@@ -45,7 +45,8 @@ for port in $port_landing $port_contoso $port_fabrikam $port_snooper $port_maa \
 done
 
 emu=$BUILD/emulator
-for bin in "$emu/vsnp-host" "$emu/vsnp-ca" "$emu/maa" "$emu/imds" "$BUILD/fcgi-bin/attest"; do
+for bin in "$emu/vsnp-host" "$emu/vsnp-ca" "$emu/maa" "$emu/imds" "$emu/identity" "$emu/keyvault" \
+	"$BUILD/fcgi-bin/attest" "$BUILD/fcgi-bin/skr" "$BUILD/fcgi-bin/storage" "$BUILD/fcgi-bin/company"; do
 	[ -x "$bin" ] || { echo "missing $bin: run make first" >&2; exit 1; }
 done
 
@@ -73,6 +74,28 @@ ln -sfn "$repo/data" "$S/app/data"
 
 "$emu/vsnp-ca" init "$S/azure/vsnp-ca" >/dev/null
 "$emu/maa" init "$S/azure/maa" >/dev/null
+
+# Managed identities: one per instance, deterministic ids so reruns keep the vaults' grants valid.
+guid() { printf '%s' "$1" | openssl dgst -sha256 -r | sed -E 's/^(.{8})(.{4})(.{4})(.{4})(.{12}).*/\1-\2-\3-\4-\5/'; }
+"$emu/identity" init "$S/azure/aad" >/dev/null
+key_bits=${KEY_SIZE_BITS:-2048}
+for c in contoso fabrikam; do
+	hostdata=$(openssl dgst -sha256 -r "$repo/emulator/policies/$c.rego" | cut -c1-64)
+	# Tighter than the original (which checked only the attestation type): the authority, this
+	# company's container policy (host_data), no debug, and a container compliance status.
+	cat >"$S/azure/release-policy-$c.json" <<EOT
+{"version": "1.0.0",
+ "anyOf": [{"authority": "http://127.0.0.1:$port_maa",
+            "allOf": [{"claim": "x-ms-attestation-type", "equals": "sevsnpvm"},
+                      {"claim": "x-ms-sevsnpvm-hostdata", "equals": "$hostdata"},
+                      {"claim": "x-ms-sevsnpvm-is-debuggable", "equals": false},
+                      {"claim": "x-ms-compliance-status", "equals": "azure-compliant-uvm"}]}]}
+EOT
+	"$emu/keyvault" init "$S/azure/kv-$c" --key "$c-secret-key" --size "$key_bits" \
+		--policy "$S/azure/release-policy-$c.json" --grant "$(guid "oid-$c"):get,release" \
+		--host 127.0.0.1 >/dev/null
+done
+cat "$S/azure/kv-contoso/signing.pem" "$S/azure/kv-fabrikam/signing.pem" >"$S/public/kv-trust.pem"
 
 measurement=$(printf 'virtual-uvm-1.0' | openssl dgst -sha384 -r | cut -c1-96)
 tcb=7308000000000003
@@ -107,6 +130,7 @@ common_env() { # instance port imds_port
 		"$S/$1/log/app.log" "$repo/data" "$S/blobs"
 	printf 'SKR_MAA_ENDPOINT="http://127.0.0.1:%s",IMDS_ENDPOINT="http://127.0.0.1:%s",' "$port_maa" "$3"
 	printf 'SKR_SIDECAR_URL="http://127.0.0.1:%s",SNP_EXTRA_ROOTS="%s",' "$port_sidecar" "$S/public/virtual-ark.pem"
+	printf 'AKV_TRUST_CERT="%s",' "$S/public/kv-trust.pem"
 	printf 'CONTAINER_IMAGE="local build (make run)",ATTESTATION_BACKEND="auto"'
 }
 company_env() { # company key akv_port other other_key other_akv_port
@@ -146,7 +170,7 @@ EOT
 			"LOG_FILE=\"$S/azure/log/vsnp-$inst.log\"" "$S/azure/log/vsnp-$inst.out"
 	done
 	program azure "/usr/sbin/lighttpd -D -f $repo/emulator/lighttpd-local.conf" \
-		"LANDING_PORT=\"$port_landing\",WWW_ROOT=\"$repo/www\",EMU_BIN=\"$emu\",EMU_STATE=\"$S/azure/run\",EMU_LOG=\"$S/azure/log\",MAA_PORT=\"$port_maa\",IMDS_PORT_CONTOSO=\"$port_imds_contoso\",IMDS_PORT_FABRIKAM=\"$port_imds_fabrikam\",IMDS_PORT_SNOOPER=\"$port_imds_snooper\",THIM_CONTOSO=\"$S/azure/vsnp-contoso/thim.json\",THIM_FABRIKAM=\"$S/azure/vsnp-fabrikam/thim.json\",MAA_ISSUER=\"http://127.0.0.1:$port_maa\",MAA_KEY_DIR=\"$S/azure/maa\",MAA_TRUSTED_ROOTS=\"$S/azure/vsnp-ca/ark.pem\",LOG_FILE=\"$S/azure/log/azure.log\"" \
+		"LANDING_PORT=\"$port_landing\",WWW_ROOT=\"$repo/www\",EMU_BIN=\"$emu\",EMU_STATE=\"$S/azure/run\",EMU_LOG=\"$S/azure/log\",MAA_PORT=\"$port_maa\",IMDS_PORT_CONTOSO=\"$port_imds_contoso\",IMDS_PORT_FABRIKAM=\"$port_imds_fabrikam\",IMDS_PORT_SNOOPER=\"$port_imds_snooper\",THIM_CONTOSO=\"$S/azure/vsnp-contoso/thim.json\",THIM_FABRIKAM=\"$S/azure/vsnp-fabrikam/thim.json\",MAA_ISSUER=\"http://127.0.0.1:$port_maa\",MAA_KEY_DIR=\"$S/azure/maa\",MAA_TRUSTED_ROOTS=\"$S/azure/vsnp-ca/ark.pem\",LOG_FILE=\"$S/azure/log/azure.log\",AAD_KEY_DIR=\"$S/azure/aad\",ID_CLIENT_CONTOSO=\"$(guid client-contoso)\",ID_OID_CONTOSO=\"$(guid oid-contoso)\",ID_CLIENT_FABRIKAM=\"$(guid client-fabrikam)\",ID_OID_FABRIKAM=\"$(guid oid-fabrikam)\",ID_CLIENT_SNOOPER=\"$(guid client-snooper)\",ID_OID_SNOOPER=\"$(guid oid-snooper)\",KV_PORT_CONTOSO=\"$port_kv_contoso\",KV_PORT_FABRIKAM=\"$port_kv_fabrikam\",KV_DIR_CONTOSO=\"$S/azure/kv-contoso\",KV_DIR_FABRIKAM=\"$S/azure/kv-fabrikam\"" \
 		"$S/azure/log/lighttpd.out"
 	program contoso "/usr/sbin/lighttpd -D -f $repo/lighttpd.conf" \
 		"$(common_env contoso "$port_contoso" "$port_imds_contoso")$(company_env contoso contoso-secret-key "$port_kv_contoso" fabrikam fabrikam-secret-key "$port_kv_fabrikam"),SNP_VIRTUAL_SOCKET=\"$S/contoso/run/sev-guest.sock\"" \

@@ -84,6 +84,8 @@ async function loadKeyStatus() {
 }
 
 async function init() {
+	// Inside the multi-party view: a compact header so each pane shows more of the page.
+	if (window.self !== window.top) document.body.classList.add('embedded');
 	wire();
 	tick();
 	setInterval(tick, 1000);

@@ -2,7 +2,7 @@
 import {$, h, show, api, kvTable, badge, collapsible, preBlock, pretty, timingChips, b64utf8,
 	decodeJwtPayload} from './dom.js';
 import {state, busy, spinner, errorBox, logsPanel, setEmulated, updateSecurityFeatures,
-	showAttestationFailure, showAttestationSuccess} from './common.js';
+	showAttestationFailure, showAttestationSuccess, noteTokenRequested} from './common.js';
 
 // Claims worth a presenter's attention, in the order they are explained.
 const KEY_CLAIMS = [
@@ -16,7 +16,6 @@ const KEY_CLAIMS = [
 	['x-ms-sevsnpvm-guestsvn', 'Guest SVN'],
 	['x-ms-sevsnpvm-microcode-svn', 'Microcode SVN'],
 	['x-ms-sevsnpvm-snpfw-svn', 'SNP firmware SVN'],
-	['iss', 'Issuer'],
 ];
 
 function fmtTime(unix) {
@@ -40,6 +39,7 @@ export async function requestToken() {
 		show(out, spinner('Getting a report from the SEV-SNP device and a token from the attestation service…'));
 		const runtime = {timestamp: new Date().toISOString(), demo: 'Confidential ACI Attestation Demo'};
 		const r = await api('POST', '/attest/maa', {runtime_data: b64utf8(JSON.stringify(runtime))});
+		noteTokenRequested();
 		if (r.ok && r.data.status === 'success') renderToken(out, r);
 		else renderTokenFailure(out, r);
 	});

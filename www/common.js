@@ -19,10 +19,7 @@ export function setEmulated(source) {
 	const b = $('emulatedBanner');
 	b.hidden = false;
 	document.body.classList.add('is-emulated');
-	$('emulatedBannerText').textContent =
-		'This instance runs on a virtual AMD SEV-SNP device with local stand-ins for Azure Attestation and ' +
-		'Key Vault; nothing here is protected by real hardware. Reported by: ' +
-		[...state.emulatedSources].join(', ') + '.';
+	b.title = 'Reported by: ' + [...state.emulatedSources].join(', ');
 }
 
 // ---- busy buttons --------------------------------------------------------------------------
@@ -183,7 +180,8 @@ export function updateSecurityFeatures(success, claims, verified, message) {
 	status.classList.remove('ok', 'bad', 'warn');
 	if (!success) {
 		for (const f of FEATURES) setFeature(f, false, 'attestation failed');
-		status.textContent = '✗ Attestation failed: ' + (message || 'unknown error');
+		const msg = String(message || 'unknown error');
+		status.textContent = /^attestation failed/i.test(msg) ? '✗ ' + msg : '✗ Attestation failed: ' + msg;
 		status.classList.add('bad');
 		return;
 	}
@@ -206,6 +204,23 @@ export function updateSecurityFeatures(success, claims, verified, message) {
 	if (claims && claims['x-demo-emulated'] === true) {
 		status.textContent += ' The TEE is emulated.';
 	}
+}
+
+// The page-load check (/info) attests too; it decides the features only until a token is requested.
+let tokenSeen = false;
+export function noteTokenRequested() {
+	tokenSeen = true;
+}
+export function noteLiveAttestation(works, error) {
+	if (tokenSeen) return;
+	if (!works) {
+		updateSecurityFeatures(false, null, false, 'the live check on page load failed' + (error ? ': ' + error : ''));
+		return;
+	}
+	const status = $('featuresStatus');
+	status.textContent = '✓ The live check on page load attested this instance. Request a token to check each ' +
+		'feature against its verified claims.';
+	status.className = 'status-line ok';
 }
 
 // ---- header on attestation failure ---------------------------------------------------------

@@ -11,6 +11,11 @@ const rec = {
 	imported: false,   // the CSV import ran (automatically once, or by the button)
 };
 
+function sentence(s) {
+	s = String(s);
+	return /[.!?]$/.test(s) ? s : s + '.';
+}
+
 // ---- section visibility --------------------------------------------------------------------
 
 export async function checkCompany() {
@@ -48,7 +53,7 @@ export async function saveRecord() {
 		}
 		$('recordName').value = '';
 		$('recordPhone').value = '';
-		show(out, h('p', {class: 'alert alert-ok'}, '✓ ', r.data.message || 'Saved.',
+		show(out, h('p', {class: 'alert alert-ok'}, '✓ ', sentence(r.data.message || 'Saved'),
 			r.data.record_count !== undefined ? ` (${r.data.record_count} records in the file)` : ''),
 		timingFromServer(r.data.timing_ms, r.ms));
 		await listRecords();
@@ -72,7 +77,7 @@ export async function populate(auto) {
 		btn.dataset.keepLabel = '1';
 		btn.dataset.keepDisabled = '1';
 		const d = r.data;
-		show(out, h('p', {class: 'alert alert-ok'}, '✓ ', d.message || 'Imported.',
+		show(out, h('p', {class: 'alert alert-ok'}, '✓ ', sentence(d.message || 'Imported'),
 			d.total_records !== undefined ? ` Total records in the shared file: ${d.total_records}.` : ''),
 		timingFromServer(d.timing_ms, r.ms));
 	});

@@ -1,6 +1,6 @@
 // Deployment information (/info, a live attestation) and container information (/container/info).
 import {$, h, show, api, kvTable, badge, collapsible, preBlock, pretty, timingChips} from './dom.js';
-import {setEmulated, showAttestationFailure, showAttestationSuccess, errorBox} from './common.js';
+import {setEmulated, showAttestationFailure, showAttestationSuccess, errorBox, noteLiveAttestation} from './common.js';
 
 function card(label, value, ok) {
 	return h('div', {class: 'info-card ' + (ok ? 'ok' : 'bad')},
@@ -50,6 +50,7 @@ export async function loadInfo() {
 		], 'compact'));
 	if (works) showAttestationSuccess(emulated);
 	else showAttestationFailure(st.attestation_error, d.diagnostics && d.diagnostics.recommendation);
+	noteLiveAttestation(works, st.attestation_error);
 	return d;
 }
 

@@ -82,7 +82,7 @@ function renderRelease(out, r) {
 const OPS = ['equals', 'notEquals', 'less', 'lessOrEquals', 'greater', 'greaterOrEquals', 'exists'];
 
 function fmtVal(v) {
-	if (v === undefined) return '(absent)';
+	if (v === undefined || v === null) return '(absent)';
 	return typeof v === 'string' ? `"${v}"` : JSON.stringify(v);
 }
 
@@ -113,7 +113,7 @@ function policyNode(n) {
 			satisfiedIcon(sat), ' ', h('code', {text: n.claim}), ' ', h('em', {text: op}), ' ',
 			op === 'exists' ? null : h('code', {text: fmtVal(expected)}),
 			h('div', {class: 'policy-detail'}, 'actual: ', h('code', {text: fmtVal(n.actual)}),
-				n.reason ? h('span', {text: ' — ' + n.reason}) : null));
+				n.reason && n.reason !== 'ok' ? h('span', {text: ' — ' + n.reason}) : null));
 	}
 	const label = groupKind === 'anyOf' ? 'any of' : groupKind === 'allOf' ? 'all of' : 'conditions';
 	return h('div', {class: cls},

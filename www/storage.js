@@ -107,6 +107,10 @@ export function startSnooperMode() {
 	$('snooperExplainer').hidden = false;
 	const sec = $('storageSection');
 	sec.open = true;
+	// On the snooper the storage is the whole story: show it first.
+	const main = sec.parentNode;
+	main.insertBefore(sec, main.firstElementChild);
+	$('snooperExplainer').after($('interceptedView'));
 	$('interceptedView').hidden = false;
 	show($('interceptedView'), spinner('Intercepting the shared record file…'));
 	pollIntercepted();

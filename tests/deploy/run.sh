@@ -97,9 +97,9 @@ for t in "$conf" "$std"; do
 	# acipolicygen resolves only plain [parameters('x')] references; anything else would put
 	# an unevaluated expression in the policy and the container would not start.
 	tjq "$n: every env value is a plain reference to a declared parameter" "$t" \
-		'.parameters as $p | [envs[] | (.value // .secureValue)
+		'.parameters as $p | (envs | length) as $all | [envs[] | (.value // .secureValue)
 		 | capture("^\\[parameters\\(\u0027(?<n>[A-Za-z]+)\u0027\\)\\]$").n | select($p[.] != null)]
-		 | length == (envs | length)'
+		 | length == $all'
 	tjq "$n: connection string only as secureValue" "$t" \
 		'[envs[] | select(.name == "AZURE_STORAGE_CONNECTION_STRING")][0] | has("secureValue") and (has("value") | not)'
 	tjq "$n: outputs containerGroupId and fqdn" "$t" \
@@ -119,8 +119,10 @@ tjq "release-policy.json pins attestation type, compliance, is-debuggable and ho
 
 # ---------------------------------------------------------------------------------------------
 echo "== Dockerfile, supervisord.conf, .dockerignore"
-df=$repo/Dockerfile
 sv=$repo/supervisord.conf
+# The Dockerfile with continuation lines joined, so that each instruction is one line.
+df=$work/Dockerfile.joined
+sed -e ':a' -e '/\\$/N' -e 's/\\\n[[:space:]]*/ /' -e 'ta' "$repo/Dockerfile" >"$df"
 dgrep() { # name pattern [file]
 	check "$1" grep -qE -- "$2" "${3:-$df}"
 }
@@ -139,10 +141,16 @@ dgrep "Dockerfile: copies the sidecar to /usr/local/bin/skr" '^COPY --from=skr /
 dgrep "Dockerfile: lighttpd may bind port 80 without root" 'setcap cap_net_bind_service=\+ep /usr/sbin/lighttpd'
 dgrep "Dockerfile: creates the unprivileged user demo" 'useradd --system .*demo'
 dgrep "Dockerfile: HEALTHCHECK on /health" '^HEALTHCHECK .*CMD curl -fsS .*http://127\.0\.0\.1:80/health'
-check "Dockerfile: ENV for lighttpd.conf and the programs" bash -c "
+docker_env() {
+	local v envline
+	envline=$(grep -E '^ENV ' "$df" | tr -s ' ')
 	for v in APP_ROOT=/app HTTP_BIND=0.0.0.0 HTTP_PORT=80 STATE_DIR=/run/demo LOG_DIR=/var/log/supervisor \
 		LOG_FILE=/var/log/supervisor/app.log DATA_DIR=/app/data ATTESTATION_BACKEND=auto \
-		SKR_SIDECAR_URL=http://127.0.0.1:8080; do grep -qE \"^(ENV )?[[:space:]]*\$v( |\\\\\\\\|\$)\" '$df' || { echo missing \$v; exit 1; }; done"
+		SKR_SIDECAR_URL=http://127.0.0.1:8080; do
+		[[ "$envline " == *" $v "* ]] || { echo "missing ENV $v"; return 1; }
+	done
+}
+check "Dockerfile: ENV for lighttpd.conf and the programs" docker_env
 check "Dockerfile: every COPY source from the context exists" bash -c "
 	grep -E '^COPY [^-]' '$df' | awk '{print \$2}' | while read -r s; do [ \"\$s\" = . ] || [ -e '$repo'/\"\$s\" ] || { echo missing \$s; exit 1; }; done"
 dgrep "Dockerfile: CMD runs demo-start (root only to prepare, then supervisord)" '^CMD \["/usr/local/bin/demo-start"\]$'
@@ -288,32 +296,44 @@ check "--help: exit 0 and documents every flag" bash -c "
 	h=\$('$deploy' --help) && for f in --build --deploy --cleanup --no-acc --compare --multi-party --skip-browser \
 		--registry-name --prefix --location --help; do [[ \$h == *\"\$f\"* ]] || { echo \"missing \$f\"; exit 1; }; done"
 
-# Failure paths during --deploy
+# Failure paths
+expect_fail() { # name want-substring forbidden-az-regex(or "") dir env-assignments... -- deploy args...
+	local name=$1 want=$2 forbid=$3 dir=$4 envs=()
+	shift 4
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	out=$(cd "$dir" && env "${envs[@]}" PATH="$bin:$PATH" DEPLOY_TEST_LOG="$dir/az.log" DEPLOY_DIR="$dir/state" \
+		DEPLOY_RANDOM_SUFFIX=abcdefgh DEPLOY_TIMESTAMP=01311200 "$deploy" "$@" </dev/null 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		not_ok "$name: exit 0" "$out"
+	elif [[ $out != *"$want"* ]]; then
+		not_ok "$name: message lacks '$want'" "$out"
+	elif [ -n "$forbid" ] && grep -qE -- "$forbid" "$dir/az.log"; then
+		not_ok "$name: ran a command it must not" "$(grep -E -- "$forbid" "$dir/az.log")"
+	else
+		ok "$name"
+	fi
+}
 dir=$work/baddocker
 run_deploy "$dir" --prefix demo1 --build
-out=$(cd "$dir" && env DOCKER_STANDIN_DOWN=1 PATH="$bin:$PATH" DEPLOY_TEST_LOG="$dir/az.log" DEPLOY_DIR="$dir/state" \
-	"$deploy" --prefix demo1 --deploy --skip-browser </dev/null 2>&1)
-rc=$?
-check "Docker down: clear error, nothing deployed" bash -c "[ $rc -ne 0 ] && [[ '$out' == *'Docker is not running'* ]] \
-	&& ! grep -q 'deployment group create' '$dir/az.log'"
+expect_fail "Docker down: clear error, nothing deployed" "Docker is not running" "deployment group create" \
+	"$dir" DOCKER_STANDIN_DOWN=1 -- --prefix demo1 --deploy --skip-browser
 dir=$work/badhash
 run_deploy "$dir" --prefix demo1 --build
-out=$(cd "$dir" && env AZ_STANDIN_BAD_HASH=1 PATH="$bin:$PATH" DEPLOY_TEST_LOG="$dir/az.log" DEPLOY_DIR="$dir/state" \
-	"$deploy" --prefix demo1 --deploy --skip-browser </dev/null 2>&1)
-rc=$?
-check "policy hash mismatch: stops before the key policy and the deployment" bash -c "[ $rc -ne 0 ] \
-	&& [[ '$out' == *'printed policy hash'* ]] && ! grep -qE 'set-attributes|deployment group create' '$dir/az.log'"
+expect_fail "policy hash mismatch: stops before the key policy and the deployment" "printed policy hash" \
+	"set-attributes|deployment group create" "$dir" AZ_STANDIN_BAD_HASH=1 -- --prefix demo1 --deploy --skip-browser
 dir=$work/twice
 run_deploy "$dir" --prefix demo1 --build
-run_deploy "$dir" --prefix demo1 --build
-check "a second --build for the same prefix is refused" bash -c "[ $rc -ne 0 ] && [[ '$out' == *'already exists'* ]]"
+expect_fail "a second --build for the same prefix is refused" "already exists" "" "$dir" -- --prefix demo1 --build
 dir=$work/wrongmode
 run_deploy "$dir" --prefix demo1 --build
-run_deploy "$dir" --prefix demo1 --multi-party --deploy --skip-browser
-check "deploying a single build as multi-party is refused" bash -c "[ $rc -ne 0 ] && [[ '$out' == *'drop --multi-party'* ]]"
+expect_fail "deploying a single build as multi-party is refused" "drop --multi-party" "" \
+	"$dir" -- --prefix demo1 --multi-party --deploy --skip-browser
 dir=$work/azfail
-AZ_STANDIN_FAIL="keyvault key create" run_deploy "$dir" --prefix demo1 --build
-check "an az failure stops the script (non-zero, no image build)" bash -c "[ $rc -ne 0 ] && ! grep -q 'acr build' '$dir/az.log'"
+mkdir -p "$dir"
+expect_fail "an az failure stops the script (non-zero, no image build)" "" "acr build" \
+	"$dir" AZ_STANDIN_FAIL="keyvault key create" -- --prefix demo1 --build
 
 # ---------------------------------------------------------------------------------------------
 echo "== deploy.sh security properties (multi-party run)"
@@ -384,7 +404,7 @@ snooper_no_keys() {
 		return 1
 	fi
 	local roles
-	roles=$(grep -- '--assignee-object-id pid-id-acrabcdefgh-snooper ' "$mp/az.log" | grep -oE -- '--role [^ ]+' | sort | tr '\n' '|')
+	roles=$(grep -- '--assignee-object-id pid-id-acrabcdefgh-snooper ' "$mp/az.log" | grep -oE -- '--role ([^ ]|\\ )+' | sort | tr '\n' '|')
 	[ "$roles" = '--role AcrPull|--role Storage\ Blob\ Data\ Reader|' ] || { echo "roles: $roles"; return 1; }
 }
 check "snooper: its identity is in no vault access policy and has no key role" snooper_no_keys
@@ -496,7 +516,10 @@ $(cat "$rt/lighttpd.out" "$rt/log/lighttpd_error.log" 2>/dev/null | tail -n 20)"
 	kill -TERM "$lighttpd_pid" 2>/dev/null
 	wait "$lighttpd_pid" 2>/dev/null
 	sleep 0.2
-	check "lighttpd and its FastCGI children stopped (no orphans)" bash -c "! pgrep -f '$app/fcgi-bin/' >/dev/null"
+	no_orphans() {
+		if pgrep -f "$app/fcgi-bin/" >/dev/null; then pgrep -af "$app/fcgi-bin/"; return 1; fi
+	}
+	check "lighttpd and its FastCGI children stopped (no orphans)" no_orphans
 	lighttpd_pid=""
 else
 	not_ok "GET /health through lighttpd: /app/fcgi-bin/attest was not built"

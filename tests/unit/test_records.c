@@ -48,7 +48,6 @@ static void test_record_shape(void)
 static void test_serialize_like_python(void)
 {
 	struct json_object *arr = json_object_new_array();
-	CHECK_STR(records_serialize(arr) ? "[]" : NULL, "[]");
 	char *s = records_serialize(arr);
 	CHECK_STR(s, "[]");
 	free(s);

@@ -1,0 +1,234 @@
+/*
+ * identity: local stand-in for the managed-identity token endpoint of IMDS
+ * (PROTOCOLS.md §5.1), routed by URL inside each instance's IMDS socket block.
+ *
+ *   GET /metadata/identity/oauth2/token?api-version=..&resource=..[&client_id=..]
+ *       with "Metadata: true" -> {"access_token","client_id","expires_in",...}
+ *   identity init DIR      (from a shell) create the local AAD signing key
+ *
+ * Each instance's IMDS runs its own copy configured with that instance's identity
+ * and issues tokens for it alone: a client_id naming another identity gets IMDS's
+ * 400 "Identity not found".  That is how "only the instance that owns the identity
+ * gets its tokens" holds locally.  Tokens are RS256 JWTs signed with the local AAD
+ * key (kid = its RFC 7638 thumbprint), issuer aad_issuer(), lifetime one hour, and
+ * carry "x-demo-emulated": true.  Errors use IMDS's {"error","error_description"}.
+ *
+ * Environment: IDENTITY_NAME (e.g. id-contoso), IDENTITY_CLIENT_ID, IDENTITY_OID,
+ * IDENTITY_RESOURCE_ID (optional; default a user-assigned identity id in
+ * RESOURCE_GROUP_NAME), AAD_KEY_DIR (holds aad.key), AAD_ISSUER (optional).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "aad.h"
+#include "http.h"
+#include "jsonx.h"
+#include "jwt.h"
+#include "log.h"
+
+#define TOKEN_PATH "/metadata/identity/oauth2/token"
+#define LIFETIME   3600
+
+static const char *const resources[] = {
+	"https://vault.azure.net",
+	"https://managedhsm.azure.net",
+	"https://storage.azure.com",
+};
+
+static struct {
+	const char *name, *client_id, *oid, *issuer;
+	char *mirid, *kid;
+	EVP_PKEY *key;
+} id;
+
+static void die(const char *var, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void die(const char *var, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "identity: %s: ", var);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(2);
+}
+
+static const char *need(const char *var, const char *hint)
+{
+	const char *v = getenv(var);
+	if (!v || !*v)
+		die(var, "not set: %s", hint);
+	return v;
+}
+
+static void load_config(void)
+{
+	id.name = need("IDENTITY_NAME", "set it to the identity's name, e.g. id-contoso");
+	id.client_id = need("IDENTITY_CLIENT_ID", "set it to the identity's client id (a GUID)");
+	id.oid = need("IDENTITY_OID", "set it to the identity's object id (a GUID)");
+	const char *dir = need("AAD_KEY_DIR", "set it to a directory made by `identity init DIR`");
+	for (const char *p = id.name; *p; p++)
+		if (!(p[0] == '-' || p[0] == '_' || (p[0] >= '0' && p[0] <= '9') ||
+		      (p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')))
+			die("IDENTITY_NAME", "'%s' may hold only letters, digits, '-' and '_'",
+			    id.name);
+	const char *mirid = getenv("IDENTITY_RESOURCE_ID");
+	if (mirid && *mirid) {
+		id.mirid = xstrdup(mirid);
+	} else {
+		const char *rg = getenv("RESOURCE_GROUP_NAME");
+		id.mirid = xasprintf("/subscriptions/00000000-0000-0000-0000-000000000000/"
+				     "resourcegroups/%s/providers/Microsoft.ManagedIdentity/"
+				     "userAssignedIdentities/%s",
+				     rg && *rg ? rg : "local-demo", id.name);
+	}
+	struct err e;
+	err_clear(&e);
+	char *kpath = xasprintf("%s/%s", dir, AAD_KEY_FILE);
+	if (!(id.key = aad_load_private_key(kpath, &e)))
+		die("AAD_KEY_DIR", "%s: run `identity init %s`", e.msg, dir);
+	if (!EVP_PKEY_is_a(id.key, "RSA") || EVP_PKEY_get_bits(id.key) < 2048)
+		die("AAD_KEY_DIR", "%s must be an RSA key of at least 2048 bits", kpath);
+	free(kpath);
+	id.kid = jwk_thumbprint(id.key);
+	id.issuer = aad_issuer();
+}
+
+static void imds_error(struct http_resp *rs, int status, const char *error, const char *desc)
+{
+	struct json_object *o = json_object_new_object();
+	jsonx_add_str(o, "error", error);
+	jsonx_add_str(o, "error_description", desc);
+	http_send_json(rs, status, o);
+}
+
+/* The canonical resource for a requested one (trailing slash optional), or NULL. */
+static const char *known_resource(const char *r)
+{
+	size_t n = strlen(r);
+	if (n && r[n - 1] == '/')
+		n--;
+	for (size_t i = 0; i < NELEM(resources); i++)
+		if (strlen(resources[i]) == n && !strncasecmp(r, resources[i], n))
+			return resources[i];
+	return NULL;
+}
+
+static void token(struct http_req *rq, struct http_resp *rs)
+{
+	const char *md = http_env(rq, "HTTP_METADATA");
+	if (!md || strcasecmp(md, "true")) {
+		imds_error(rs, 400, "bad_request", "Required metadata header not specified");
+		return;
+	}
+	char *api = NULL, *resource = NULL, *client = NULL;
+	int ra = aad_query_get(rq->query, "api-version", &api);
+	int rr = aad_query_get(rq->query, "resource", &resource);
+	int rc = aad_query_get(rq->query, "client_id", &client);
+	const char *canon = rr == 1 ? known_resource(resource) : NULL;
+	if (ra < 0 || rr < 0 || rc < 0) {
+		imds_error(rs, 400, "invalid_request", "Malformed query string");
+	} else if (ra == 0 || !*api) {
+		imds_error(rs, 400, "bad_request", "Required query variable 'api-version' is missing");
+	} else if (rr == 0 || !*resource) {
+		imds_error(rs, 400, "invalid_request",
+			   "Required query variable 'resource' is missing");
+	} else if (!canon) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "AADSTS500011: The resource principal named %.120s was not found. This "
+			 "stand-in issues tokens for https://vault.azure.net, "
+			 "https://managedhsm.azure.net and https://storage.azure.com/ only.",
+			 resource);
+		imds_error(rs, 400, "invalid_resource", msg);
+	} else if (rc == 1 && strcasecmp(client, id.client_id)) {
+		log_info("token refused: client_id %.64s is not this instance's identity %s", client,
+			 id.name);
+		imds_error(rs, 400, "invalid_request", "Identity not found");
+	} else {
+		long long now = now_unix();
+		/* IMDS echoes the resource as asked; the audience is that same string. */
+		struct json_object *p = json_object_new_object();
+		jsonx_add_str(p, "aud", resource);
+		jsonx_add_str(p, "iss", id.issuer);
+		jsonx_add_int(p, "iat", now);
+		jsonx_add_int(p, "nbf", now);
+		jsonx_add_int(p, "exp", now + LIFETIME);
+		jsonx_add_str(p, "oid", id.oid);
+		jsonx_add_str(p, "sub", id.oid);
+		jsonx_add_str(p, "appid", id.client_id);
+		jsonx_add_str(p, "idtyp", "app");
+		jsonx_add_str(p, "xms_mirid", id.mirid);
+		jsonx_add_bool(p, "x-demo-emulated", 1);
+		char *jwt = jwt_sign_rs256(id.key, id.kid, NULL, p);
+		json_object_put(p);
+		if (!jwt) {
+			imds_error(rs, 500, "internal_error", "could not sign the token");
+		} else {
+			char exp_on[32], nbf[32];
+			snprintf(exp_on, sizeof(exp_on), "%lld", now + LIFETIME);
+			snprintf(nbf, sizeof(nbf), "%lld", now);
+			struct json_object *o = json_object_new_object();
+			jsonx_add_str(o, "access_token", jwt);
+			jsonx_add_str(o, "client_id", id.client_id);
+			jsonx_add_str(o, "expires_in", "3599");
+			jsonx_add_str(o, "expires_on", exp_on);
+			jsonx_add_str(o, "ext_expires_in", "3599");
+			jsonx_add_str(o, "not_before", nbf);
+			jsonx_add_str(o, "resource", resource);
+			jsonx_add_str(o, "token_type", "Bearer");
+			log_info("token issued: identity %s oid %s resource %s", id.name, id.oid,
+				 canon);
+			http_send_json(rs, 200, o);
+			free_secret_str(jwt);
+		}
+	}
+	free(api);
+	free(resource);
+	free(client);
+}
+
+/* Everything else under this program: header first, as IMDS checks it first. */
+static void other(struct http_req *rq, struct http_resp *rs)
+{
+	const char *md = http_env(rq, "HTTP_METADATA");
+	if (!md || strcasecmp(md, "true")) {
+		imds_error(rs, 400, "bad_request", "Required metadata header not specified");
+		return;
+	}
+	if (!strcmp(rq->path, TOKEN_PATH)) {
+		http_add_header(rs, "Allow", "GET");
+		imds_error(rs, 405, "method_not_allowed", "Only GET is allowed on this path");
+		return;
+	}
+	imds_error(rs, 404, "not_found", "No such metadata path on this identity stand-in");
+}
+
+static const struct http_route routes[] = {
+	{"GET", TOKEN_PATH, 0, token},
+	{NULL, "/", 1, other},
+};
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[1], "init")) {
+		struct err e;
+		err_clear(&e);
+		if (aad_init_dir(argv[2], &e) < 0) {
+			fprintf(stderr, "identity init: %s\n", e.msg);
+			return 1;
+		}
+		return 0;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "usage: identity init DIR   create the local AAD signing key in DIR\n"
+				"       identity            serve (FastCGI or CGI; IDENTITY_NAME, "
+				"IDENTITY_CLIENT_ID, IDENTITY_OID, AAD_KEY_DIR)\n");
+		return 2;
+	}
+	load_config();
+	return http_main("identity", routes, NELEM(routes));
+}
