@@ -547,8 +547,8 @@ EOF
 
 do_deploy() {
 	require az jq openssl curl
-	check_login
 	load_config
+	check_login
 	mkdir -p "$state"
 	if [ -n "${AZURE_STORAGE_CONNECTION_STRING:-}" ]; then
 		warn "AZURE_STORAGE_CONNECTION_STRING is set and ignored: the containers reach storage with their managed identities"

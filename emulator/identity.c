@@ -33,9 +33,9 @@
 #define LIFETIME   3600
 
 static const char *const resources[] = {
-	"https://vault.azure.net",
-	"https://managedhsm.azure.net",
-	"https://storage.azure.com",
+    "https://vault.azure.net",
+    "https://managedhsm.azure.net",
+    "https://storage.azure.com",
 };
 
 static struct {
@@ -81,9 +81,9 @@ static void load_config(void)
 	} else {
 		const char *rg = getenv("RESOURCE_GROUP_NAME");
 		id.mirid = xasprintf("/subscriptions/00000000-0000-0000-0000-000000000000/"
-				     "resourcegroups/%s/providers/Microsoft.ManagedIdentity/"
-				     "userAssignedIdentities/%s",
-				     rg && *rg ? rg : "local-demo", id.name);
+		                     "resourcegroups/%s/providers/Microsoft.ManagedIdentity/"
+		                     "userAssignedIdentities/%s",
+		                     rg && *rg ? rg : "local-demo", id.name);
 	}
 	struct err e;
 	err_clear(&e);
@@ -132,21 +132,22 @@ static void token(struct http_req *rq, struct http_resp *rs)
 	if (ra < 0 || rr < 0 || rc < 0) {
 		imds_error(rs, 400, "invalid_request", "Malformed query string");
 	} else if (ra == 0 || !*api) {
-		imds_error(rs, 400, "bad_request", "Required query variable 'api-version' is missing");
+		imds_error(rs, 400, "bad_request",
+		           "Required query variable 'api-version' is missing");
 	} else if (rr == 0 || !*resource) {
 		imds_error(rs, 400, "invalid_request",
-			   "Required query variable 'resource' is missing");
+		           "Required query variable 'resource' is missing");
 	} else if (!canon) {
 		char msg[300];
 		snprintf(msg, sizeof(msg),
-			 "AADSTS500011: The resource principal named %.120s was not found. This "
-			 "stand-in issues tokens for https://vault.azure.net, "
-			 "https://managedhsm.azure.net and https://storage.azure.com/ only.",
-			 resource);
+		         "AADSTS500011: The resource principal named %.120s was not found. This "
+		         "stand-in issues tokens for https://vault.azure.net, "
+		         "https://managedhsm.azure.net and https://storage.azure.com/ only.",
+		         resource);
 		imds_error(rs, 400, "invalid_resource", msg);
 	} else if (rc == 1 && strcasecmp(client, id.client_id)) {
-		log_info("token refused: client_id %.64s is not this instance's identity %s", client,
-			 id.name);
+		log_info("token refused: client_id %.64s is not this instance's identity %s",
+		         client, id.name);
 		imds_error(rs, 400, "invalid_request", "Identity not found");
 	} else {
 		long long now = now_unix();
@@ -181,7 +182,7 @@ static void token(struct http_req *rq, struct http_resp *rs)
 			jsonx_add_str(o, "resource", resource);
 			jsonx_add_str(o, "token_type", "Bearer");
 			log_info("token issued: identity %s oid %s resource %s", id.name, id.oid,
-				 canon);
+			         canon);
 			http_send_json(rs, 200, o);
 			free_secret_str(jwt);
 		}
@@ -208,8 +209,8 @@ static void other(struct http_req *rq, struct http_resp *rs)
 }
 
 static const struct http_route routes[] = {
-	{"GET", TOKEN_PATH, 0, token},
-	{NULL, "/", 1, other},
+    {"GET", TOKEN_PATH, 0, token},
+    {NULL, "/", 1, other},
 };
 
 int main(int argc, char **argv)
@@ -224,9 +225,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc != 1) {
-		fprintf(stderr, "usage: identity init DIR   create the local AAD signing key in DIR\n"
-				"       identity            serve (FastCGI or CGI; IDENTITY_NAME, "
-				"IDENTITY_CLIENT_ID, IDENTITY_OID, AAD_KEY_DIR)\n");
+		fprintf(stderr,
+		        "usage: identity init DIR   create the local AAD signing key in DIR\n"
+		        "       identity            serve (FastCGI or CGI; IDENTITY_NAME, "
+		        "IDENTITY_CLIENT_ID, IDENTITY_OID, AAD_KEY_DIR)\n");
 		return 2;
 	}
 	load_config();

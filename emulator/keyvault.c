@@ -56,21 +56,21 @@
 #include "policy.h"
 #include "token.h"
 
-#define SIGNING_KEY   "signing.key"
-#define SIGNING_CERT  "signing.pem"
-#define ACCESS_FILE   "access.json"
-#define KEYS_DIR      "keys"
-#define AUDIENCE      "https://vault.azure.net"
-#define POLICY_CTYPE  "application/json; charset=utf-8"
-#define STATE_MAX     (256 * 1024)
-#define NONCE_MAX     512
-#define RECOVERY      "Recoverable+Purgeable"
+#define SIGNING_KEY  "signing.key"
+#define SIGNING_CERT "signing.pem"
+#define ACCESS_FILE  "access.json"
+#define KEYS_DIR     "keys"
+#define AUDIENCE     "https://vault.azure.net"
+#define POLICY_CTYPE "application/json; charset=utf-8"
+#define STATE_MAX    (256 * 1024)
+#define NONCE_MAX    512
+#define RECOVERY     "Recoverable+Purgeable"
 
 static const char *const key_ops[] = {"wrapKey", "unwrapKey", "encrypt", "decrypt"};
 static const char *const known_perms[] = {
-	"get",     "list",    "release", "create", "import", "update", "delete", "wrapKey",
-	"unwrapKey", "encrypt", "decrypt", "sign", "verify", "backup", "restore", "recover",
-	"purge",
+    "get",    "list",    "release",   "create",  "import",  "update",
+    "delete", "wrapKey", "unwrapKey", "encrypt", "decrypt", "sign",
+    "verify", "backup",  "restore",   "recover", "purge",
 };
 
 static struct {
@@ -113,7 +113,7 @@ static int load_json(const char *path, struct json_object **out, struct err *e)
 		int en = errno;
 		buf_free(&b);
 		return err_set(e, en == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "cannot read %s: %s",
-			       path, strerror(en));
+		               path, strerror(en));
 	}
 	int r = jsonx_parse((const char *)b.p, b.len, out, e);
 	buf_free(&b);
@@ -167,10 +167,10 @@ static X509 *make_cert(EVP_PKEY *key, const char *host)
 	X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400);
 	X509_NAME *name = X509_get_subject_name(x);
 	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-				   (const unsigned char *)"Emulated Key Vault (local stand-in)", -1, -1,
-				   0);
+	                           (const unsigned char *)"Emulated Key Vault (local stand-in)", -1,
+	                           -1, 0);
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)host, -1, -1,
-				   0);
+	                           0);
 	X509_set_issuer_name(x, name);
 	if (X509_set_pubkey(x, key) != 1)
 		goto fail;
@@ -180,10 +180,10 @@ static X509 *make_cert(EVP_PKEY *key, const char *host)
 		int nid;
 		const char *val;
 	} exts[] = {
-		{NID_basic_constraints, "critical,CA:FALSE"},
-		{NID_key_usage, "critical,digitalSignature"},
-		{NID_subject_key_identifier, "hash"},
-		{NID_subject_alt_name, san},
+	    {NID_basic_constraints, "critical,CA:FALSE"},
+	    {NID_key_usage, "critical,digitalSignature"},
+	    {NID_subject_key_identifier, "hash"},
+	    {NID_subject_alt_name, san},
 	};
 	int ok = 1;
 	for (size_t i = 0; i < NELEM(exts) && ok; i++) {
@@ -220,16 +220,16 @@ static int cert_fits(X509 *x, EVP_PKEY *key, const char *host)
 {
 	if (!x || X509_check_private_key(x, key) != 1)
 		return 0;
-	int r = host_is_ip(host) ? X509_check_ip_asc(x, host, 0) : X509_check_host(x, host, 0, 0,
-										      NULL);
+	int r =
+	    host_is_ip(host) ? X509_check_ip_asc(x, host, 0) : X509_check_host(x, host, 0, 0, NULL);
 	ERR_clear_error();
 	return r == 1;
 }
 
 static int ensure_signing(const char *dir, const char *host, struct err *e)
 {
-	char *kpath = xasprintf("%s/%s", dir, SIGNING_KEY), *cpath = xasprintf("%s/%s", dir,
-									      SIGNING_CERT);
+	char *kpath = xasprintf("%s/%s", dir, SIGNING_KEY),
+	     *cpath = xasprintf("%s/%s", dir, SIGNING_CERT);
 	struct err tmp;
 	err_clear(&tmp);
 	int rc = -1;
@@ -256,8 +256,8 @@ static int ensure_signing(const char *dir, const char *host, struct err *e)
 		char *data = NULL;
 		long n = 0;
 		int ok = cert && bio && PEM_write_bio_X509(bio, cert) == 1 &&
-			 (n = BIO_get_mem_data(bio, &data)) > 0 &&
-			 write_file_atomic(cpath, data, (size_t)n, 0644) == 0;
+		         (n = BIO_get_mem_data(bio, &data)) > 0 &&
+		         write_file_atomic(cpath, data, (size_t)n, 0644) == 0;
 		BIO_free(bio);
 		if (!ok) {
 			err_set(e, ERR_INTERNAL, "cannot create %s", cpath);
@@ -285,7 +285,7 @@ static char *new_version(void)
 
 /* Create or update one key: new key material only when absent or forced. */
 static int ensure_key(const char *dir, const char *name, unsigned long bits,
-		      struct json_object *policy, int force, struct err *e)
+                      struct json_object *policy, int force, struct err *e)
 {
 	char *rpath = record_path(dir, name);
 	struct json_object *rec = NULL;
@@ -368,8 +368,8 @@ static int apply_grant(struct json_object *access, const char *spec, struct err 
 		size_t n = strcspn(p, ",");
 		char *perm = xstrndup(p, n);
 		if (!known_perm(perm))
-			rc = err_set(e, ERR_BAD_REQUEST, "--grant '%s': unknown key permission '%s'",
-				     spec, perm);
+			rc = err_set(e, ERR_BAD_REQUEST,
+			             "--grant '%s': unknown key permission '%s'", spec, perm);
 		else
 			json_object_array_add(perms, json_object_new_string(perm));
 		free(perm);
@@ -388,12 +388,14 @@ static int apply_grant(struct json_object *access, const char *spec, struct err 
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: keyvault init KV_DIR [--key NAME --policy FILE [--size 2048|3072|4096]]\n"
-		"                            [--grant OID:get,release]... [--force] [--host HOST]\n"
-		"       keyvault             serve (FastCGI or CGI; KV_DIR, KV_URL, AAD_PUBLIC_KEY...)\n"
-		"init is idempotent: an existing key keeps its material unless --force (its release\n"
-		"policy is updated in place); grants replace that oid's permissions.\n");
+	fprintf(
+	    f,
+	    "usage: keyvault init KV_DIR [--key NAME --policy FILE [--size 2048|3072|4096]]\n"
+	    "                            [--grant OID:get,release]... [--force] [--host HOST]\n"
+	    "       keyvault             serve (FastCGI or CGI; KV_DIR, KV_URL, "
+	    "AAD_PUBLIC_KEY...)\n"
+	    "init is idempotent: an existing key keeps its material unless --force (its release\n"
+	    "policy is updated in place); grants replace that oid's permissions.\n");
 }
 
 static int cmd_init(int argc, char **argv)
@@ -427,14 +429,15 @@ static int cmd_init(int argc, char **argv)
 	}
 	unsigned long bits = 2048;
 	if (size_s && *size_s &&
-	    (parse_ulong(size_s, 2048, 4096, &bits) < 0 || (bits != 2048 && bits != 3072 &&
-							     bits != 4096))) {
+	    (parse_ulong(size_s, 2048, 4096, &bits) < 0 ||
+	     (bits != 2048 && bits != 3072 && bits != 4096))) {
 		fprintf(stderr, "keyvault init: key size '%s' is not 2048, 3072 or 4096\n", size_s);
 		return 2;
 	}
 	if (name && !valid_name(name)) {
-		fprintf(stderr, "keyvault init: key name '%s' must be 1-127 letters, digits or '-'\n",
-			name);
+		fprintf(stderr,
+		        "keyvault init: key name '%s' must be 1-127 letters, digits or '-'\n",
+		        name);
 		return 2;
 	}
 	if (name && !policy_file) {
@@ -449,7 +452,7 @@ static int cmd_init(int argc, char **argv)
 		buf_init(&b);
 		if (read_file(policy_file, POLICY_MAX_BYTES, &b) != 0) {
 			fprintf(stderr, "keyvault init: cannot read %s: %s\n", policy_file,
-				strerror(errno));
+			        strerror(errno));
 			buf_free(&b);
 			return 2;
 		}
@@ -475,8 +478,8 @@ static int cmd_init(int argc, char **argv)
 	}
 	int rc = 1, fd = -1;
 	struct json_object *access = NULL;
-	char *apath = xasprintf("%s/%s", dir, ACCESS_FILE), *kdir = xasprintf("%s/%s", dir,
-									    KEYS_DIR);
+	char *apath = xasprintf("%s/%s", dir, ACCESS_FILE),
+	     *kdir = xasprintf("%s/%s", dir, KEYS_DIR);
 	if ((mkdir(dir, 0700) != 0 && errno != EEXIST) || chmod(dir, 0700) != 0 ||
 	    (mkdir(kdir, 0700) != 0 && errno != EEXIST)) {
 		fprintf(stderr, "keyvault init: cannot create %s: %s\n", kdir, strerror(errno));
@@ -575,8 +578,9 @@ static void load_config(void)
 	free(cpath);
 	v = getenv("AAD_PUBLIC_KEY");
 	if (!v || !*v)
-		die("AAD_PUBLIC_KEY", "not set: set it to the local AAD public key (aad.pem made by "
-				      "`identity init DIR`)");
+		die("AAD_PUBLIC_KEY",
+		    "not set: set it to the local AAD public key (aad.pem made by "
+		    "`identity init DIR`)");
 	if (!(kv.aad_pub = aad_load_public_key(v, &e)))
 		die("AAD_PUBLIC_KEY", "%s", e.msg);
 	kv.aad_iss = aad_issuer();
@@ -584,7 +588,7 @@ static void load_config(void)
 }
 
 static void kv_error(struct http_resp *rs, int status, const char *code, const char *fmt, ...)
-	PRINTF_LIKE(4, 5);
+    PRINTF_LIKE(4, 5);
 static void kv_error(struct http_resp *rs, int status, const char *code, const char *fmt, ...)
 {
 	char msg[1024];
@@ -593,8 +597,8 @@ static void kv_error(struct http_resp *rs, int status, const char *code, const c
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (status == 401) {
-		char *ch = xasprintf("Bearer authorization=\"%s\", resource=\"%s\"", kv.aad_iss,
-				     AUDIENCE);
+		char *ch =
+		    xasprintf("Bearer authorization=\"%s\", resource=\"%s\"", kv.aad_iss, AUDIENCE);
 		http_add_header(rs, "WWW-Authenticate", ch);
 		free(ch);
 	}
@@ -608,8 +612,8 @@ static void kv_error(struct http_resp *rs, int status, const char *code, const c
 /* One line per request: who, which key, what happened. */
 static void outcome(const char *op, const char *oid, const char *key, const char *what)
 {
-	log_info("%s key=%.127s caller=oid:%.64s outcome=%s", op, key ? key : "-",
-		 oid ? oid : "-", what);
+	log_info("%s key=%.127s caller=oid:%.64s outcome=%s", op, key ? key : "-", oid ? oid : "-",
+	         what);
 }
 
 struct target {
@@ -665,10 +669,11 @@ static int api_version_ok(struct http_req *rq, struct http_resp *rs)
 	if (!ok) {
 		if (r == 1)
 			kv_error(rs, 400, "BadParameter",
-				 "The api-version '%.20s' is not supported; use 7.3, 7.4 or 7.5", v);
+			         "The api-version '%.20s' is not supported; use 7.3, 7.4 or 7.5",
+			         v);
 		else
 			kv_error(rs, 400, "BadParameter",
-				 "The 'api-version' query parameter is required (e.g. 7.4)");
+			         "The 'api-version' query parameter is required (e.g. 7.4)");
 	}
 	free(v);
 	return ok;
@@ -676,13 +681,13 @@ static int api_version_ok(struct http_req *rq, struct http_resp *rs)
 
 /* The caller's oid after checking its bearer token and permission, or NULL (reply sent). */
 static struct json_object *authorise(struct http_req *rq, struct http_resp *rs, const char *perm,
-				     const char *op, const char *key)
+                                     const char *op, const char *key)
 {
 	struct json_object *claims = NULL, *access = NULL;
 	struct err e;
 	err_clear(&e);
 	if (aad_verify_bearer(http_env(rq, "HTTP_AUTHORIZATION"), kv.aad_pub, kv.aad_iss, AUDIENCE,
-			      &claims, &e) < 0) {
+	                      &claims, &e) < 0) {
 		outcome(op, NULL, key, "401 bad bearer token");
 		kv_error(rs, 401, "Unauthorized", "%s", e.msg);
 		return NULL;
@@ -695,7 +700,7 @@ static struct json_object *authorise(struct http_req *rq, struct http_resp *rs, 
 		for (size_t i = 0; perms && i < json_object_array_length(perms); i++) {
 			struct json_object *p = json_object_array_get_idx(perms, i);
 			granted |= json_object_is_type(p, json_type_string) &&
-				   !strcmp(json_object_get_string(p), perm);
+			           !strcmp(json_object_get_string(p), perm);
 		}
 	} else if (e.code != ERR_NOT_FOUND) {
 		log_error("access policy: %s", e.msg);
@@ -706,10 +711,11 @@ static struct json_object *authorise(struct http_req *rq, struct http_resp *rs, 
 		char *what = xasprintf("403 no %s permission", perm);
 		outcome(op, oid, key, what);
 		free(what);
-		kv_error(rs, 403, "Forbidden",
-			 "The user, group or application 'oid=%.64s' does not have keys %s permission "
-			 "on key vault '%.100s'",
-			 oid, perm, kv.name);
+		kv_error(
+		    rs, 403, "Forbidden",
+		    "The user, group or application 'oid=%.64s' does not have keys %s permission "
+		    "on key vault '%.100s'",
+		    oid, perm, kv.name);
 		json_object_put(claims);
 		return NULL;
 	}
@@ -744,11 +750,12 @@ static int key_load(const struct target *t, struct key *k, struct err *e)
 	}
 	if (r < 0) {
 		if (e->code == ERR_NOT_FOUND)
-			return err_set(e, ERR_NOT_FOUND,
-				       "A key with (name/id) %s%s%s was not found in this key vault. "
-				       "If you recently deleted this key you may be able to recover it "
-				       "using the correct recovery command.",
-				       t->name, t->version ? "/" : "", t->version ? t->version : "");
+			return err_set(
+			    e, ERR_NOT_FOUND,
+			    "A key with (name/id) %s%s%s was not found in this key vault. "
+			    "If you recently deleted this key you may be able to recover it "
+			    "using the correct recovery command.",
+			    t->name, t->version ? "/" : "", t->version ? t->version : "");
 		key_free(k);
 		return -1;
 	}
@@ -821,7 +828,7 @@ static void get_key(struct http_req *rq, struct http_resp *rs)
 	if (key_load(&t, &k, &e) < 0) {
 		outcome("get", oid, t.name, e.code == ERR_NOT_FOUND ? "404" : "500");
 		kv_error(rs, err_http_status(e.code),
-			 e.code == ERR_NOT_FOUND ? "KeyNotFound" : "InternalError", "%s", e.msg);
+		         e.code == ERR_NOT_FOUND ? "KeyNotFound" : "InternalError", "%s", e.msg);
 		goto done;
 	}
 	outcome("get", oid, t.name, "200");
@@ -860,7 +867,7 @@ static char *jws_sign(struct json_object *payload)
 	    EVP_DigestSign(ctx, NULL, &siglen, (const unsigned char *)input, strlen(input)) == 1) {
 		sig = xmalloc(siglen);
 		if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)input,
-				   strlen(input)) == 1) {
+		                   strlen(input)) == 1) {
 			char *s64 = b64_encode(sig, siglen, B64_URL, B64_PAD_NONE);
 			out = xasprintf("%s.%s", input, s64);
 			free(s64);
@@ -917,7 +924,7 @@ static struct json_object *runtime_key(struct json_object *claims)
 
 /* PKCS#8 DER of the key, wrapped to wrap_pub; the DER is wiped. */
 static int wrap_key(struct key *k, EVP_PKEY *wrap_pub, enum keywrap_alg alg, char **ct64,
-		    struct err *e)
+                    struct err *e)
 {
 	*ct64 = NULL;
 	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(k->pkey);
@@ -944,13 +951,13 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	struct target t;
 	if (parse_path(rq->path, &t, "release") < 0) {
 		kv_error(rs, 404, "NotFound",
-			 "No such operation: use POST /keys/{name}[/{version}]/release");
+		         "No such operation: use POST /keys/{name}[/{version}]/release");
 		return;
 	}
 	static const struct field_spec spec[] = {
-		{"target", FIELD_STRING, 1, JWT_MAX_LEN, 0},
-		{"nonce", FIELD_STRING, 0, NONCE_MAX, 1},
-		{"enc", FIELD_STRING, 0, 64, 0},
+	    {"target", FIELD_STRING, 1, JWT_MAX_LEN, 0},
+	    {"nonce", FIELD_STRING, 0, NONCE_MAX, 1},
+	    {"enc", FIELD_STRING, 0, 64, 0},
 	};
 	struct json_object *body = NULL, *claims = NULL, *att = NULL, *payload = NULL;
 	struct json_object *bundle = NULL;
@@ -980,7 +987,7 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	if (key_load(&t, &k, &e) < 0) {
 		outcome("release", oid, t.name, e.code == ERR_NOT_FOUND ? "404" : "500");
 		kv_error(rs, err_http_status(e.code),
-			 e.code == ERR_NOT_FOUND ? "KeyNotFound" : "InternalError", "%s", e.msg);
+		         e.code == ERR_NOT_FOUND ? "KeyNotFound" : "InternalError", "%s", e.msg);
 		goto done;
 	}
 	struct json_object *policy = jsonx_obj(k.rec, "release_policy");
@@ -997,34 +1004,34 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	if (!authority) {
 		outcome("release", oid, t.name, "403 issuer not a policy authority");
 		kv_error(rs, 403, "Forbidden",
-			 "Target attestation token is invalid: its issuer '%.200s' is not an "
-			 "authority of the release policy of key '%s'",
-			 iss ? iss : "(none)", t.name);
+		         "Target attestation token is invalid: its issuer '%.200s' is not an "
+		         "authority of the release policy of key '%s'",
+		         iss ? iss : "(none)", t.name);
 		goto done;
 	}
 	if (config_parse_endpoint("release policy authority", authority, &ep, &e) < 0 || !ep.set) {
 		outcome("release", oid, t.name, "500 unusable authority");
 		kv_error(rs, 500, "InternalError", "the release policy's authority is unusable: %s",
-			 e.msg);
+		         e.msg);
 		goto done;
 	}
 	if (token_verify(target, &ep, &att, &e) < 0) {
 		int infra = e.code != ERR_UNAUTHORIZED;
-		outcome("release", oid, t.name, infra ? "503 authority unreachable"
-						       : "403 target token invalid");
+		outcome("release", oid, t.name,
+		        infra ? "503 authority unreachable" : "403 target token invalid");
 		if (infra)
 			kv_error(rs, 503, "ServiceUnavailable",
-				 "Cannot verify the target attestation token: %s", e.msg);
+			         "Cannot verify the target attestation token: %s", e.msg);
 		else
 			kv_error(rs, 403, "Forbidden", "Target attestation token is invalid: %s",
-				 e.msg);
+			         e.msg);
 		goto done;
 	}
 	int sat = policy_evaluate(policy, jsonx_str(att, "iss"), att, NULL, &fail, &e);
 	if (sat < 0) {
 		outcome("release", oid, t.name, "500 stored policy malformed");
 		kv_error(rs, 500, "InternalError", "the stored release policy is malformed: %s",
-			 e.msg);
+		         e.msg);
 		goto done;
 	}
 	if (sat == 0) {
@@ -1036,14 +1043,15 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	if (!rk) {
 		outcome("release", oid, t.name, "400 no runtime key");
 		kv_error(rs, 400, "BadParameter",
-			 "Target attestation token has no RSA key in x-ms-runtime.keys to wrap the "
-			 "released key to");
+		         "Target attestation token has no RSA key in x-ms-runtime.keys to wrap the "
+		         "released key to");
 		goto done;
 	}
-	if (!(wrap_pub = jwk_to_public_pkey(rk, &e)) || wrap_key(&k, wrap_pub, alg, &ct64, &e) < 0) {
+	if (!(wrap_pub = jwk_to_public_pkey(rk, &e)) ||
+	    wrap_key(&k, wrap_pub, alg, &ct64, &e) < 0) {
 		outcome("release", oid, t.name, "400 unusable runtime key");
 		kv_error(rs, 400, "BadParameter", "The x-ms-runtime wrapping key is unusable: %s",
-			 e.msg);
+		         e.msg);
 		goto done;
 	}
 
@@ -1085,7 +1093,7 @@ static void release(struct http_req *rq, struct http_resp *rs)
 		goto done;
 	}
 	char *what = xasprintf("200 released (%s to runtime key %.64s)", keywrap_alg_name(alg),
-			       jsonx_str(rk, "kid") ? jsonx_str(rk, "kid") : "?");
+	                       jsonx_str(rk, "kid") ? jsonx_str(rk, "kid") : "?");
 	outcome("release", oid, t.name, what);
 	free(what);
 	struct json_object *o = json_object_new_object();
@@ -1108,8 +1116,8 @@ done:
 }
 
 static const struct http_route routes[] = {
-	{"GET", "/keys/", 1, get_key},
-	{"POST", "/keys/", 1, release},
+    {"GET", "/keys/", 1, get_key},
+    {"POST", "/keys/", 1, release},
 };
 
 int main(int argc, char **argv)
@@ -1118,7 +1126,7 @@ int main(int argc, char **argv)
 		return cmd_init(argc, argv);
 	if (argc != 1) {
 		usage(argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout
-											 : stderr);
+		                                                                          : stderr);
 		return 2;
 	}
 	load_config();

@@ -215,6 +215,8 @@ static void download(struct http_req *rq, struct http_resp *rs)
 		free(name);
 		return;
 	}
+	if (!body.p)
+		buf_append(&body, "", 0);
 	if (body.len > MAX_DOWNLOAD) {
 		err_set(&e, ERR_TOO_LARGE, "blob '%s' is %zu bytes; downloads here stop at %u", name,
 			body.len, MAX_DOWNLOAD);
@@ -226,8 +228,7 @@ static void download(struct http_req *rq, struct http_resp *rs)
 		jsonx_add_str(o, "status", "success");
 		if (text) {
 			jsonx_add(o, "content",
-				  json_object_new_string_len(body.p ? (const char *)body.p : "",
-							     (int)body.len));
+				  json_object_new_string_len((const char *)body.p, (int)body.len));
 		} else {
 			char *b64 = b64_encode(body.p, body.len, B64_STD, B64_PAD_REQUIRED);
 			jsonx_add_str(o, "content", b64);

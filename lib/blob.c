@@ -54,7 +54,23 @@ int blob_open_account_url(struct blob_store **out, const char *url, struct err *
 	return 0;
 }
 
+static int open_from_cfg(struct blob_store **out, struct err *e);
+
 int blob_open(struct blob_store **out, struct err *e)
+{
+	if (open_from_cfg(out, e) < 0)
+		return -1;
+	/* For a fresh emulator (make run with Azurite): create the container on first use. */
+	const char *create = getenv("BLOB_CREATE_CONTAINER");
+	if (create && !strcmp(create, "1") && blob_ensure_container(*out, e) < 0) {
+		blob_close(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int open_from_cfg(struct blob_store **out, struct err *e)
 {
 	*out = NULL;
 	if (cfg.blob_backend && !strcmp(cfg.blob_backend, "azure")) {

@@ -39,7 +39,9 @@ struct blob_store;
  * BLOB_BACKEND=dir uses BLOB_DIR (default STATE_DIR/blobs); =azure uses
  * AZURE_STORAGE_CONNECTION_STRING, else AZURE_STORAGE_ACCOUNT_URL with a
  * managed identity; the container is STORAGE_CONTAINER (default
- * "privateappdata") unless the account URL names one.  No network I/O.
+ * "privateappdata") unless the account URL names one.  No network I/O,
+ * except with BLOB_CREATE_CONTAINER=1, which creates a missing container
+ * (for a fresh emulator).
  */
 int blob_open(struct blob_store **out, struct err *e) MUST_CHECK;
 /* A directory store rooted at dir (created if missing). */

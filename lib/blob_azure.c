@@ -657,7 +657,8 @@ static int mi_token(struct az_store *a, struct err *e)
 	}
 	struct json_object *j = NULL;
 	struct err pe;
-	if (jsonx_parse((const char *)r.body.p, r.body.len, &j, &pe) < 0 || !json_object_is_type(j, json_type_object)) {
+	if (jsonx_parse((const char *)r.body.p, r.body.len, &j, &pe) < 0 ||
+	    !json_object_is_type(j, json_type_object)) {
 		rc = err_set(e, ERR_UPSTREAM, "managed identity: IMDS answered HTTP %ld without JSON",
 			     r.status);
 		goto out;
@@ -1012,6 +1013,10 @@ int blob_azure_new_conn(const char *conn, const char *container, const struct bl
 			val[K_KEY] = xstrdup(AZ_DEVSTORE_KEY);
 		if (!val[K_EP])
 			val[K_EP] = xstrdup("http://127.0.0.1:10000/devstoreaccount1");
+	}
+	if (val[K_NAME] && !account_ok(val[K_NAME])) {
+		err_set(e, ERR_BAD_REQUEST, CS ": AccountName must be 1-64 letters and digits");
+		goto out;
 	}
 	a = xcalloc(1, sizeof(*a));
 	char *ep_url;

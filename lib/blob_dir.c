@@ -456,7 +456,9 @@ static int walk(struct dir_store *d, const char *rel, const char *prefix, int de
 		char *name = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
 		char *full = xasprintf("%s/%s", d->root, name);
 		struct stat st;
-		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (lstat(full, &st) < 0) {
+			/* Gone between readdir and lstat: a concurrent writer's rename. */
+		} else if (S_ISDIR(st.st_mode)) {
 			/* Descend only where the prefix can still match. */
 			size_t nl = strlen(name);
 			if (depth < DIR_MAX_DEPTH && (strncmp(name, prefix, nl) == 0 ||

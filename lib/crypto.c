@@ -9,12 +9,12 @@
 #include "codec.h"
 #include "config.h"
 
-#define ENV_VERSION 1
+#define ENV_VERSION             1
 #define ENV_ALG_OAEP256_A256GCM 1
-#define ENV_FIXED 24 /* version, alg, wrapped_len, key_id, iv */
-#define ENV_IV 12
-#define ENV_TAG 16
-#define ENV_DEK 32
+#define ENV_FIXED               24 /* version, alg, wrapped_len, key_id, iv */
+#define ENV_IV                  12
+#define ENV_TAG                 16
+#define ENV_DEK                 32
 /* Room for {"ciphertext":"..."} and a little whitespace around the text. */
 #define DECRYPT_BODY_SLACK 64
 
@@ -122,7 +122,7 @@ static int bad_ciphertext(struct err *e)
 
 /* AES-256-GCM one-shot; enc=1 writes the tag, enc=0 checks it.  0 or -1. */
 static int gcm(int enc, const uint8_t key[ENV_DEK], const uint8_t iv[ENV_IV], const uint8_t *aad,
-	       size_t aadlen, const uint8_t *in, size_t n, uint8_t *out, uint8_t tag[ENV_TAG])
+               size_t aadlen, const uint8_t *in, size_t n, uint8_t *out, uint8_t tag[ENV_TAG])
 {
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int len = 0, ok = 0;
@@ -186,7 +186,7 @@ done:
 }
 
 int crypto_encrypt(EVP_PKEY *key, const uint8_t *pt, size_t n, char **out, const char **algorithm,
-		   struct err *e)
+                   struct err *e)
 {
 	*out = NULL;
 	if (!is_rsa(key))
@@ -207,10 +207,11 @@ int crypto_encrypt(EVP_PKEY *key, const uint8_t *pt, size_t n, char **out, const
 		return 0;
 	}
 	if (n > env)
-		return err_set(e, ERR_TOO_LARGE,
-			       "plaintext is %zu bytes; the limit is %zu bytes (%zu in the original "
-			       "RSA-OAEP format, more with envelope encryption)",
-			       n, env, oaep);
+		return err_set(
+		    e, ERR_TOO_LARGE,
+		    "plaintext is %zu bytes; the limit is %zu bytes (%zu in the original "
+		    "RSA-OAEP format, more with envelope encryption)",
+		    n, env, oaep);
 	if (envelope_encrypt(key, pt, n, out, e) < 0)
 		return -1;
 	*algorithm = CRYPTO_ALG_ENVELOPE;
@@ -228,16 +229,16 @@ static int envelope_decrypt(EVP_PKEY *key, const char *b64, uint8_t **pt, size_t
 	int rc = -1;
 	if (b64_decode(b64, strlen(b64), B64_STD, B64_PAD_ANY, &blob, &len) < 0)
 		return err_set(e, ERR_BAD_REQUEST,
-			       "ciphertext is not valid: after \"%s\" standard base64 must follow",
-			       CRYPTO_ENVELOPE_PREFIX);
+		               "ciphertext is not valid: after \"%s\" standard base64 must follow",
+		               CRYPTO_ENVELOPE_PREFIX);
 	if (len < ENV_FIXED + ENV_TAG) {
 		err_set(e, ERR_BAD_REQUEST, "ciphertext is not valid: the envelope is truncated");
 		goto done;
 	}
 	if (blob[0] != ENV_VERSION || blob[1] != ENV_ALG_OAEP256_A256GCM) {
 		err_set(e, ERR_BAD_REQUEST,
-			"ciphertext is not valid: unknown envelope version %u or algorithm %u",
-			blob[0], blob[1]);
+		        "ciphertext is not valid: unknown envelope version %u or algorithm %u",
+		        blob[0], blob[1]);
 		goto done;
 	}
 	size_t wl = ((size_t)blob[2] << 8) | blob[3];
@@ -257,7 +258,8 @@ static int envelope_decrypt(EVP_PKEY *key, const char *b64, uint8_t **pt, size_t
 	}
 	size_t aadlen = ENV_FIXED + k, clen = len - aadlen - ENV_TAG;
 	uint8_t *out = xmalloc(clen + 1);
-	if (gcm(0, dek, blob + 12, blob, aadlen, blob + aadlen, clen, out, blob + len - ENV_TAG) < 0) {
+	if (gcm(0, dek, blob + 12, blob, aadlen, blob + aadlen, clen, out, blob + len - ENV_TAG) <
+	    0) {
 		wipe(out, clen + 1);
 		free(out);
 		bad_ciphertext(e);
@@ -277,7 +279,7 @@ done:
 }
 
 int crypto_decrypt(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n, const char **algorithm,
-		   struct err *e)
+                   struct err *e)
 {
 	*pt = NULL;
 	*n = 0;
@@ -297,9 +299,9 @@ int crypto_decrypt(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n, con
 	size_t len = 0;
 	if (b64_decode(text, strlen(text), B64_STD, B64_PAD_ANY, &ct, &len) < 0)
 		return err_set(e, ERR_BAD_REQUEST,
-			       "ciphertext is not valid: expected standard base64 (RSA-OAEP) or "
-			       "\"%s...\" (envelope)",
-			       CRYPTO_ENVELOPE_PREFIX);
+		               "ciphertext is not valid: expected standard base64 (RSA-OAEP) or "
+		               "\"%s...\" (envelope)",
+		               CRYPTO_ENVELOPE_PREFIX);
 	int rc;
 	if (len != k) {
 		/* Another key size is another key. */

@@ -32,10 +32,10 @@
 
 #include "err.h"
 
-#define CRYPTO_ALG_OAEP "RSA-OAEP-SHA256"
-#define CRYPTO_ALG_ENVELOPE "RSA-OAEP-256+A256GCM"
+#define CRYPTO_ALG_OAEP        "RSA-OAEP-SHA256"
+#define CRYPTO_ALG_ENVELOPE    "RSA-OAEP-256+A256GCM"
 #define CRYPTO_ENVELOPE_PREFIX "env1:"
-#define CRYPTO_BAD_CIPHERTEXT "ciphertext was not produced with this key or was modified"
+#define CRYPTO_BAD_CIPHERTEXT  "ciphertext was not produced with this key or was modified"
 
 /* Largest plaintext of the original one-block format: k - 66 bytes (0 if not RSA). */
 size_t crypto_oaep_max(EVP_PKEY *key);
@@ -49,16 +49,16 @@ size_t crypto_envelope_max(EVP_PKEY *key);
  * *out is NUL-terminated text (caller frees); *algorithm is a static name.
  * ERR_BAD_REQUEST for n = 0, ERR_TOO_LARGE (message states the limit).
  */
-int crypto_encrypt(EVP_PKEY *key, const uint8_t *pt, size_t n, char **out,
-		   const char **algorithm, struct err *e) MUST_CHECK;
+int crypto_encrypt(EVP_PKEY *key, const uint8_t *pt, size_t n, char **out, const char **algorithm,
+                   struct err *e) MUST_CHECK;
 
 /*
  * Decrypt text in either format with the private key.  *pt (n bytes, also
  * NUL-terminated; caller wipes and frees) and *algorithm on success.
  * Malformed text, a foreign key or any modification: ERR_BAD_REQUEST.
  */
-int crypto_decrypt(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n,
-		   const char **algorithm, struct err *e) MUST_CHECK;
+int crypto_decrypt(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n, const char **algorithm,
+                   struct err *e) MUST_CHECK;
 
 /* First 8 bytes of SHA-256(SubjectPublicKeyInfo DER) of key; 0 or -1. */
 int crypto_key_id(EVP_PKEY *key, uint8_t id[8]) MUST_CHECK;

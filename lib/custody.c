@@ -32,18 +32,19 @@ static int check_dir(struct err *e)
 	struct stat st;
 	if (mkdir(d, 0700) < 0 && errno != EEXIST)
 		return err_set(e, ERR_INTERNAL, "STATE_DIR %s cannot be created: %s", d,
-			       strerror(errno));
+		               strerror(errno));
 	if (lstat(d, &st) < 0)
 		return err_set(e, ERR_INTERNAL, "STATE_DIR %s: %s", d, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return err_set(e, ERR_INTERNAL, "STATE_DIR %s is not a directory", d);
 	if (st.st_uid != geteuid())
-		return err_set(e, ERR_INTERNAL, "STATE_DIR %s is owned by uid %ld, not by us (%ld)", d,
-			       (long)st.st_uid, (long)geteuid());
+		return err_set(e, ERR_INTERNAL, "STATE_DIR %s is owned by uid %ld, not by us (%ld)",
+		               d, (long)st.st_uid, (long)geteuid());
 	if (st.st_mode & 022)
-		return err_set(e, ERR_INTERNAL,
-			       "STATE_DIR %s is writable by group or others (mode %03o): chmod 700 it",
-			       d, (unsigned)(st.st_mode & 0777));
+		return err_set(
+		    e, ERR_INTERNAL,
+		    "STATE_DIR %s is writable by group or others (mode %03o): chmod 700 it", d,
+		    (unsigned)(st.st_mode & 0777));
 	return 0;
 }
 
@@ -76,13 +77,13 @@ static int read_private(const char *name, struct buf *out, struct err *e)
 	}
 	if (st.st_uid != geteuid()) {
 		err_set(e, ERR_INTERNAL, "refusing %s: owned by uid %ld, not by us", p,
-			(long)st.st_uid);
+		        (long)st.st_uid);
 		goto done;
 	}
 	if (st.st_mode & 077) {
 		err_set(e, ERR_INTERNAL,
-			"refusing %s: group or others may access it (mode %03o); it must be 0600", p,
-			(unsigned)(st.st_mode & 0777));
+		        "refusing %s: group or others may access it (mode %03o); it must be 0600",
+		        p, (unsigned)(st.st_mode & 0777));
 		goto done;
 	}
 	if (st.st_size > MAX_FILE) {
@@ -171,7 +172,7 @@ static int parse_facts(struct buf *b, struct json_object **facts, struct err *e)
 		json_object_put(*facts);
 		*facts = NULL;
 		return err_set(e, ERR_INTERNAL, "%s/%s is not a JSON object", state_dir(),
-			       CUSTODY_FACTS_FILE);
+		               CUSTODY_FACTS_FILE);
 	}
 	return 0;
 }
@@ -198,7 +199,7 @@ static EVP_PKEY *decode_key(struct buf *b, struct err *e)
 	PKCS8_PRIV_KEY_INFO_free(p8);
 	if (!k)
 		err_set(e, ERR_INTERNAL, "%s/%s does not hold a PKCS#8 private key", state_dir(),
-			CUSTODY_KEY_FILE);
+		        CUSTODY_KEY_FILE);
 	return k;
 }
 
@@ -266,7 +267,8 @@ static void wipe_file(const char *name)
 			static const unsigned char zeros[4096];
 			off_t left = st.st_size;
 			while (left > 0) {
-				size_t chunk = left > (off_t)sizeof(zeros) ? sizeof(zeros) : (size_t)left;
+				size_t chunk =
+				    left > (off_t)sizeof(zeros) ? sizeof(zeros) : (size_t)left;
 				ssize_t w = write(fd, zeros, chunk);
 				if (w < 0 && errno == EINTR)
 					continue;

@@ -9,7 +9,7 @@
 #include "jsonx.h"
 #include "log.h"
 
-#define IMDS_MAX_RESP (1024 * 1024)
+#define IMDS_MAX_RESP  (1024 * 1024)
 #define IMDS_TIMEOUT_S 10
 
 struct slot {
@@ -26,7 +26,7 @@ static unsigned retry_ms[2] = {1000, 4000};
 const char *identity_resource_for(const char *vault_host)
 {
 	return vault_host && strstr(vault_host, "managedhsm") ? IDENTITY_RESOURCE_MHSM
-							       : IDENTITY_RESOURCE_VAULT;
+	                                                      : IDENTITY_RESOURCE_VAULT;
 }
 
 static void slot_clear(struct slot *s)
@@ -100,19 +100,20 @@ static char *printable(const char *s, size_t max)
 }
 
 static int parse_answer(const struct fetch_resp *rs, const char *resource, char **token,
-			struct err *e)
+                        struct err *e)
 {
 	struct json_object *o = NULL;
 	if (jsonx_parse((const char *)rs->body.p, rs->body.len, &o, e) < 0 ||
 	    !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		return err_set(e, ERR_UPSTREAM, "managed identity token: IMDS answered 200 without JSON");
+		return err_set(e, ERR_UPSTREAM,
+		               "managed identity token: IMDS answered 200 without JSON");
 	}
 	const char *at = jsonx_str(o, "access_token");
 	if (!at || !*at) {
 		json_object_put(o);
 		return err_set(e, ERR_UPSTREAM,
-			       "managed identity token: IMDS answered 200 without an access_token");
+		               "managed identity token: IMDS answered 200 without an access_token");
 	}
 	const char *type = jsonx_str(o, "token_type");
 	if (type && strcasecmp(type, "Bearer")) {
@@ -145,11 +146,11 @@ static int refusal(const struct fetch_resp *rs, struct err *e)
 	}
 	char *msg = printable(why ? why : "(no error_description)", 300);
 	err_set(e, rs->status >= 500 ? ERR_UNAVAILABLE : ERR_UNAUTHORIZED,
-		"managed identity token: IMDS answered HTTP %ld: %s%s", rs->status, msg,
-		rs->status == 400 && !*cfg.client_id
-			? " (does this container group have a managed identity? set "
-			  "AZURE_CLIENT_ID for a user-assigned one)"
-			: "");
+	        "managed identity token: IMDS answered HTTP %ld: %s%s", rs->status, msg,
+	        rs->status == 400 && !*cfg.client_id
+	            ? " (does this container group have a managed identity? set "
+	              "AZURE_CLIENT_ID for a user-assigned one)"
+	            : "");
 	e->upstream_status = (int)rs->status;
 	free(msg);
 	json_object_put(o);
@@ -164,16 +165,21 @@ int identity_token(const char *resource, char **access_token, struct err *e)
 	if ((*access_token = cache_get(resource)))
 		return 0;
 	if (!cfg.imds.set)
-		return err_set(e, ERR_UNAVAILABLE, "IMDS_ENDPOINT is empty: no managed identity endpoint");
+		return err_set(e, ERR_UNAVAILABLE,
+		               "IMDS_ENDPOINT is empty: no managed identity endpoint");
 	char *res = fetch_escape(resource);
 	char *cid = cfg.client_id && *cfg.client_id ? fetch_escape(cfg.client_id) : NULL;
-	char *url = xasprintf("%s/metadata/identity/oauth2/token?api-version=2018-02-01&resource=%s%s%s",
-			      cfg.imds.url, res, cid ? "&client_id=" : "", cid ? cid : "");
+	char *url =
+	    xasprintf("%s/metadata/identity/oauth2/token?api-version=2018-02-01&resource=%s%s%s",
+	              cfg.imds.url, res, cid ? "&client_id=" : "", cid ? cid : "");
 	free(res);
 	free(cid);
 	static const char *const hdrs[] = {"Metadata: true", "Accept: application/json", NULL};
-	struct fetch_req rq = {.method = "GET", .url = url, .headers = hdrs,
-			       .timeout_s = IMDS_TIMEOUT_S, .max_resp = IMDS_MAX_RESP};
+	struct fetch_req rq = {.method = "GET",
+	                       .url = url,
+	                       .headers = hdrs,
+	                       .timeout_s = IMDS_TIMEOUT_S,
+	                       .max_resp = IMDS_MAX_RESP};
 	int rc = -1;
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (attempt) {

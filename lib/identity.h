@@ -16,7 +16,7 @@
 #include "err.h"
 
 #define IDENTITY_RESOURCE_VAULT "https://vault.azure.net"
-#define IDENTITY_RESOURCE_MHSM "https://managedhsm.azure.net"
+#define IDENTITY_RESOURCE_MHSM  "https://managedhsm.azure.net"
 /* Tokens are renewed this many seconds before they expire. */
 #define IDENTITY_RENEW_MARGIN 300
 

@@ -23,16 +23,24 @@
 #include "sidecar.h"
 #include "token.h"
 
-#define WRAP_BITS 2048
-#define MAX_X5C 10
-#define VAULT_MSG_MAX 500
+#define WRAP_BITS         2048
+#define MAX_X5C           10
+#define VAULT_MSG_MAX     500
 #define RELEASE_TIMEOUT_S 60
 
 /* Claims always reported when present, besides the ones the release policy names. */
 static const char *const shown_claims[] = {
-	"iss", "x-ms-attestation-type", "x-ms-compliance-status", "x-ms-sevsnpvm-hostdata",
-	"x-ms-sevsnpvm-is-debuggable", "x-ms-sevsnpvm-vmpl", "x-ms-sevsnpvm-guestsvn",
-	"x-ms-sevsnpvm-launchmeasurement", "x-ms-emulated", "iat", "exp",
+    "iss",
+    "x-ms-attestation-type",
+    "x-ms-compliance-status",
+    "x-ms-sevsnpvm-hostdata",
+    "x-ms-sevsnpvm-is-debuggable",
+    "x-ms-sevsnpvm-vmpl",
+    "x-ms-sevsnpvm-guestsvn",
+    "x-ms-sevsnpvm-launchmeasurement",
+    "x-ms-emulated",
+    "iat",
+    "exp",
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -52,7 +60,8 @@ static char *host_only(const char *hostport)
 {
 	if (hostport[0] == '[') {
 		const char *end = strchr(hostport, ']');
-		return end ? xstrndup(hostport + 1, (size_t)(end - hostport - 1)) : xstrdup(hostport);
+		return end ? xstrndup(hostport + 1, (size_t)(end - hostport - 1))
+		           : xstrdup(hostport);
 	}
 	const char *colon = strrchr(hostport, ':');
 	return colon ? xstrndup(hostport, (size_t)(colon - hostport)) : xstrdup(hostport);
@@ -96,7 +105,7 @@ struct json_object *keyrelease_runtime_jwks(EVP_PKEY *wrap_key)
 }
 
 int keyrelease_vault_error(long status, const char *body, size_t len, const char *what,
-			   struct err *e)
+                           struct err *e)
 {
 	struct json_object *o = NULL;
 	struct err ignore;
@@ -108,19 +117,31 @@ int keyrelease_vault_error(long status, const char *body, size_t len, const char
 	}
 	enum err_code c;
 	switch (status) {
-	case 401: c = ERR_UNAUTHORIZED; break;
-	case 403: c = ERR_FORBIDDEN; break;
-	case 404: c = ERR_NOT_FOUND; break;
+	case 401:
+		c = ERR_UNAUTHORIZED;
+		break;
+	case 403:
+		c = ERR_FORBIDDEN;
+		break;
+	case 404:
+		c = ERR_NOT_FOUND;
+		break;
 	case 408:
 	case 429:
-	case 503: c = ERR_UNAVAILABLE; break;
-	case 504: c = ERR_TIMEOUT; break;
-	default: c = ERR_UPSTREAM; break;
+	case 503:
+		c = ERR_UNAVAILABLE;
+		break;
+	case 504:
+		c = ERR_TIMEOUT;
+		break;
+	default:
+		c = ERR_UPSTREAM;
+		break;
 	}
 	char *m = printable(msg ? msg : "(no error message)", VAULT_MSG_MAX);
 	char *cd = printable(code ? code : "", 64);
 	err_set(e, c, "%s: the key vault answered HTTP %ld%s%s%s: %s", what, status,
-		*cd ? " (" : "", cd, *cd ? ")" : "", m);
+	        *cd ? " (" : "", cd, *cd ? ")" : "", m);
 	e->upstream_status = (int)status;
 	free(m);
 	free(cd);
@@ -153,8 +174,8 @@ static int sig_ok(X509 *leaf, const struct jwt *j)
 		return 0;
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pk) == 1 &&
-		 EVP_DigestVerify(ctx, j->sig, j->sig_len, (const unsigned char *)j->signing_input,
-				  strlen(j->signing_input)) == 1;
+	         EVP_DigestVerify(ctx, j->sig, j->sig_len, (const unsigned char *)j->signing_input,
+	                          strlen(j->signing_input)) == 1;
 	EVP_MD_CTX_free(ctx);
 	ERR_clear_error();
 	return ok;
@@ -165,9 +186,10 @@ static int trust_local(X509 *leaf, struct err *e)
 {
 	const char *path = getenv(KEYRELEASE_TRUST_ENV);
 	if (!path || !*path)
-		return err_set(e, ERR_VERIFY,
-			       "the local key vault's signing certificate is not trusted: %s is not set",
-			       KEYRELEASE_TRUST_ENV);
+		return err_set(
+		    e, ERR_VERIFY,
+		    "the local key vault's signing certificate is not trusted: %s is not set",
+		    KEYRELEASE_TRUST_ENV);
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return err_set(e, ERR_VERIFY, "%s=%s cannot be read", KEYRELEASE_TRUST_ENV, path);
@@ -175,19 +197,20 @@ static int trust_local(X509 *leaf, struct err *e)
 	fclose(f);
 	ERR_clear_error();
 	if (!want)
-		return err_set(e, ERR_VERIFY, "%s=%s holds no PEM certificate", KEYRELEASE_TRUST_ENV,
-			       path);
+		return err_set(e, ERR_VERIFY, "%s=%s holds no PEM certificate",
+		               KEYRELEASE_TRUST_ENV, path);
 	int same = X509_cmp(leaf, want) == 0;
 	X509_free(want);
 	if (!same)
-		return err_set(e, ERR_VERIFY,
-			       "the release answer was signed by a certificate other than the one in %s",
-			       KEYRELEASE_TRUST_ENV);
+		return err_set(
+		    e, ERR_VERIFY,
+		    "the release answer was signed by a certificate other than the one in %s",
+		    KEYRELEASE_TRUST_ENV);
 	return 0;
 }
 
 /* Azure vaults: chain to the system roots, leaf valid for the vault's host name. */
-static int trust_system(X509 *leaf, STACK_OF(X509) *chain, const char *hostport, struct err *e)
+static int trust_system(X509 *leaf, STACK_OF(X509) * chain, const char *hostport, struct err *e)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
@@ -206,8 +229,8 @@ static int trust_system(X509 *leaf, STACK_OF(X509) *chain, const char *hostport,
 	if (X509_verify_cert(ctx) != 1) {
 		int v = X509_STORE_CTX_get_error(ctx);
 		err_set(e, ERR_VERIFY,
-			"the release answer's certificate chain does not verify for %s: %s", host,
-			X509_verify_cert_error_string(v));
+		        "the release answer's certificate chain does not verify for %s: %s", host,
+		        X509_verify_cert_error_string(v));
 		goto done;
 	}
 	rc = 0;
@@ -220,7 +243,7 @@ done:
 }
 
 int keyrelease_verify_jws(const char *jws, const struct endpoint *akv, struct json_object **payload,
-			  struct err *e)
+                          struct err *e)
 {
 	struct jwt j;
 	*payload = NULL;
@@ -236,19 +259,20 @@ int keyrelease_verify_jws(const char *jws, const struct endpoint *akv, struct js
 	size_t n = x5c ? json_object_array_length(x5c) : 0;
 	if (!alg || strcmp(alg, "RS256")) {
 		err_set(e, ERR_VERIFY, "the release answer is signed with \"%.20s\", not RS256",
-			alg ? alg : "(none)");
+		        alg ? alg : "(none)");
 		goto done;
 	}
 	if (n == 0 || n > MAX_X5C) {
-		err_set(e, ERR_VERIFY, "the release answer carries %zu x5c certificates (1..%d expected)",
-			n, MAX_X5C);
+		err_set(e, ERR_VERIFY,
+		        "the release answer carries %zu x5c certificates (1..%d expected)", n,
+		        MAX_X5C);
 		goto done;
 	}
 	for (size_t i = 0; i < n; i++) {
 		X509 *x = cert_from_b64(json_object_get_string(json_object_array_get_idx(x5c, i)));
 		if (!x) {
-			err_set(e, ERR_VERIFY, "x5c[%zu] of the release answer is not a DER certificate",
-				i);
+			err_set(e, ERR_VERIFY,
+			        "x5c[%zu] of the release answer is not a DER certificate", i);
 			goto done;
 		}
 		if (i == 0)
@@ -257,7 +281,8 @@ int keyrelease_verify_jws(const char *jws, const struct endpoint *akv, struct js
 			sk_X509_push(chain, x);
 	}
 	if (!sig_ok(leaf, &j)) {
-		err_set(e, ERR_VERIFY, "the release answer's signature does not verify with x5c[0]");
+		err_set(e, ERR_VERIFY,
+		        "the release answer's signature does not verify with x5c[0]");
 		goto done;
 	}
 	if (akv->loopback ? trust_local(leaf, e) < 0 : trust_system(leaf, chain, akv->host, e) < 0)
@@ -288,7 +313,7 @@ static int kid_names(const char *kid, const char *name)
 
 /* The ciphertext inside key_hsm (b64url JSON {"ciphertext":...}); *enc_hint from its header. */
 static int key_hsm_ciphertext(const char *key_hsm, uint8_t **ct, size_t *n, char **enc_hint,
-			      struct err *e)
+                              struct err *e)
 {
 	unsigned char *js = NULL;
 	size_t jl = 0;
@@ -302,7 +327,8 @@ static int key_hsm_ciphertext(const char *key_hsm, uint8_t **ct, size_t *n, char
 	}
 	const char *c = jsonx_str(o, "ciphertext");
 	if (!c || b64_decode(c, strlen(c), B64_URL, B64_PAD_ANY, ct, n) < 0) {
-		err_set(e, ERR_UNPROCESSABLE, "the release answer's key_hsm has no b64url ciphertext");
+		err_set(e, ERR_UNPROCESSABLE,
+		        "the release answer's key_hsm has no b64url ciphertext");
 		goto done;
 	}
 	const char *enc = jsonx_str(jsonx_obj(o, "header"), "enc");
@@ -355,7 +381,7 @@ static struct json_object *bundle_policy(struct json_object *bundle)
 }
 
 int keyrelease_unwrap_payload(struct json_object *payload, EVP_PKEY *wrap_key, const char *key_name,
-			      EVP_PKEY **key, struct json_object *facts, struct err *e)
+                              EVP_PKEY **key, struct json_object *facts, struct err *e)
 {
 	*key = NULL;
 	struct json_object *bundle = jsonx_obj(jsonx_obj(payload, "response"), "key");
@@ -365,15 +391,15 @@ int keyrelease_unwrap_payload(struct json_object *payload, EVP_PKEY *wrap_key, c
 	const char *enc = jsonx_str(jsonx_obj(payload, "request"), "enc");
 	if (!k || !kty || !key_hsm)
 		return err_set(e, ERR_UNPROCESSABLE,
-			       "the release answer has no response.key.key with kty and key_hsm");
+		               "the release answer has no response.key.key with kty and key_hsm");
 	if (!kid_names(kid, key_name))
 		return err_set(e, ERR_UNPROCESSABLE,
-			       "the release answer is for key '%.200s', not '%s'", kid ? kid : "(none)",
-			       key_name);
+		               "the release answer is for key '%.200s', not '%s'",
+		               kid ? kid : "(none)", key_name);
 	if (strcmp(kty, "RSA") && strcmp(kty, "RSA-HSM"))
 		return err_set(e, ERR_UNSUPPORTED,
-			       "released key '%s' has type %.20s; this demo encrypts with RSA keys",
-			       key_name, kty);
+		               "released key '%s' has type %.20s; this demo encrypts with RSA keys",
+		               key_name, kty);
 	uint8_t *ct = NULL, *der = NULL;
 	size_t ctlen = 0, derlen = 0;
 	char *enc_hint = NULL;
@@ -414,8 +440,9 @@ int keyrelease_unwrap_payload(struct json_object *payload, EVP_PKEY *wrap_key, c
 		int same = pub && EVP_PKEY_eq(pub, *key) == 1;
 		EVP_PKEY_free(pub);
 		if (!same) {
-			err_set(e, ERR_UNPROCESSABLE,
-				"the unwrapped key does not match the public key the vault described");
+			err_set(
+			    e, ERR_UNPROCESSABLE,
+			    "the unwrapped key does not match the public key the vault described");
 			goto done;
 		}
 	}
@@ -458,7 +485,8 @@ static void wipe_json_strings(struct json_object *o)
 	{
 		(void)k;
 		if (json_object_is_type(v, json_type_string))
-			wipe((char *)json_object_get_string(v), (size_t)json_object_get_string_len(v));
+			wipe((char *)json_object_get_string(v),
+			     (size_t)json_object_get_string_len(v));
 	}
 }
 
@@ -488,14 +516,10 @@ EVP_PKEY *keyrelease_private_from_jwk(const char *jwk_json, struct err *e)
 		const char *jwk, *param;
 		int secret;
 	} members[] = {
-		{"n", OSSL_PKEY_PARAM_RSA_N, 0},
-		{"e", OSSL_PKEY_PARAM_RSA_E, 0},
-		{"d", OSSL_PKEY_PARAM_RSA_D, 1},
-		{"p", OSSL_PKEY_PARAM_RSA_FACTOR1, 1},
-		{"q", OSSL_PKEY_PARAM_RSA_FACTOR2, 1},
-		{"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1, 1},
-		{"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2, 1},
-		{"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1, 1},
+	    {"n", OSSL_PKEY_PARAM_RSA_N, 0},          {"e", OSSL_PKEY_PARAM_RSA_E, 0},
+	    {"d", OSSL_PKEY_PARAM_RSA_D, 1},          {"p", OSSL_PKEY_PARAM_RSA_FACTOR1, 1},
+	    {"q", OSSL_PKEY_PARAM_RSA_FACTOR2, 1},    {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1, 1},
+	    {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2, 1}, {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1, 1},
 	};
 	BIGNUM *bn[NELEM(members)] = {0};
 	struct json_object *jwk = NULL;
@@ -511,7 +535,7 @@ EVP_PKEY *keyrelease_private_from_jwk(const char *jwk_json, struct err *e)
 	const char *kty = jsonx_str(jwk, "kty");
 	if (!kty || (strcmp(kty, "RSA") && strcmp(kty, "RSA-HSM"))) {
 		err_set(e, ERR_UNSUPPORTED, "the released key has type %.20s; this demo needs RSA",
-			kty ? kty : "(none)");
+		        kty ? kty : "(none)");
 		goto done;
 	}
 	bld = OSSL_PARAM_BLD_new();
@@ -519,7 +543,7 @@ EVP_PKEY *keyrelease_private_from_jwk(const char *jwk_json, struct err *e)
 		bn[i] = jwk_bn(jwk, members[i].jwk, members[i].secret);
 		if (!bn[i]) {
 			err_set(e, ERR_UPSTREAM, "the released JWK has no valid \"%s\" member",
-				members[i].jwk);
+			        members[i].jwk);
 			goto done;
 		}
 		if (!bld || OSSL_PARAM_BLD_push_BN(bld, members[i].param, bn[i]) != 1) {
@@ -540,7 +564,8 @@ EVP_PKEY *keyrelease_private_from_jwk(const char *jwk_json, struct err *e)
 	if (!ctx || EVP_PKEY_pairwise_check(ctx) != 1) {
 		EVP_PKEY_free(key);
 		key = NULL;
-		err_set(e, ERR_UPSTREAM, "the released JWK's private and public parts do not match");
+		err_set(e, ERR_UPSTREAM,
+		        "the released JWK's private and public parts do not match");
 	}
 done:
 	ERR_clear_error();
@@ -643,7 +668,7 @@ static int bearer(const struct endpoint *akv, char **hdr, double *ms, struct err
 }
 
 static int release_sidecar(const struct endpoint *akv, const char *key_name, EVP_PKEY **key,
-			   struct json_object *facts, struct err *e)
+                           struct json_object *facts, struct err *e)
 {
 	double t0 = now_ms();
 	char *jwk = NULL;
@@ -686,7 +711,7 @@ static int release_sidecar(const struct endpoint *akv, const char *key_name, EVP
 }
 
 static int release_native(const struct endpoint *akv, const char *key_name, EVP_PKEY **key,
-			  struct json_object *facts, struct err *e)
+                          struct json_object *facts, struct err *e)
 {
 	double t0 = now_ms(), t_att = 0, t_id = 0, t_rel = 0, t_unw = 0;
 	EVP_PKEY *wrap = NULL;
@@ -711,9 +736,13 @@ static int release_native(const struct endpoint *akv, const char *key_name, EVP_
 	body = jsonx_dump(rb);
 	json_object_put(rb);
 	const char *hdrs[] = {auth, "Content-Type: application/json", "Accept: application/json",
-			      NULL};
-	struct fetch_req rq = {.method = "POST", .url = url, .headers = hdrs, .body = body,
-			       .body_len = strlen(body), .timeout_s = RELEASE_TIMEOUT_S};
+	                      NULL};
+	struct fetch_req rq = {.method = "POST",
+	                       .url = url,
+	                       .headers = hdrs,
+	                       .body = body,
+	                       .body_len = strlen(body),
+	                       .timeout_s = RELEASE_TIMEOUT_S};
 	double t1 = now_ms();
 	if (fetch(&rq, &rs, e) < 0) {
 		err_wrap(e, "key release");
@@ -763,7 +792,7 @@ done:
 }
 
 int keyrelease_release(const struct endpoint *akv, const char *key_name, EVP_PKEY **key,
-		       struct json_object **facts, struct err *e)
+                       struct json_object **facts, struct err *e)
 {
 	*key = NULL;
 	*facts = json_object_new_object();
@@ -771,22 +800,23 @@ int keyrelease_release(const struct endpoint *akv, const char *key_name, EVP_PKE
 	jsonx_add_str(*facts, "backend", attest_via_name(via));
 	if (!akv || !akv->set || !key_name || !*key_name) {
 		jsonx_add_str(*facts, "stage", "configuration");
-		return err_set(e, ERR_BAD_REQUEST,
-			       "no key vault or key name is configured (SKR_AKV_ENDPOINT, SKR_KEY_NAME)");
+		return err_set(
+		    e, ERR_BAD_REQUEST,
+		    "no key vault or key name is configured (SKR_AKV_ENDPOINT, SKR_KEY_NAME)");
 	}
 	int rc = via == ATTEST_SIDECAR ? release_sidecar(akv, key_name, key, *facts, e)
-				       : release_native(akv, key_name, key, *facts, e);
+	                               : release_native(akv, key_name, key, *facts, e);
 	if (rc == 0)
 		log_info("released key %s from %s (%s path)", key_name, akv->host,
-			 attest_via_name(via));
+		         attest_via_name(via));
 	else
 		log_warn("release of key %s from %s failed at %s: %s", key_name, akv->host,
-			 jsonx_str(*facts, "stage") ? jsonx_str(*facts, "stage") : "?", e->msg);
+		         jsonx_str(*facts, "stage") ? jsonx_str(*facts, "stage") : "?", e->msg);
 	return rc;
 }
 
 int keyrelease_policy_check(const struct endpoint *akv, const char *key_name,
-			    struct json_object **result, struct err *e)
+                            struct json_object **result, struct err *e)
 {
 	*result = NULL;
 	if (!akv || !akv->set || !key_name || !*key_name)
@@ -824,20 +854,25 @@ int keyrelease_policy_check(const struct endpoint *akv, const char *key_name,
 			got = 1;
 			if (rs.status != 200) {
 				jsonx_add_int(r, "vault_status", rs.status);
-				char *what = xasprintf("reading key '%s' from %s", key_name, akv->host);
-				keyrelease_vault_error(rs.status, (const char *)rs.body.p, rs.body.len,
-						       what, &ge);
+				char *what =
+				    xasprintf("reading key '%s' from %s", key_name, akv->host);
+				keyrelease_vault_error(rs.status, (const char *)rs.body.p,
+				                       rs.body.len, what, &ge);
 				free(what);
 				if (rs.status == 403)
-					err_wrap(&ge, "the identity may not read this key's release policy "
-						      "(it needs the `get` key permission)");
+					err_wrap(
+					    &ge,
+					    "the identity may not read this key's release policy "
+					    "(it needs the `get` key permission)");
 			} else {
 				struct json_object *bundle = NULL;
-				if (jsonx_parse((const char *)rs.body.p, rs.body.len, &bundle, &ge) == 0)
+				if (jsonx_parse((const char *)rs.body.p, rs.body.len, &bundle,
+				                &ge) == 0)
 					policy = bundle_policy(bundle);
 				if (!policy)
-					err_set(&ge, ERR_UPSTREAM, "key '%s' has no readable release policy",
-						key_name);
+					err_set(&ge, ERR_UPSTREAM,
+					        "key '%s' has no readable release policy",
+					        key_name);
 				json_object_put(bundle);
 			}
 		}
@@ -859,8 +894,8 @@ int keyrelease_policy_check(const struct endpoint *akv, const char *key_name,
 		err_clear(&pe);
 		int ev = -1;
 		if (policy_validate(policy, &pe) == 0 && verified)
-			ev = policy_evaluate(policy, jsonx_str(claims, "iss"), claims, &report, &first,
-					     &pe);
+			ev = policy_evaluate(policy, jsonx_str(claims, "iss"), claims, &report,
+			                     &first, &pe);
 		jsonx_add(r, "policy", policy);
 		if (ev < 0) {
 			json_object_object_add(r, "would_release", NULL);
@@ -873,9 +908,9 @@ int keyrelease_policy_check(const struct endpoint *akv, const char *key_name,
 			jsonx_add(r, "evaluation", report);
 			jsonx_add_str(r, "first_failure", first);
 			jsonx_add_str(r, "message",
-				      ev == 1 ? "this instance's attestation token satisfies the "
-						"release policy"
-					      : first);
+			              ev == 1 ? "this instance's attestation token satisfies the "
+			                        "release policy"
+			                      : first);
 		}
 		free(first);
 	}

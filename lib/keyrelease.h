@@ -44,7 +44,7 @@
  * ERR_VERIFY; attestation and identity failures keep their codes.
  */
 int keyrelease_release(const struct endpoint *akv, const char *key_name, EVP_PKEY **key,
-		       struct json_object **facts, struct err *e) MUST_CHECK;
+                       struct json_object **facts, struct err *e) MUST_CHECK;
 
 /*
  * Dry run: a fresh attestation token, the key's release policy read with GET
@@ -54,7 +54,7 @@ int keyrelease_release(const struct endpoint *akv, const char *key_name, EVP_PKE
  * "vault_status"?, "message"}.  Fails only when no token can be had.
  */
 int keyrelease_policy_check(const struct endpoint *akv, const char *key_name,
-			    struct json_object **result, struct err *e) MUST_CHECK;
+                            struct json_object **result, struct err *e) MUST_CHECK;
 
 /* ---- building blocks, public for the unit tests ---- */
 
@@ -66,7 +66,7 @@ struct json_object *keyrelease_runtime_jwks(EVP_PKEY *wrap_key);
  * trust rule applies) and hand back its payload (caller puts).  ERR_VERIFY.
  */
 int keyrelease_verify_jws(const char *jws, const struct endpoint *akv, struct json_object **payload,
-			  struct err *e) MUST_CHECK;
+                          struct err *e) MUST_CHECK;
 
 /*
  * Unwrap the key of a verified release payload with the wrapping key.  The kid
@@ -74,7 +74,7 @@ int keyrelease_verify_jws(const char *jws, const struct endpoint *akv, struct js
  * the caller).  ERR_UNPROCESSABLE / ERR_UNSUPPORTED (not an RSA key).
  */
 int keyrelease_unwrap_payload(struct json_object *payload, EVP_PKEY *wrap_key, const char *key_name,
-			      EVP_PKEY **key, struct json_object *facts, struct err *e) MUST_CHECK;
+                              EVP_PKEY **key, struct json_object *facts, struct err *e) MUST_CHECK;
 
 /* An RSA private key from a private JWK text (n,e,d,p,q,dp,dq,qi); NULL with e set.
  * The text is not modified; the caller wipes it. */
@@ -82,6 +82,6 @@ EVP_PKEY *keyrelease_private_from_jwk(const char *jwk_json, struct err *e);
 
 /* Turn a vault error answer ({"error":{"code","message"}}) into e; returns -1. */
 int keyrelease_vault_error(long status, const char *body, size_t len, const char *what,
-			   struct err *e);
+                           struct err *e);
 
 #endif

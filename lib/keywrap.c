@@ -12,9 +12,9 @@ static const struct {
 	const char *name;
 	const char *md;
 } algs[] = {
-	[KEYWRAP_RSA_AES] = {"CKM_RSA_AES_KEY_WRAP", "SHA1"},
-	[KEYWRAP_RSA_AES_256] = {"RSA_AES_KEY_WRAP_256", "SHA256"},
-	[KEYWRAP_RSA_AES_384] = {"RSA_AES_KEY_WRAP_384", "SHA384"},
+    [KEYWRAP_RSA_AES] = {"CKM_RSA_AES_KEY_WRAP", "SHA1"},
+    [KEYWRAP_RSA_AES_256] = {"RSA_AES_KEY_WRAP_256", "SHA256"},
+    [KEYWRAP_RSA_AES_384] = {"RSA_AES_KEY_WRAP_384", "SHA384"},
 };
 
 int keywrap_alg_parse(const char *name, enum keywrap_alg *out, struct err *e)
@@ -25,9 +25,9 @@ int keywrap_alg_parse(const char *name, enum keywrap_alg *out, struct err *e)
 			return 0;
 		}
 	return err_set(e, ERR_BAD_REQUEST,
-		       "unsupported key wrap algorithm '%.60s': use CKM_RSA_AES_KEY_WRAP, "
-		       "RSA_AES_KEY_WRAP_256 or RSA_AES_KEY_WRAP_384",
-		       name ? name : "");
+	               "unsupported key wrap algorithm '%.60s': use CKM_RSA_AES_KEY_WRAP, "
+	               "RSA_AES_KEY_WRAP_256 or RSA_AES_KEY_WRAP_384",
+	               name ? name : "");
 }
 
 const char *keywrap_alg_name(enum keywrap_alg a)
@@ -38,16 +38,19 @@ const char *keywrap_alg_name(enum keywrap_alg a)
 static const EVP_CIPHER *kwp_cipher(size_t keklen)
 {
 	switch (keklen) {
-	case 16: return EVP_aes_128_wrap_pad();
-	case 24: return EVP_aes_192_wrap_pad();
-	case 32: return EVP_aes_256_wrap_pad();
+	case 16:
+		return EVP_aes_128_wrap_pad();
+	case 24:
+		return EVP_aes_192_wrap_pad();
+	case 32:
+		return EVP_aes_256_wrap_pad();
 	}
 	return NULL;
 }
 
 /* One pass of AES-KWP; RFC 5649's default AIV is used when iv is NULL. */
 static int kwp(int enc, const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
-	       uint8_t **out, size_t *outlen)
+               uint8_t **out, size_t *outlen)
 {
 	const EVP_CIPHER *c = kwp_cipher(keklen);
 	*out = NULL;
@@ -77,7 +80,7 @@ static int kwp(int enc, const uint8_t *kek, size_t keklen, const uint8_t *in, si
 }
 
 int keywrap_aes_kwp_wrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
-			 uint8_t **out, size_t *outlen, struct err *e)
+                         uint8_t **out, size_t *outlen, struct err *e)
 {
 	if (kwp(1, kek, keklen, in, n, out, outlen) < 0)
 		return err_set(e, ERR_INTERNAL, "AES key wrap failed (key of %zu bytes)", n);
@@ -85,7 +88,7 @@ int keywrap_aes_kwp_wrap(const uint8_t *kek, size_t keklen, const uint8_t *in, s
 }
 
 int keywrap_aes_kwp_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
-			   uint8_t **out, size_t *outlen, struct err *e)
+                           uint8_t **out, size_t *outlen, struct err *e)
 {
 	if (kwp(0, kek, keklen, in, n, out, outlen) < 0)
 		return err_set(e, ERR_UNPROCESSABLE, UNWRAP_FAILED);
@@ -100,9 +103,9 @@ static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *k, enum keywrap_alg a, int enc)
 	if (!ctx)
 		return NULL;
 	int ok = (enc ? EVP_PKEY_encrypt_init(ctx) : EVP_PKEY_decrypt_init(ctx)) == 1 &&
-		 EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
-		 EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, algs[a].md, NULL) == 1 &&
-		 EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, algs[a].md, NULL) == 1;
+	         EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
+	         EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, algs[a].md, NULL) == 1 &&
+	         EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, algs[a].md, NULL) == 1;
 	if (!ok) {
 		EVP_PKEY_CTX_free(ctx);
 		return NULL;
@@ -111,16 +114,16 @@ static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *k, enum keywrap_alg a, int enc)
 }
 
 int keywrap_wrap(EVP_PKEY *rsa_pub, enum keywrap_alg a, const uint8_t *key, size_t n, uint8_t **out,
-		 size_t *outlen, struct err *e)
+                 size_t *outlen, struct err *e)
 {
 	*out = NULL;
 	*outlen = 0;
 	if (!rsa_pub || !EVP_PKEY_is_a(rsa_pub, "RSA") || EVP_PKEY_get_bits(rsa_pub) < 2048)
 		return err_set(e, ERR_BAD_REQUEST,
-			       "the wrapping key must be an RSA key of at least 2048 bits");
+		               "the wrapping key must be an RSA key of at least 2048 bits");
 	if (n == 0 || n > KEYWRAP_MAX_KEY)
 		return err_set(e, ERR_BAD_REQUEST, "key to wrap is %zu bytes; 1..%d allowed", n,
-			       KEYWRAP_MAX_KEY);
+		               KEYWRAP_MAX_KEY);
 	uint8_t kek[32];
 	if (RAND_bytes(kek, sizeof(kek)) != 1)
 		return err_set(e, ERR_INTERNAL, "no randomness for the key-encryption key");
@@ -156,7 +159,7 @@ done:
 }
 
 int keywrap_unwrap(EVP_PKEY *rsa_priv, enum keywrap_alg a, const uint8_t *ct, size_t n,
-		   uint8_t **key, size_t *keylen, struct err *e)
+                   uint8_t **key, size_t *keylen, struct err *e)
 {
 	*key = NULL;
 	*keylen = 0;
@@ -166,9 +169,9 @@ int keywrap_unwrap(EVP_PKEY *rsa_priv, enum keywrap_alg a, const uint8_t *ct, si
 	/* The length split is public; every check after it answers the same. */
 	if (n < modlen + 16 || (n - modlen) % 8 || n - modlen > KEYWRAP_MAX_KEY + 8)
 		return err_set(e, ERR_UNPROCESSABLE,
-			       "wrapped key is %zu bytes; expected %zu bytes of RSA-OAEP and a "
-			       "multiple of 8 (at least 16) of AES key wrap",
-			       n, modlen);
+		               "wrapped key is %zu bytes; expected %zu bytes of RSA-OAEP and a "
+		               "multiple of 8 (at least 16) of AES key wrap",
+		               n, modlen);
 	uint8_t *kek = xmalloc(modlen);
 	size_t keklen = modlen;
 	int rc = -1;

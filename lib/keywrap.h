@@ -37,17 +37,17 @@ const char *keywrap_alg_name(enum keywrap_alg a);
 /* Wrap key[0..n) to an RSA public key (>= 2048 bits); *out (caller frees) holds
  * modulus-size bytes of OAEP then the RFC 5649 wrapping. */
 int keywrap_wrap(EVP_PKEY *rsa_pub, enum keywrap_alg a, const uint8_t *key, size_t n, uint8_t **out,
-		 size_t *outlen, struct err *e) MUST_CHECK;
+                 size_t *outlen, struct err *e) MUST_CHECK;
 
 /* Inverse of keywrap_wrap with the private key.  *key is secret: caller wipes and frees. */
 int keywrap_unwrap(EVP_PKEY *rsa_priv, enum keywrap_alg a, const uint8_t *ct, size_t n,
-		   uint8_t **key, size_t *keylen, struct err *e) MUST_CHECK;
+                   uint8_t **key, size_t *keylen, struct err *e) MUST_CHECK;
 
 /* The AES-KWP building blocks (RFC 5649), exposed for known-answer tests.  kek is 16, 24
  * or 32 bytes.  wrap output is 8 + n rounded up to 8 bytes; unwrap output is secret. */
 int keywrap_aes_kwp_wrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
-			 uint8_t **out, size_t *outlen, struct err *e) MUST_CHECK;
+                         uint8_t **out, size_t *outlen, struct err *e) MUST_CHECK;
 int keywrap_aes_kwp_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
-			   uint8_t **out, size_t *outlen, struct err *e) MUST_CHECK;
+                           uint8_t **out, size_t *outlen, struct err *e) MUST_CHECK;
 
 #endif

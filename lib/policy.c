@@ -10,7 +10,7 @@
 #include "jsonx.h"
 
 static const char *const ops[] = {"equals",  "notEquals",       "less",  "lessOrEquals",
-				  "greater", "greaterOrEquals", "exists"};
+                                  "greater", "greaterOrEquals", "exists"};
 enum op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE, OP_EXISTS, OP_NONE };
 
 /* Longest value quoted in a failure sentence; longer ones are cut with "...". */
@@ -53,15 +53,15 @@ static int bool_value(struct json_object *v, int *out)
 
 /* Exactly one of anyOf/allOf, a non-empty array.  Sets *key and *arr. */
 static int group_of(struct json_object *o, const char *path, const char **key,
-		    struct json_object **arr, struct err *e)
+                    struct json_object **arr, struct err *e)
 {
 	struct json_object *any = NULL, *all = NULL;
 	int has_any = json_object_object_get_ex(o, "anyOf", &any);
 	int has_all = json_object_object_get_ex(o, "allOf", &all);
 	if (has_any && has_all)
 		return err_set(e, ERR_BAD_REQUEST,
-			       "%s: has both 'anyOf' and 'allOf'; use one and nest the other",
-			       where(path));
+		               "%s: has both 'anyOf' and 'allOf'; use one and nest the other",
+		               where(path));
 	if (!has_any && !has_all)
 		return err_set(e, ERR_BAD_REQUEST, "%s: needs 'anyOf' or 'allOf'", where(path));
 	*key = has_any ? "anyOf" : "allOf";
@@ -89,32 +89,35 @@ static int validate_condition(struct json_object *o, const char *path, struct er
 		if (op == OP_NONE)
 			return err_set(e, ERR_BAD_REQUEST, "%s: unknown operator '%.60s'", path, k);
 		if (first)
-			return err_set(e, ERR_BAD_REQUEST,
-				       "%s: condition has two operators '%s' and '%s'; use one each",
-				       path, first, k);
+			return err_set(
+			    e, ERR_BAD_REQUEST,
+			    "%s: condition has two operators '%s' and '%s'; use one each", path,
+			    first, k);
 		first = k;
 		int b;
 		if (op == OP_EXISTS) {
 			if (bool_value(v, &b) < 0)
 				return err_set(e, ERR_BAD_REQUEST,
-					       "%s: 'exists' must be true or false", path);
+				               "%s: 'exists' must be true or false", path);
 			continue;
 		}
 		if (!v || !(json_object_is_type(v, json_type_string) ||
-			    json_object_is_type(v, json_type_int) ||
-			    json_object_is_type(v, json_type_double) ||
-			    json_object_is_type(v, json_type_boolean)))
+		            json_object_is_type(v, json_type_int) ||
+		            json_object_is_type(v, json_type_double) ||
+		            json_object_is_type(v, json_type_boolean)))
 			return err_set(e, ERR_BAD_REQUEST,
-				       "%s: value of '%s' must be a string, number or boolean", path, k);
+			               "%s: value of '%s' must be a string, number or boolean",
+			               path, k);
 	}
 	if (!first)
-		return err_set(e, ERR_BAD_REQUEST, "%s: condition on claim '%.100s' has no operator",
-			       path, json_object_get_string(claim));
+		return err_set(e, ERR_BAD_REQUEST,
+		               "%s: condition on claim '%.100s' has no operator", path,
+		               json_object_get_string(claim));
 	return 0;
 }
 
 static int validate_group(struct json_object *o, const char *path, int depth, int authorities,
-			  struct err *e);
+                          struct err *e);
 
 static int validate_node(struct json_object *o, const char *path, int depth, struct err *e)
 {
@@ -128,7 +131,7 @@ static int validate_node(struct json_object *o, const char *path, int depth, str
 		if (strcmp(k, "anyOf") && strcmp(k, "allOf")) {
 			if (op_of(k) != OP_NONE)
 				return err_set(e, ERR_BAD_REQUEST,
-					       "%s: condition has no 'claim' name", path);
+				               "%s: condition has no 'claim' name", path);
 			return err_set(e, ERR_BAD_REQUEST, "%s: unknown member '%.60s'", path, k);
 		}
 	}
@@ -142,9 +145,9 @@ static int validate_authority(struct json_object *o, const char *path, int depth
 	const char *auth = jsonx_str(o, "authority");
 	if (!auth || !*auth)
 		return err_set(e, ERR_BAD_REQUEST,
-			       "%s: 'authority' (the attestation service URL) must be a non-empty "
-			       "string",
-			       path);
+		               "%s: 'authority' (the attestation service URL) must be a non-empty "
+		               "string",
+		               path);
 	for (const char *p = auth; *p; p++)
 		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
 			return err_set(e, ERR_BAD_REQUEST, "%s: 'authority' is not a URL", path);
@@ -158,7 +161,7 @@ static int validate_authority(struct json_object *o, const char *path, int depth
 }
 
 static int validate_group(struct json_object *o, const char *path, int depth, int authorities,
-			  struct err *e)
+                          struct err *e)
 {
 	const char *key = NULL;
 	struct json_object *arr = NULL;
@@ -166,13 +169,13 @@ static int validate_group(struct json_object *o, const char *path, int depth, in
 		return -1;
 	if (depth >= POLICY_MAX_DEPTH)
 		return err_set(e, ERR_BAD_REQUEST, "%s: anyOf/allOf nested deeper than %d levels",
-			       where(path), POLICY_MAX_DEPTH);
+		               where(path), POLICY_MAX_DEPTH);
 	size_t n = json_object_array_length(arr);
 	for (size_t i = 0; i < n; i++) {
 		char *cp = child_path(path, key, i);
 		struct json_object *c = json_object_array_get_idx(arr, i);
 		int r = authorities ? validate_authority(c, cp, depth + 1, e)
-				    : validate_node(c, cp, depth + 1, e);
+		                    : validate_node(c, cp, depth + 1, e);
 		free(cp);
 		if (r < 0)
 			return -1;
@@ -191,8 +194,8 @@ int policy_validate(struct json_object *policy, struct err *e)
 	    (strcmp(json_object_get_string(ver), "1.0.0") &&
 	     strcmp(json_object_get_string(ver), "1.0")))
 		return err_set(e, ERR_BAD_REQUEST,
-			       "policy: version %.40s is not supported (use \"1.0.0\")",
-			       json_object_to_json_string_ext(ver, JSON_C_TO_STRING_PLAIN));
+		               "policy: version %.40s is not supported (use \"1.0.0\")",
+		               json_object_to_json_string_ext(ver, JSON_C_TO_STRING_PLAIN));
 	json_object_object_foreach(policy, k, v)
 	{
 		(void)v;
@@ -207,7 +210,7 @@ int policy_parse(const char *text, size_t len, struct json_object **policy, stru
 	*policy = NULL;
 	if (len > POLICY_MAX_BYTES)
 		return err_set(e, ERR_BAD_REQUEST, "policy: %zu bytes; the limit is %d", len,
-			       POLICY_MAX_BYTES);
+		               POLICY_MAX_BYTES);
 	struct json_object *o;
 	if (jsonx_parse(text, len, &o, e) < 0)
 		return err_wrap(e, "policy");
@@ -241,9 +244,9 @@ char *policy_normalise_authority(const char *url)
 	/* A default port says nothing: https://h:443 is https://h. */
 	const char *host = (const char *)b.p + start;
 	size_t blen = b.len - start;
-	const char *dflt = !strncmp((const char *)b.p, "https:", 6) ? ":443"
-			   : !strncmp((const char *)b.p, "http:", 5) ? ":80"
-								    : NULL;
+	const char *dflt = !strncmp((const char *)b.p, "https:", 6)  ? ":443"
+	                   : !strncmp((const char *)b.p, "http:", 5) ? ":80"
+	                                                             : NULL;
 	if (dflt && blen > strlen(dflt) && !strcmp(host + blen - strlen(dflt), dflt)) {
 		b.len -= strlen(dflt);
 		b.p[b.len] = '\0';
@@ -342,16 +345,16 @@ static int num_cmp(const struct num *a, const struct num *b)
 
 static int is_scalar(struct json_object *v)
 {
-	return v && (json_object_is_type(v, json_type_string) ||
-		     json_object_is_type(v, json_type_int) ||
-		     json_object_is_type(v, json_type_double) ||
-		     json_object_is_type(v, json_type_boolean));
+	return v &&
+	       (json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int) ||
+	        json_object_is_type(v, json_type_double) ||
+	        json_object_is_type(v, json_type_boolean));
 }
 
 static int is_number(struct json_object *v)
 {
-	return v && (json_object_is_type(v, json_type_int) ||
-		     json_object_is_type(v, json_type_double));
+	return v &&
+	       (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double));
 }
 
 /* A scalar written as JSON would write it, strings without quotes. Borrowed. */
@@ -421,7 +424,7 @@ static struct json_object *claim_lookup(struct json_object *claims, const char *
 		size_t seg = strcspn(p, ".");
 		char *k = xstrndup(p, seg);
 		int ok = cur && json_object_is_type(cur, json_type_object) &&
-			 json_object_object_get_ex(cur, k, &v);
+		         json_object_object_get_ex(cur, k, &v);
 		free(k);
 		if (!ok)
 			return NULL;
@@ -437,13 +440,20 @@ static struct json_object *claim_lookup(struct json_object *claims, const char *
 static const char *op_phrase(enum op op)
 {
 	switch (op) {
-	case OP_EQ: return "be";
-	case OP_NE: return "differ from";
-	case OP_LT: return "be less than";
-	case OP_LE: return "be at most";
-	case OP_GT: return "be greater than";
-	case OP_GE: return "be at least";
-	default: return "";
+	case OP_EQ:
+		return "be";
+	case OP_NE:
+		return "differ from";
+	case OP_LT:
+		return "be less than";
+	case OP_LE:
+		return "be at most";
+	case OP_GT:
+		return "be greater than";
+	case OP_GE:
+		return "be at least";
+	default:
+		return "";
 	}
 }
 
@@ -454,7 +464,7 @@ struct result {
 };
 
 static void eval_condition(struct json_object *o, struct json_object *claims,
-			   struct json_object *rep, struct result *r)
+                           struct json_object *rep, struct result *r)
 {
 	const char *name = jsonx_str(o, "claim");
 	enum op op = OP_NONE;
@@ -478,49 +488,61 @@ static void eval_condition(struct json_object *o, struct json_object *claims,
 		r->sat = b ? found : !found;
 		if (!r->sat) {
 			reason = b ? "claim missing" : "claim present";
-			r->fail = b ? xasprintf("claim %s is not in the token but the policy requires "
-						"it to be present", nm)
-				    : xasprintf("claim %s is in the token (%s) but the policy "
-						"requires it to be absent", nm, qh);
+			r->fail =
+			    b ? xasprintf("claim %s is not in the token but the policy requires "
+			                  "it to be present",
+			                  nm)
+			      : xasprintf("claim %s is in the token (%s) but the policy "
+			                  "requires it to be absent",
+			                  nm, qh);
 		}
 	} else if (!found) {
 		reason = "claim missing";
-		r->fail = xasprintf("claim %s is not in the token but the policy requires it to %s %s",
-				    nm, op_phrase(op), qw);
+		r->fail =
+		    xasprintf("claim %s is not in the token but the policy requires it to %s %s",
+		              nm, op_phrase(op), qw);
 	} else if (!is_scalar(have)) {
 		reason = "type mismatch";
-		r->fail = xasprintf("claim %s is %s, which cannot be compared with %s (type mismatch)",
-				    nm, type_name(have), qw);
+		r->fail =
+		    xasprintf("claim %s is %s, which cannot be compared with %s (type mismatch)",
+		              nm, type_name(have), qw);
 	} else if (op == OP_EQ || op == OP_NE) {
 		int eq;
 		if (is_number(have) && is_number(want)) {
 			struct num a, b;
-			eq = as_number(have, &a) == 0 && as_number(want, &b) == 0 && !num_cmp(&a, &b);
+			eq = as_number(have, &a) == 0 && as_number(want, &b) == 0 &&
+			     !num_cmp(&a, &b);
 		} else {
 			eq = !strcmp(scalar_text(have), scalar_text(want));
 		}
 		r->sat = op == OP_EQ ? eq : !eq;
 		if (!r->sat) {
 			reason = op == OP_EQ ? "value differs" : "value equals the excluded value";
-			r->fail = op == OP_EQ
-					  ? xasprintf("claim %s is %s but the policy requires %s", nm,
-						      qh, qw)
-					  : xasprintf("claim %s is %s but the policy requires it to "
-						      "differ from %s", nm, qh, qw);
+			r->fail =
+			    op == OP_EQ
+			        ? xasprintf("claim %s is %s but the policy requires %s", nm, qh, qw)
+			        : xasprintf("claim %s is %s but the policy requires it to "
+			                    "differ from %s",
+			                    nm, qh, qw);
 		}
 	} else {
 		struct num a, b;
 		if (as_number(have, &a) < 0 || as_number(want, &b) < 0) {
 			reason = "type mismatch";
 			r->fail = xasprintf("claim %s is %s, which cannot be compared as a number "
-					    "with %s (type mismatch)", nm, qh, qw);
+			                    "with %s (type mismatch)",
+			                    nm, qh, qw);
 		} else {
 			int c = num_cmp(&a, &b);
-			r->sat = op == OP_LT ? c < 0 : op == OP_LE ? c <= 0 : op == OP_GT ? c > 0 : c >= 0;
+			r->sat = op == OP_LT   ? c < 0
+			         : op == OP_LE ? c <= 0
+			         : op == OP_GT ? c > 0
+			                       : c >= 0;
 			if (!r->sat) {
 				reason = "comparison false";
-				r->fail = xasprintf("claim %s is %s but the policy requires it to %s %s",
-						    nm, qh, op_phrase(op), qw);
+				r->fail =
+				    xasprintf("claim %s is %s but the policy requires it to %s %s",
+				              nm, qh, op_phrase(op), qw);
 			}
 		}
 	}
@@ -536,10 +558,10 @@ static void eval_condition(struct json_object *o, struct json_object *claims,
 }
 
 static void eval_group(struct json_object *o, const char *issuer, struct json_object *claims,
-		       int authorities, struct json_object *rep, struct result *r);
+                       int authorities, struct json_object *rep, struct result *r);
 
 static void eval_authority(struct json_object *o, const char *issuer, struct json_object *claims,
-			   struct json_object *rep, struct result *r)
+                           struct json_object *rep, struct result *r)
 {
 	const char *auth = jsonx_str(o, "authority");
 	char *na = policy_normalise_authority(auth);
@@ -567,7 +589,7 @@ static void eval_authority(struct json_object *o, const char *issuer, struct jso
 }
 
 static void eval_group(struct json_object *o, const char *issuer, struct json_object *claims,
-		       int authorities, struct json_object *rep, struct result *r)
+                       int authorities, struct json_object *rep, struct result *r)
 {
 	const char *key = json_object_object_get_ex(o, "anyOf", NULL) ? "anyOf" : "allOf";
 	int any = key[1] == 'n';
@@ -619,8 +641,9 @@ static void eval_group(struct json_object *o, const char *issuer, struct json_ob
 		r->auth_mismatch = 1;
 		if (authorities && n > 1) {
 			char *ci = clean(issuer && *issuer ? issuer : "(none)");
-			r->fail = xasprintf("token issuer %s is not one of the policy authorities %s",
-					    ci, (char *)auths.p);
+			r->fail =
+			    xasprintf("token issuer %s is not one of the policy authorities %s", ci,
+			              (char *)auths.p);
 			free(ci);
 			free(first);
 		} else {
@@ -632,7 +655,7 @@ static void eval_group(struct json_object *o, const char *issuer, struct json_ob
 }
 
 int policy_evaluate(struct json_object *policy, const char *issuer, struct json_object *claims,
-		    struct json_object **report, char **first_failure, struct err *e)
+                    struct json_object **report, char **first_failure, struct err *e)
 {
 	if (report)
 		*report = NULL;

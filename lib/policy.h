@@ -46,7 +46,7 @@
 /* Parse and validate a policy document.  Malformed: ERR_BAD_REQUEST whose
  * message starts with the JSON path ("anyOf[0].allOf[2]: unknown operator 'eq'"). */
 int policy_parse(const char *text, size_t len, struct json_object **policy,
-		 struct err *e) MUST_CHECK;
+                 struct err *e) MUST_CHECK;
 
 /* Validate an already parsed policy (same checks and messages as policy_parse). */
 int policy_validate(struct json_object *policy, struct err *e) MUST_CHECK;
@@ -58,7 +58,7 @@ int policy_validate(struct json_object *policy, struct err *e) MUST_CHECK;
  * NULL) is one sentence naming the first unmet condition; on 1 it is NULL.
  */
 int policy_evaluate(struct json_object *policy, const char *issuer, struct json_object *claims,
-		    struct json_object **report, char **first_failure, struct err *e) MUST_CHECK;
+                    struct json_object **report, char **first_failure, struct err *e) MUST_CHECK;
 
 /* Normalised form of an authority or issuer URL (see above); caller frees. */
 char *policy_normalise_authority(const char *url);

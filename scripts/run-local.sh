@@ -7,6 +7,8 @@
 #   DEMO_PORT       landing page (default 8000); Contoso +1, Fabrikam +2, snooper +3,
 #                   attestation service +10, IMDS +11..+13, key vaults +21/+22
 #   DEMO_STATE_DIR  state, keys and logs (default ./var)
+#   BLOB_BACKEND    dir (default: a shared directory) or azurite (Azurite on port +30, through the
+#                   same Azure Blob REST client the containers use on Azure)
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,9 +37,23 @@ port_imds_fabrikam=$((P + 12))
 port_imds_snooper=$((P + 13))
 port_kv_contoso=$((P + 21))
 port_kv_fabrikam=$((P + 22))
+port_azurite=$((P + 30))
+blob_backend=${BLOB_BACKEND:-dir}
+case $blob_backend in
+dir | azurite) ;;
+*) echo "BLOB_BACKEND must be dir or azurite for the local demo, got '$blob_backend'" >&2; exit 2 ;;
+esac
+azurite_bin=$repo/tests/node_modules/.bin/azurite-blob
+if [ "$blob_backend" = azurite ] && [ ! -x "$azurite_bin" ]; then
+	echo "BLOB_BACKEND=azurite needs Azurite: run scripts/deps.sh (make run does)" >&2
+	exit 1
+fi
+# Azurite's published development account key (not a secret).
+azurite_conn="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:$port_azurite/devstoreaccount1;"
 
 for port in $port_landing $port_contoso $port_fabrikam $port_snooper $port_maa \
-	$port_imds_contoso $port_imds_fabrikam $port_imds_snooper $port_kv_contoso $port_kv_fabrikam; do
+	$port_imds_contoso $port_imds_fabrikam $port_imds_snooper $port_kv_contoso $port_kv_fabrikam \
+	$([ "$blob_backend" = azurite ] && echo "$port_azurite"); do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		echo "port $port on 127.0.0.1 is already in use: stop what uses it or set DEMO_PORT" >&2
 		exit 1
@@ -126,8 +142,12 @@ conf=$S/supervisord.conf
 common_env() { # instance port imds_port
 	printf 'HTTP_BIND="127.0.0.1",HTTP_PORT="%s",APP_ROOT="%s",STATE_DIR="%s",LOG_DIR="%s",' \
 		"$2" "$S/app" "$S/$1/run" "$S/$1/log"
-	printf 'LOG_FILE="%s",DATA_DIR="%s",BLOB_DIR="%s",RESOURCE_GROUP_NAME="local-demo",' \
-		"$S/$1/log/app.log" "$repo/data" "$S/blobs"
+	printf 'LOG_FILE="%s",DATA_DIR="%s",RESOURCE_GROUP_NAME="local-demo",' "$S/$1/log/app.log" "$repo/data"
+	if [ "$blob_backend" = azurite ]; then
+		printf 'BLOB_BACKEND="azure",AZURE_STORAGE_CONNECTION_STRING="%s",BLOB_CREATE_CONTAINER="1",' "$azurite_conn"
+	else
+		printf 'BLOB_BACKEND="dir",BLOB_DIR="%s",' "$S/blobs"
+	fi
 	printf 'SKR_MAA_ENDPOINT="http://127.0.0.1:%s",IMDS_ENDPOINT="http://127.0.0.1:%s",' "$port_maa" "$3"
 	printf 'SKR_SIDECAR_URL="http://127.0.0.1:%s",SNP_EXTRA_ROOTS="%s",' "$port_sidecar" "$S/public/virtual-ark.pem"
 	printf 'AKV_TRUST_CERT="%s",' "$S/public/kv-trust.pem"
@@ -169,6 +189,11 @@ EOT
 			"$emu/vsnp-host --socket $S/$inst/run/sev-guest.sock --vcek-key $S/azure/vsnp-$inst/vcek.key --host-data-file $repo/emulator/policies/$inst.rego --measurement $measurement --chip-id $(printf 'virtual-chip-%s' "$inst" | openssl dgst -sha512 -r | cut -c1-128) --tcb $tcb" \
 			"LOG_FILE=\"$S/azure/log/vsnp-$inst.log\"" "$S/azure/log/vsnp-$inst.out"
 	done
+	if [ "$blob_backend" = azurite ]; then
+		mkdir -p "$S/azurite"
+		program azurite "$azurite_bin --silent --disableTelemetry --skipApiVersionCheck --location $S/azurite --blobHost 127.0.0.1 --blobPort $port_azurite" \
+			"HOME=\"$S/azurite\"" "$S/azure/log/azurite.out"
+	fi
 	program azure "/usr/sbin/lighttpd -D -f $repo/emulator/lighttpd-local.conf" \
 		"LANDING_PORT=\"$port_landing\",WWW_ROOT=\"$repo/www\",EMU_BIN=\"$emu\",EMU_STATE=\"$S/azure/run\",EMU_LOG=\"$S/azure/log\",MAA_PORT=\"$port_maa\",IMDS_PORT_CONTOSO=\"$port_imds_contoso\",IMDS_PORT_FABRIKAM=\"$port_imds_fabrikam\",IMDS_PORT_SNOOPER=\"$port_imds_snooper\",THIM_CONTOSO=\"$S/azure/vsnp-contoso/thim.json\",THIM_FABRIKAM=\"$S/azure/vsnp-fabrikam/thim.json\",MAA_ISSUER=\"http://127.0.0.1:$port_maa\",MAA_KEY_DIR=\"$S/azure/maa\",MAA_TRUSTED_ROOTS=\"$S/azure/vsnp-ca/ark.pem\",LOG_FILE=\"$S/azure/log/azure.log\",AAD_KEY_DIR=\"$S/azure/aad\",ID_CLIENT_CONTOSO=\"$(guid client-contoso)\",ID_OID_CONTOSO=\"$(guid oid-contoso)\",ID_CLIENT_FABRIKAM=\"$(guid client-fabrikam)\",ID_OID_FABRIKAM=\"$(guid oid-fabrikam)\",ID_CLIENT_SNOOPER=\"$(guid client-snooper)\",ID_OID_SNOOPER=\"$(guid oid-snooper)\",KV_PORT_CONTOSO=\"$port_kv_contoso\",KV_PORT_FABRIKAM=\"$port_kv_fabrikam\",KV_DIR_CONTOSO=\"$S/azure/kv-contoso\",KV_DIR_FABRIKAM=\"$S/azure/kv-fabrikam\"" \
 		"$S/azure/log/lighttpd.out"
@@ -218,6 +243,7 @@ cat <<EOT
     Fabrikam           http://127.0.0.1:$port_fabrikam/   (virtual SEV-SNP)
     snooper            http://127.0.0.1:$port_snooper/   (standard hardware: no TEE)
     attestation svc    http://127.0.0.1:$port_maa/   (local stand-in for MAA)
+    record store       $([ "$blob_backend" = azurite ] && echo "Azurite http://127.0.0.1:$port_azurite/devstoreaccount1/privateappdata" || echo "$S/blobs")
   State and logs: $S
   Press Ctrl-C to stop.
 

@@ -1,6 +1,6 @@
 // Page-wide state and the pieces several sections share: the error box, the service-logs
 // panel, the emulation banner, the security-feature list and the attestation-failure header.
-import {$, h, show, clear, kvTable, preBlock, pretty} from './dom.js';
+import {$, h, show, kvTable, preBlock, pretty} from './dom.js';
 
 export const state = {
 	config: null,          // /skr/config
@@ -255,4 +255,3 @@ export function showAttestationSuccess(emulated) {
 	}
 }
 
-export {clear};

@@ -1,7 +1,8 @@
 // Protect data (company records in the shared blob, decrypt toggle) and live encryption.
-import {$, h, show, clear, api, kvTable, truncate, timingChips, timingFromServer, utf8Length, pool,
+import {$, h, show, clear, api, truncate, timingChips, timingFromServer, utf8Length, pool,
 	fmtBytes} from './dom.js';
-import {state, busy, spinner, errorBox} from './common.js';
+import {state, busy, spinner, errorBox, guarded} from './common.js';
+import {noteLimits} from './skr.js';
 
 const NO_KEY = '(encrypted - no key available)';
 const rec = {
@@ -94,10 +95,31 @@ export async function listRecords() {
 		}
 		rec.list = r.data;
 		rec.listMs = r.ms;
+		await mergeSharedFile(rec.list);
 		rec.decrypted = false;
 		updateToggle();
 		renderRecords();
 	});
+}
+
+// /company/list may hold only this company's rows; the shared file has everyone's (as ciphertext),
+// and the other parties' rows are what the decrypt toggle must show as undecryptable.
+async function mergeSharedFile(list) {
+	const rows = Array.isArray(list.records) ? list.records : [];
+	const total = list.total_records_in_file;
+	if (typeof total !== 'number' || total <= rows.length || !list.blob_name) return;
+	const r = await api('GET', '/storage/download/' + String(list.blob_name).split('/').map(encodeURIComponent).join('/'));
+	rec.listMs += r.ms;
+	if (!r.ok || typeof r.data.content !== 'string') return;
+	let all;
+	try {
+		all = JSON.parse(r.data.content);
+	} catch {
+		return;
+	}
+	if (!Array.isArray(all)) return;
+	list.records = all.map((x, i) => (x && typeof x === 'object' ? {...x, line_number: i + 1} : null)).filter(Boolean);
+	list.merged = true;
 }
 
 function records() {
@@ -123,7 +145,7 @@ function renderRecords() {
 		const tr = h('tr', {class: own ? 'own' : 'other', 'data-company': row.company || ''},
 			h('td', {text: row.line_number ?? i + 1}),
 			h('td', {class: 'nowrap', text: row.timestamp || ''}),
-			h('td', {}, row.company || '', own ? h('span', {class: 'tag tag-own', text: 'ours'}) : null));
+			h('td', {class: 'nowrap'}, row.company || '', own ? h('span', {class: 'tag tag-own', text: 'ours'}) : null));
 		if (rec.decrypted) {
 			const name = row.name_encrypted ? rec.plain.get(row.name_encrypted) : null;
 			const phone = row.phone_encrypted ? rec.plain.get(row.phone_encrypted) : null;
@@ -223,7 +245,7 @@ function updateCounter() {
 export function onPlaintextInput() {
 	updateCounter();
 	clearTimeout(timer);
-	timer = setTimeout(encryptNow, 200);
+	timer = setTimeout(guarded('encryptMeta', encryptNow), 200);
 }
 
 async function encryptNow() {
@@ -239,10 +261,8 @@ async function encryptNow() {
 	const r = await api('POST', '/encrypt', {plaintext: text});
 	if (my !== seq) return; // a newer keystroke already asked
 	const d = r.data || {};
-	if (typeof d.max_plaintext === 'number') state.maxPlaintext = d.max_plaintext;
-	// max_length is the server's hard limit only when it says so (a 400) or when it exceeds the direct limit.
-	if (typeof d.max_length === 'number' && (!r.ok || (state.maxPlaintext && d.max_length > state.maxPlaintext)))
-		state.hardMax = d.max_length;
+	if (typeof d.max_length_oaep === 'number') noteLimits(d.max_length_oaep, d.max_length);
+	else if (typeof d.max_length === 'number' && !r.ok) state.hardMax = d.max_length;
 	updateCounter();
 	if (!r.ok) {
 		out.value = '';

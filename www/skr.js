@@ -39,9 +39,16 @@ export async function releaseKey(onReleased) {
 		}
 		renderRelease(out, r);
 		state.keyReleased = true;
-		if (typeof r.data.max_plaintext === 'number') state.maxPlaintext = r.data.max_plaintext;
+		noteLimits(r.data.max_plaintext_oaep, r.data.max_plaintext);
 		await onReleased();
 	});
+}
+
+function limitsText(oaep, overall) {
+	if (typeof oaep === 'number' && typeof overall === 'number')
+		return `${oaep} bytes with RSA-OAEP directly; up to ${overall} bytes with envelope encryption`;
+	if (typeof overall === 'number') return `${overall} bytes with RSA-OAEP directly; longer data uses envelope encryption`;
+	return undefined;
 }
 
 function renderRelease(out, r) {
@@ -57,8 +64,9 @@ function renderRelease(out, r) {
 		['Allowed operations', Array.isArray(key.key_ops) ? key.key_ops.join(', ') : undefined],
 		['Key vault', d.akv_endpoint, {mono: true}],
 		['Attestation service', d.maa_endpoint, {mono: true}],
-		['Direct RSA-OAEP limit', typeof d.max_plaintext === 'number'
-			? `${d.max_plaintext} bytes (longer data uses envelope encryption)` : undefined],
+		['Encryption limits', limitsText(d.max_plaintext_oaep, d.max_plaintext)],
+		['Attestation path', d.backend ? `${d.backend} (evidence: ${d.evidence_source || 'n/a'})` : undefined],
+		['Key wrapping', d.enc || undefined, {mono: true}],
 	];
 	const claims = d.claims && typeof d.claims === 'object' ? d.claims : null;
 	show(out, h('div', {class: 'card card-ok'},
@@ -74,7 +82,19 @@ function renderRelease(out, r) {
 		claims ? h('h4', {text: 'Attestation claims that satisfied the release policy'}) : null,
 		claims ? kvTable(Object.entries(claims).map(([k, v]) =>
 			[k, typeof v === 'object' ? JSON.stringify(v) : String(v), {mono: true}]), 'claims') : null,
-		d.note ? h('p', {class: 'note', text: d.note}) : null));
+		d.note ? h('p', {class: 'note', text: d.note}) : null,
+		d.release_policy ? collapsible('Release policy of this key', preBlock(pretty(d.release_policy)), false) : null));
+}
+
+// The server names two limits: direct RSA-OAEP (…_oaep) and the overall one (envelope encryption).
+// An older server sends only max_plaintext, which then is the direct limit.
+export function noteLimits(oaep, overall) {
+	if (typeof oaep === 'number') {
+		state.maxPlaintext = oaep;
+		if (typeof overall === 'number') state.hardMax = overall;
+	} else if (typeof overall === 'number') {
+		state.maxPlaintext = overall;
+	}
 }
 
 // ---- release-policy dry run ----------------------------------------------------------------
@@ -139,9 +159,13 @@ export async function policyCheck(which) {
 		}
 		const d = r.data;
 		const ff = d.first_failure;
-		show(out, h('div', {class: 'card ' + (d.would_release ? 'card-ok' : 'card-bad')},
+		show(out, h('div', {class: 'card ' + (d.would_release === true ? 'card-ok' : 'card-bad')},
 			h('h3', {text: `Release policy of ${d.key_name || (which === 'other' ? 'the other company\'s key' : 'our key')}`}),
-			h('div', {class: 'result-head'}, badge(d.would_release === true, '✓ Would release', '✗ Would NOT release')),
+			h('div', {class: 'result-head'}, d.would_release === true || d.would_release === false
+				? badge(d.would_release, '✓ Would release', '✗ Would NOT release')
+				: h('span', {class: 'badge badge-warn', text: '? Cannot evaluate: the policy is not readable'})),
+			d.message && d.message !== ff ? h('p', {text: d.message}) : null,
+			d.vault_status ? h('p', {class: 'note', text: `The key vault answered HTTP ${d.vault_status}.`}) : null,
 			timingFromServer(d.timing_ms, r.ms),
 			ff ? h('p', {class: 'alert alert-warn'}, h('strong', {text: 'First failing condition: '}),
 				typeof ff === 'string' ? ff : h('span', {}, ff.claim ? h('code', {text: ff.claim}) : null,

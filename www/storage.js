@@ -2,7 +2,7 @@
 // auto-refreshing "Intercepted Encrypted Records" view.
 import {$, h, show, api, kvTable, truncate, fmtBytes, timingChips, timingFromServer, preBlock,
 	pretty} from './dom.js';
-import {busy, spinner, errorBox} from './common.js';
+import {busy, spinner, errorBox, guarded} from './common.js';
 
 let storageCfg = null;
 
@@ -55,7 +55,7 @@ export async function listBlobs() {
 		const body = h('tbody');
 		for (const b of blobs) {
 			const view = h('button', {type: 'button', class: 'btn btn-small', text: 'View'});
-			view.addEventListener('click', () => viewBlob(b.name, view));
+			view.addEventListener('click', guarded('blobView', () => viewBlob(b.name, view)));
 			body.appendChild(h('tr', {},
 				h('td', {class: 'mono', text: b.name}), h('td', {class: 'nowrap', text: fmtBytes(b.size)}),
 				h('td', {text: b.content_type || ''}), h('td', {class: 'nowrap', text: b.last_modified || ''}),
@@ -100,7 +100,6 @@ async function viewBlob(name, btn) {
 
 // ---- snooper mode ---------------------------------------------------------------------------
 
-let pollTimer = null;
 let polling = false;
 
 export function startSnooperMode() {
@@ -113,12 +112,9 @@ export function startSnooperMode() {
 	$('snooperExplainer').after($('interceptedView'));
 	$('interceptedView').hidden = false;
 	show($('interceptedView'), spinner('Intercepting the shared record file…'));
-	pollIntercepted();
-	pollTimer = setInterval(pollIntercepted, 5000);
-}
-
-export function stopSnooperMode() {
-	clearInterval(pollTimer);
+	const poll = guarded('interceptedView', pollIntercepted);
+	poll();
+	setInterval(poll, 5000);
 }
 
 async function pollIntercepted() {

@@ -31,7 +31,7 @@ int aad_lock_dir(const char *dir, struct err *e)
 	free(path);
 	if (fd < 0)
 		return err_set(e, ERR_INTERNAL, "cannot open lock file in %s: %s", dir,
-			       strerror(errno));
+		               strerror(errno));
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			close(fd);
@@ -46,7 +46,7 @@ static BIO *file_bio(const char *path, struct buf *b, struct err *e)
 	buf_init(b);
 	if (read_file(path, PEM_MAX, b) != 0) {
 		err_set(e, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "cannot read %s: %s",
-			path, strerror(errno));
+		        path, strerror(errno));
 		return NULL;
 	}
 	return BIO_new_mem_buf(b->p, (int)b->len);
@@ -96,9 +96,9 @@ int aad_write_key(const char *path, EVP_PKEY *key, int private_part, struct err 
 {
 	/* secmem: the buffer that held a private key is cleansed when freed. */
 	BIO *bio = BIO_new(private_part ? BIO_s_secmem() : BIO_s_mem());
-	int ok = bio && (private_part
-				 ? PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
-				 : PEM_write_bio_PUBKEY(bio, key)) == 1;
+	int ok = bio &&
+	         (private_part ? PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
+	                       : PEM_write_bio_PUBKEY(bio, key)) == 1;
 	char *data = NULL;
 	long n = ok ? BIO_get_mem_data(bio, &data) : 0;
 	ok = ok && n > 0 &&
@@ -166,15 +166,16 @@ static int same_audience(const char *a, const char *b)
 }
 
 int aad_verify_bearer(const char *authorization, EVP_PKEY *pub, const char *issuer,
-		      const char *audience, struct json_object **claims, struct err *e)
+                      const char *audience, struct json_object **claims, struct err *e)
 {
 	*claims = NULL;
 	if (!authorization || !*authorization)
 		return err_set(e, ERR_UNAUTHORIZED,
-			       "no bearer token: send 'Authorization: Bearer <access token>' from "
-			       "the identity endpoint");
+		               "no bearer token: send 'Authorization: Bearer <access token>' from "
+		               "the identity endpoint");
 	if (strncasecmp(authorization, "Bearer ", 7) || !authorization[7])
-		return err_set(e, ERR_UNAUTHORIZED, "the Authorization header is not 'Bearer <token>'");
+		return err_set(e, ERR_UNAUTHORIZED,
+		               "the Authorization header is not 'Bearer <token>'");
 	struct json_object *jwks = json_object_new_object(), *keys = json_object_new_array();
 	struct json_object *jwk = jwk_public(pub);
 	if (!jwk) {
@@ -207,9 +208,9 @@ int aad_verify_bearer(const char *authorization, EVP_PKEY *pub, const char *issu
 	if (!ok) {
 		json_object_put(c);
 		return err_set(e, ERR_UNAUTHORIZED,
-			       "bearer token rejected: its audience is not %s (ask the identity "
-			       "endpoint for resource=%s)",
-			       audience, audience);
+		               "bearer token rejected: its audience is not %s (ask the identity "
+		               "endpoint for resource=%s)",
+		               audience, audience);
 	}
 	if (!jsonx_str(c, "oid")) {
 		json_object_put(c);

@@ -17,9 +17,9 @@
 #include "err.h"
 
 #define AAD_DEFAULT_ISSUER "http://127.0.0.1/local-aad/"
-#define AAD_KEY_FILE "aad.key"
-#define AAD_PUB_FILE "aad.pem"
-#define AAD_KEY_BITS 2048
+#define AAD_KEY_FILE       "aad.key"
+#define AAD_PUB_FILE       "aad.pem"
+#define AAD_KEY_BITS       2048
 
 /* AAD_ISSUER from the environment, else AAD_DEFAULT_ISSUER (static storage). */
 const char *aad_issuer(void);
@@ -44,7 +44,7 @@ int aad_lock_dir(const char *dir, struct err *e) MUST_CHECK;
  * token.
  */
 int aad_verify_bearer(const char *authorization, EVP_PKEY *pub, const char *issuer,
-		      const char *audience, struct json_object **claims, struct err *e) MUST_CHECK;
+                      const char *audience, struct json_object **claims, struct err *e) MUST_CHECK;
 
 /* Query parameter name of the raw query string, percent-decoded: 1 and *out (caller
  * frees) when present, 0 when absent, -1 when malformed (bad escape or a NUL). */

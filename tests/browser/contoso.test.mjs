@@ -55,7 +55,7 @@ test('Contoso walk-through', {timeout: 150000}, async () => {
 		]);
 		const rel = await relResp.json();
 		assert.equal(rel.status, 'success', JSON.stringify(rel).slice(0, 500));
-		for (const m of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) assert.equal(rel.key[m], undefined, `private member ${m}`);
+		for (const m of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) assert.equal((rel.key || {})[m], undefined, `private member ${m}`);
 		await page.waitForSelector('#skrResult .card', {timeout: SLOW});
 		assert.match(await page.textContent('#skrResult'), /Key released to this container/);
 		await shot(page, 'contoso-04-key-released');
@@ -106,8 +106,9 @@ test('Contoso walk-through', {timeout: 150000}, async () => {
 		await page.waitForSelector('#policyResult .card, #policyResult .error-box', {timeout: SLOW});
 		assert.match(await page.textContent('#policyResult'), /✓ Would release/);
 		await page.click('#policyOtherBtn');
-		await page.waitForFunction(() => /Would NOT release/.test(document.getElementById('policyResult').textContent),
-			null, {timeout: SLOW});
+		// Fabrikam's policy either fails for this token or is not even readable with Contoso's identity.
+		await page.waitForFunction(() => /Would NOT release|Cannot evaluate/.test(
+			document.getElementById('policyResult').textContent), null, {timeout: SLOW});
 		await shot(page, 'contoso-08-policy-dry-run');
 
 		// Phone width: everything still fits.

@@ -182,7 +182,7 @@ r=$(cgi POST /company/populate '')
 expect "an empty CSV is 400" 400 "$is_error" "$r"
 check "no bad CSV wrote anything" "$([ "$(sha256sum "$blob")" = "$sum" ]; echo $?)" ""
 BASE_ENV+=(DATA_DIR="$tmp/data")
-r=$(cgi POST /company/save '{"name":"back\\\\ud800slash \ud83d\ude00","phone":"1"}')
+r=$(cgi POST /company/save '{"name":"back\\ud800slash \ud83d\ude00","phone":"1"}')
 expect "an escaped backslash before 'u' and a surrogate pair are fine" 200 '.status == "success"' "$r"
 got=$(keytool decrypt "$(jq -r '.[-1].name_encrypted' "$blob")")
 check "and round-trip" "$([ "$got" = "$(printf 'back\\ud800slash \xf0\x9f\x98\x80')" ]; echo $?)" "$got"

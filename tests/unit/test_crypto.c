@@ -9,42 +9,40 @@
 /* A throwaway test key and a ciphertext made by `openssl pkeyutl -encrypt -pkeyopt
  * rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256`
  * of "Alice,555-0100": the original demo's record format. */
-static const char kat_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQDIxJRoaQwFg/wS\n"
-	"NcYViqLpzfOXp6Bgy6x9iYtJ/c2oUy6jMSm9pnnk+GEq69RCgiHY9MGHrgZdIoVU\n"
-	"5DdVk4+v2xsJKm9K0hM7dm5sYukM10pdqlOJPEc6ZDNUbDoAL47wsYdm2/53U3FE\n"
-	"U/aCn5hB9z+lqzrJW1wF4v45q65mSiaPKXRrBMh1DU1POKgXvu6ZfmNxEJyx1g4W\n"
-	"X6KmVMvnyAT3W7rrKRZCdvH/RvaMGyOBGcP/HXsqYJk7dQKIVMGHdolTwQ7KpFz/\n"
-	"nEHchIxWFqf/k2UHPnUi/uIEj1taoadUQxnY4tiKHGWNiHj780pyqcKYMzncm6S2\n"
-	"hUv0EWGNAgMBAAECggEAEJ5K/YiCdPtrlFNMqfBPk2RXjzxSF2kMhliqBa4jRZVb\n"
-	"FSmG37qluNkBbATYzUeJxzRdR56VSsTGfhQk62m7OU584qmXTD1u15tyQPj/+u7g\n"
-	"Kjgk0YWCjNgJ8qlBtM26+nvrbg10NwraY5JCo6XTu9QcOdmeVFgCWj9jlUD7ft5r\n"
-	"YXby9pVgPZx5K8WsMK4jsCktx4xgww841dFawEnUMvieDhLGPJcsHL8Xd3wHd+ZM\n"
-	"4f5D100WAjQsl2UFPcHMK2A5O2OeN0bCyCPrGbpgBU4W3o9BRkSYVKjwnpmbcEUF\n"
-	"8Ucgf/bAKdFjR6MJOJii/9tnYSPHDxK55ftshM+AYQKBgQDlSp+l0EQzFhG+klR0\n"
-	"psS44NObHoX2zRWgKAz+nhCNP2485PPDwvLUC9kPXKtmEqCJ1qP7xVHY5r+LFtJH\n"
-	"uRu/lsZjWCFPK1lxO/m4uXzvll6MeWQbE1iEn1mkpkr0mAJxbODPMuRDsZdoW/u0\n"
-	"I5EMaXAO3udiIIa8o2aONR14YQKBgQDgJ2TfIbPuyXiZx+Hs/e75B/1nuSm8/Bmp\n"
-	"NoEk86Dkr3Ytc/hR+5XSqEpe3LlF/Jk5y4i5sxeDq7BOwZyToLPEVfcbXxMXJ6oO\n"
-	"NOJWqLYmEQk7jFBOkIgbbCq67htX45k4FYKOpYK+9erJlsKJwXemmZx2PlgdZVS4\n"
-	"2aNNDeQIrQKBgE75pgVpt6PU7SWzpw1Kx6VaIuhh2giI2PMB+H/Wl6Le/yxQO7no\n"
-	"stTgg9HrvEl7DvqLCI5Wh3tq9vyETsdPdcRGvWxIVai8KKF84+WBVgv7wfMmeJlu\n"
-	"z2VWsXypnlWi6eyBcOlNARxj1d+nFwoT2gjpZCRrGE1PILlmmpNOrijhAoGAP+W6\n"
-	"8Yhv/G/eOygplR9GEiNe70RvS3op7nylD92LTeVesNJQRT6MlQJ4QNZ20iaRn1IP\n"
-	"5a/R0i0NE0ZJ1iOHWz6ONHVDweQCrA4TP1TUp8FPenQjKGI3CmopPCRIEyPEN6Ka\n"
-	"FwPDY6BCj7i0OAS4kPtVCLf48lhCcHdJ/9sn1/kCgYACeZ+j2Z3IUy++3EhN4V9R\n"
-	"TzoiKtmYxH6UrL6t95d9oGs6SIyD1gJaFpioA6VzIvyrvtIN8DF1Tb7AGoXjR5kN\n"
-	"IsWdPLXR9fPNu+PfBag79YU5w+WnCvPEkFAiDJ3AVIq6Y02uVfGXJmaCGg2HCmG+\n"
-	"FZZPcRRrQScrBR7TZFaHlw==\n"
-	"-----END PRIVATE KEY-----\n";
-static const char kat_ct[] =
-	"QkFn6fORyTE94iStSaItrUkqD3nKZzDQhMU7LKA1qqEjcPHqIEZHfXge5tUd3NXV"
-	"OWkCPzLCRx0nbwzZU0erha9GD1SBSnuW8Klh7/qMA9MFn9nZGnGD4rzkMaEDYERl"
-	"cixVzmDAmn0dFTtLiZHNoDDS8GnO3y4Va1ddE0kGwzmo5BXQJqDkVW6/evo8f5WL"
-	"+1cIZ2/h+4nTUngIAsGCrrvUFD4GkRLYdg/GAJr5ZljVQDT6dOazlZVV9/IupuoF"
-	"2QH/r33ujULhMqvDXW0p/3K3LVWIVArw8UBN5gOrjSmPVw9kaeLHvB3HHHGp2rwk"
-	"aBnzDitgMQH+FWLMDGhWEg==";
+static const char kat_pem[] = "-----BEGIN PRIVATE KEY-----\n"
+                              "MIIEvAIBADANBgkqhkiG9w0BAQEFAASCBKYwggSiAgEAAoIBAQDIxJRoaQwFg/wS\n"
+                              "NcYViqLpzfOXp6Bgy6x9iYtJ/c2oUy6jMSm9pnnk+GEq69RCgiHY9MGHrgZdIoVU\n"
+                              "5DdVk4+v2xsJKm9K0hM7dm5sYukM10pdqlOJPEc6ZDNUbDoAL47wsYdm2/53U3FE\n"
+                              "U/aCn5hB9z+lqzrJW1wF4v45q65mSiaPKXRrBMh1DU1POKgXvu6ZfmNxEJyx1g4W\n"
+                              "X6KmVMvnyAT3W7rrKRZCdvH/RvaMGyOBGcP/HXsqYJk7dQKIVMGHdolTwQ7KpFz/\n"
+                              "nEHchIxWFqf/k2UHPnUi/uIEj1taoadUQxnY4tiKHGWNiHj780pyqcKYMzncm6S2\n"
+                              "hUv0EWGNAgMBAAECggEAEJ5K/YiCdPtrlFNMqfBPk2RXjzxSF2kMhliqBa4jRZVb\n"
+                              "FSmG37qluNkBbATYzUeJxzRdR56VSsTGfhQk62m7OU584qmXTD1u15tyQPj/+u7g\n"
+                              "Kjgk0YWCjNgJ8qlBtM26+nvrbg10NwraY5JCo6XTu9QcOdmeVFgCWj9jlUD7ft5r\n"
+                              "YXby9pVgPZx5K8WsMK4jsCktx4xgww841dFawEnUMvieDhLGPJcsHL8Xd3wHd+ZM\n"
+                              "4f5D100WAjQsl2UFPcHMK2A5O2OeN0bCyCPrGbpgBU4W3o9BRkSYVKjwnpmbcEUF\n"
+                              "8Ucgf/bAKdFjR6MJOJii/9tnYSPHDxK55ftshM+AYQKBgQDlSp+l0EQzFhG+klR0\n"
+                              "psS44NObHoX2zRWgKAz+nhCNP2485PPDwvLUC9kPXKtmEqCJ1qP7xVHY5r+LFtJH\n"
+                              "uRu/lsZjWCFPK1lxO/m4uXzvll6MeWQbE1iEn1mkpkr0mAJxbODPMuRDsZdoW/u0\n"
+                              "I5EMaXAO3udiIIa8o2aONR14YQKBgQDgJ2TfIbPuyXiZx+Hs/e75B/1nuSm8/Bmp\n"
+                              "NoEk86Dkr3Ytc/hR+5XSqEpe3LlF/Jk5y4i5sxeDq7BOwZyToLPEVfcbXxMXJ6oO\n"
+                              "NOJWqLYmEQk7jFBOkIgbbCq67htX45k4FYKOpYK+9erJlsKJwXemmZx2PlgdZVS4\n"
+                              "2aNNDeQIrQKBgE75pgVpt6PU7SWzpw1Kx6VaIuhh2giI2PMB+H/Wl6Le/yxQO7no\n"
+                              "stTgg9HrvEl7DvqLCI5Wh3tq9vyETsdPdcRGvWxIVai8KKF84+WBVgv7wfMmeJlu\n"
+                              "z2VWsXypnlWi6eyBcOlNARxj1d+nFwoT2gjpZCRrGE1PILlmmpNOrijhAoGAP+W6\n"
+                              "8Yhv/G/eOygplR9GEiNe70RvS3op7nylD92LTeVesNJQRT6MlQJ4QNZ20iaRn1IP\n"
+                              "5a/R0i0NE0ZJ1iOHWz6ONHVDweQCrA4TP1TUp8FPenQjKGI3CmopPCRIEyPEN6Ka\n"
+                              "FwPDY6BCj7i0OAS4kPtVCLf48lhCcHdJ/9sn1/kCgYACeZ+j2Z3IUy++3EhN4V9R\n"
+                              "TzoiKtmYxH6UrL6t95d9oGs6SIyD1gJaFpioA6VzIvyrvtIN8DF1Tb7AGoXjR5kN\n"
+                              "IsWdPLXR9fPNu+PfBag79YU5w+WnCvPEkFAiDJ3AVIq6Y02uVfGXJmaCGg2HCmG+\n"
+                              "FZZPcRRrQScrBR7TZFaHlw==\n"
+                              "-----END PRIVATE KEY-----\n";
+static const char kat_ct[] = "QkFn6fORyTE94iStSaItrUkqD3nKZzDQhMU7LKA1qqEjcPHqIEZHfXge5tUd3NXV"
+                             "OWkCPzLCRx0nbwzZU0erha9GD1SBSnuW8Klh7/qMA9MFn9nZGnGD4rzkMaEDYERl"
+                             "cixVzmDAmn0dFTtLiZHNoDDS8GnO3y4Va1ddE0kGwzmo5BXQJqDkVW6/evo8f5WL"
+                             "+1cIZ2/h+4nTUngIAsGCrrvUFD4GkRLYdg/GAJr5ZljVQDT6dOazlZVV9/IupuoF"
+                             "2QH/r33ujULhMqvDXW0p/3K3LVWIVArw8UBN5gOrjSmPVw9kaeLHvB3HHHGp2rwk"
+                             "aBnzDitgMQH+FWLMDGhWEg==";
 
 static EVP_PKEY *key_a, *key_b, *key_3072;
 
@@ -74,8 +72,8 @@ static int roundtrip(EVP_PKEY *k, size_t n, const char *want_alg)
 	size_t m = 0;
 	struct err e;
 	int ok = crypto_encrypt(k, pt, n, &ct, &alg, &e) == 0 && !strcmp(alg, want_alg) &&
-		 crypto_decrypt(k, ct, &back, &m, &alg2, &e) == 0 && !strcmp(alg2, want_alg) &&
-		 m == n && !memcmp(back, pt, n) && back[n] == '\0';
+	         crypto_decrypt(k, ct, &back, &m, &alg2, &e) == 0 && !strcmp(alg2, want_alg) &&
+	         m == n && !memcmp(back, pt, n) && back[n] == '\0';
 	free(pt);
 	free(ct);
 	free(back);
@@ -149,7 +147,8 @@ static char *tamper_envelope(const char *ct, size_t off)
 	size_t pl = strlen(CRYPTO_ENVELOPE_PREFIX);
 	unsigned char *blob = NULL;
 	size_t len = 0;
-	if (b64_decode(ct + pl, strlen(ct + pl), B64_STD, B64_PAD_ANY, &blob, &len) < 0 || off >= len) {
+	if (b64_decode(ct + pl, strlen(ct + pl), B64_STD, B64_PAD_ANY, &blob, &len) < 0 ||
+	    off >= len) {
 		free(blob);
 		return NULL;
 	}
@@ -187,8 +186,8 @@ static void test_tamper_every_part(void)
 	static const struct {
 		size_t off;
 		int generic;
-	} where[] = {{0, 0}, {1, 0}, {3, 1}, {4, 1}, {11, 1}, {12, 1}, {23, 1}, {24, 1}, {279, 1},
-		     {280, 1}, {1500, 1}, {3279, 1}, {3280, 1}, {3295, 1}};
+	} where[] = {{0, 0},  {1, 0},   {3, 1},   {4, 1},    {11, 1},   {12, 1},   {23, 1},
+	             {24, 1}, {279, 1}, {280, 1}, {1500, 1}, {3279, 1}, {3280, 1}, {3295, 1}};
 	for (size_t i = 0; i < NELEM(where); i++) {
 		char *bad = tamper_envelope(ct, where[i].off);
 		CHECK_MSG(bad && rejected(k, bad, where[i].generic), "offset %zu", where[i].off);
@@ -245,8 +244,16 @@ static void test_garbage(void)
 {
 	EVP_PKEY *k = keys();
 	static const char *const junk[] = {
-		"", "x", "not base64!", "env1:", "env1:!!!!", "env1:AAAA", "AAAA", "env2:AAAA",
-		"ZW52MTo=", "env1:AQEBAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	    "",
+	    "x",
+	    "not base64!",
+	    "env1:",
+	    "env1:!!!!",
+	    "env1:AAAA",
+	    "AAAA",
+	    "env2:AAAA",
+	    "ZW52MTo=",
+	    "env1:AQEBAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
 	};
 	for (size_t i = 0; i < NELEM(junk); i++)
 		CHECK_MSG(rejected(k, junk[i], 0), "input %zu", i);

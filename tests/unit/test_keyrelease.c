@@ -22,7 +22,7 @@ static X509 *cert;
 static char pem_path[] = "/tmp/test_keyrelease.XXXXXX";
 static struct endpoint local_vault = {1, "http://127.0.0.1:18021", "127.0.0.1:18021", 1};
 static struct endpoint azure_vault = {1, "https://kvdemo.vault.azure.net", "kvdemo.vault.azure.net",
-				      0};
+                                      0};
 
 static X509 *self_signed(EVP_PKEY *k, const char *cn)
 {
@@ -113,7 +113,7 @@ static char *b64url_param(EVP_PKEY *k, const char *name)
 
 /* A release payload (§5.3) for key `name` wrapping `k` to `to` with `enc`. */
 static struct json_object *make_payload(EVP_PKEY *k, EVP_PKEY *to, const char *name,
-					const char *enc)
+                                        const char *enc)
 {
 	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(k);
 	unsigned char *der = NULL;
@@ -155,8 +155,9 @@ static struct json_object *make_payload(EVP_PKEY *k, EVP_PKEY *to, const char *n
 	free(ee);
 	jsonx_add_str(key, "key_hsm", hsmb);
 	free(hsmb);
-	const char *pol = "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"http://127.0.0.1:18010\","
-			  "\"allOf\":[{\"claim\":\"x-ms-attestation-type\",\"equals\":\"sevsnpvm\"}]}]}";
+	const char *pol =
+	    "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"http://127.0.0.1:18010\","
+	    "\"allOf\":[{\"claim\":\"x-ms-attestation-type\",\"equals\":\"sevsnpvm\"}]}]}";
 	char *polb = b64_encode(pol, strlen(pol), B64_URL, B64_PAD_NONE);
 	struct json_object *rp = json_object_new_object();
 	jsonx_add_str(rp, "contentType", "application/json; charset=utf-8");
@@ -208,7 +209,7 @@ static void test_runtime_jwks_shape(void)
 	CHECK(sorted && i == 5);
 	/* The thumbprint is RFC 7638's: SHA-256 of {"e","kty","n"} */
 	char *canon = xasprintf("{\"e\":\"%s\",\"kty\":\"RSA\",\"n\":\"%s\"}", jsonx_str(k, "e"),
-				jsonx_str(k, "n"));
+	                        jsonx_str(k, "n"));
 	unsigned char md[32];
 	unsigned int ml = 32;
 	EVP_Digest(canon, strlen(canon), md, &ml, EVP_sha256(), NULL);
@@ -284,14 +285,15 @@ static void test_unwrap_payload(void)
 {
 	setup();
 	static const char *const encs[] = {"CKM_RSA_AES_KEY_WRAP", "RSA_AES_KEY_WRAP_256",
-					   "RSA_AES_KEY_WRAP_384"};
+	                                   "RSA_AES_KEY_WRAP_384"};
 	for (size_t i = 0; i < NELEM(encs); i++) {
 		struct json_object *p = make_payload(target, wrap, "contoso-secret-key", encs[i]);
 		struct json_object *facts = json_object_new_object();
 		EVP_PKEY *k = NULL;
 		struct err e;
-		CHECK_MSG(keyrelease_unwrap_payload(p, wrap, "contoso-secret-key", &k, facts, &e) == 0,
-			  "%s: %s", encs[i], e.msg);
+		CHECK_MSG(keyrelease_unwrap_payload(p, wrap, "contoso-secret-key", &k, facts, &e) ==
+		              0,
+		          "%s: %s", encs[i], e.msg);
 		CHECK(k && EVP_PKEY_eq(k, target) == 1);
 		CHECK_STR(jsonx_str(facts, "name"), "contoso-secret-key");
 		CHECK_STR(jsonx_str(facts, "kty"), "RSA-HSM");
@@ -320,7 +322,8 @@ static void test_unwrap_rejects(void)
 	EVP_PKEY *k = NULL;
 	struct err e;
 	/* Another key's answer */
-	struct json_object *p = make_payload(target, wrap, "fabrikam-secret-key", "RSA_AES_KEY_WRAP_256");
+	struct json_object *p =
+	    make_payload(target, wrap, "fabrikam-secret-key", "RSA_AES_KEY_WRAP_256");
 	CHECK(keyrelease_unwrap_payload(p, wrap, "contoso-secret-key", &k, facts, &e) < 0 && !k);
 	json_object_put(p);
 	/* Wrapped to someone else's wrapping key */
@@ -352,10 +355,14 @@ static void test_unwrap_rejects(void)
 static char *private_jwk(EVP_PKEY *k, EVP_PKEY *d_from)
 {
 	static const char *const names[][2] = {
-		{"d", OSSL_PKEY_PARAM_RSA_D}, {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
-		{"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2}, {"e", "e"}, {"n", "n"},
-		{"p", OSSL_PKEY_PARAM_RSA_FACTOR1}, {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
-		{"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
+	    {"d", OSSL_PKEY_PARAM_RSA_D},
+	    {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},
+	    {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
+	    {"e", "e"},
+	    {"n", "n"},
+	    {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},
+	    {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
+	    {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
 	};
 	struct json_object *o = json_object_new_object();
 	for (size_t i = 0; i < NELEM(names); i++) {
@@ -404,16 +411,18 @@ static void test_vault_errors(void)
 {
 	struct err e;
 	const char *b403 = "{\"error\":{\"code\":\"Forbidden\",\"message\":\"Target environment "
-			   "attestation statement cannot be verified: claim x-ms-sevsnpvm-hostdata "
-			   "does not equal 'ab12'\"}}";
+	                   "attestation statement cannot be verified: claim x-ms-sevsnpvm-hostdata "
+	                   "does not equal 'ab12'\"}}";
 	CHECK(keyrelease_vault_error(403, b403, strlen(b403), "release of key 'k'", &e) == -1);
 	CHECK_INT(e.code, ERR_FORBIDDEN);
 	CHECK_INT(e.upstream_status, 403);
 	CHECK(strstr(e.msg, "x-ms-sevsnpvm-hostdata does not equal") != NULL);
 	CHECK(strstr(e.msg, "(Forbidden)") != NULL);
 	CHECK(keyrelease_vault_error(401, "", 0, "w", &e) == -1 && e.code == ERR_UNAUTHORIZED);
-	CHECK(keyrelease_vault_error(404, "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}",
-				     45, "w", &e) == -1 && e.code == ERR_NOT_FOUND);
+	CHECK(keyrelease_vault_error(404,
+	                             "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}", 45,
+	                             "w", &e) == -1 &&
+	      e.code == ERR_NOT_FOUND);
 	CHECK(keyrelease_vault_error(500, "<html>", 6, "w", &e) == -1 && e.code == ERR_UPSTREAM);
 	CHECK(keyrelease_vault_error(503, "", 0, "w", &e) == -1 && e.code == ERR_UNAVAILABLE);
 	/* Control characters from the vault never reach a log line */

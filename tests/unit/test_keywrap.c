@@ -62,9 +62,9 @@ static void test_rfc5649_vectors(void)
 	static const struct {
 		const char *key, *wrapped;
 	} v[] = {
-		{"c37b7e6492584340bed12207808941155068f738",
-		 "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a"},
-		{"466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f"},
+	    {"c37b7e6492584340bed12207808941155068f738",
+	     "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a"},
+	    {"466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f"},
 	};
 	size_t kn;
 	unsigned char *kek = hex("5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8", &kn);
@@ -101,10 +101,10 @@ static void test_fixture_unwrap(void)
 		const char *file;
 		enum keywrap_alg alg;
 	} f[] = {
-		{"keywrap-ckm.hex", KEYWRAP_RSA_AES},
-		{"keywrap-256.hex", KEYWRAP_RSA_AES_256},
-		{"keywrap-384.hex", KEYWRAP_RSA_AES_384},
-		{"keywrap-ckm-kek128.hex", KEYWRAP_RSA_AES},
+	    {"keywrap-ckm.hex", KEYWRAP_RSA_AES},
+	    {"keywrap-256.hex", KEYWRAP_RSA_AES_256},
+	    {"keywrap-384.hex", KEYWRAP_RSA_AES_384},
+	    {"keywrap-ckm-kek128.hex", KEYWRAP_RSA_AES},
 	};
 	EVP_PKEY *k = fixture_key();
 	size_t pn = 0;
@@ -115,13 +115,13 @@ static void test_fixture_unwrap(void)
 		unsigned char *ct = hex_file(f[i].file, &cn), *o = NULL;
 		struct err e;
 		err_clear(&e);
-		CHECK_MSG(keywrap_unwrap(k, f[i].alg, ct, cn, &o, &on, &e) == 0, "%s: %s", f[i].file,
-			  e.msg);
+		CHECK_MSG(keywrap_unwrap(k, f[i].alg, ct, cn, &o, &on, &e) == 0, "%s: %s",
+		          f[i].file, e.msg);
 		CHECK(o && on == pn && !memcmp(o, plain, pn));
 		free(o);
 		/* The wrong OAEP hash is refused, with the same message as any other failure. */
-		enum keywrap_alg other = f[i].alg == KEYWRAP_RSA_AES ? KEYWRAP_RSA_AES_256
-								      : KEYWRAP_RSA_AES;
+		enum keywrap_alg other =
+		    f[i].alg == KEYWRAP_RSA_AES ? KEYWRAP_RSA_AES_256 : KEYWRAP_RSA_AES;
 		o = NULL;
 		err_clear(&e);
 		CHECK_INT(keywrap_unwrap(k, other, ct, cn, &o, &on, &e), -1);
@@ -179,7 +179,7 @@ static void test_tampering(void)
 		err_clear(&e);
 		o = NULL;
 		CHECK_MSG(keywrap_unwrap(k, KEYWRAP_RSA_AES_256, w, wn, &o, &on, &e) == -1,
-			  "flip at %zu accepted", at[i]);
+		          "flip at %zu accepted", at[i]);
 		CHECK(o == NULL && e.code == ERR_UNPROCESSABLE);
 		/* Same words whichever part was hit: no oracle. */
 		if (!*first_msg)
