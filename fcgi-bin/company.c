@@ -300,7 +300,6 @@ static void company_save(struct http_req *rq, struct http_resp *rs)
 	jsonx_add_str(o, "blob_name", blob);
 	jsonx_add_int(o, "record_count", total);
 	jsonx_add_int(o, "records_added", 1);
-	jsonx_add_str(o, "algorithm", CRYPTO_ALG_OAEP);
 	jsonx_add_str(o, "note",
 		      "Each field was encrypted inside this instance with the released key's public "
 		      "half; only the holder of that key can decrypt it.");

@@ -288,7 +288,14 @@ static void send_release_failure(struct http_resp *rs, const struct err *e,
 		stage = "release";
 	enum attest_via via = attest_choose();
 	struct json_object *x = json_object_new_object();
-	jsonx_add_str(x, "failure_reason", failure_reason(stage, e));
+	/* An unreachable sidecar is the sign of no TEE at all: diagnose it as attestation. */
+	int no_tee = via == ATTEST_SIDECAR && e->code == ERR_UNAVAILABLE && !e->upstream_status;
+	if (no_tee)
+		stage = "attestation";
+	jsonx_add_str(x, "failure_reason",
+	              no_tee
+	                  ? "No TEE: neither an AMD SEV-SNP device nor the SKR sidecar is available"
+	                  : failure_reason(stage, e));
 	jsonx_add_str(x, "stage", stage);
 	if (via == ATTEST_SIDECAR && e->upstream_status) {
 		jsonx_add_str(x, "sidecar_response", e->msg);

@@ -196,7 +196,7 @@ static int lock_blob(struct dir_store *d, const char *name, int op, int create, 
 		     struct err *e)
 {
 	char *lp = meta_path(d, name, "lock");
-	int fd = open(lp, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+	int fd = open(lp, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0660);
 	if (fd < 0 && errno == ENOENT && !create) {
 		char *dp = xasprintf("%s/%s", d->root, name);
 		struct stat st;
@@ -207,7 +207,7 @@ static int lock_blob(struct dir_store *d, const char *name, int op, int create, 
 			*fd_out = -1;
 			return err_set(e, ERR_NOT_FOUND, "blob '%s' not found", name);
 		}
-		fd = open(lp, O_RDWR | O_CLOEXEC | O_CREAT, 0600);
+		fd = open(lp, O_RDWR | O_CLOEXEC | O_CREAT, 0660);
 	}
 	if (fd < 0) {
 		int rc = unavailable(e, "open lock file", lp);
@@ -337,7 +337,7 @@ static int dir_put(void *impl, const char *name, const void *data, size_t len, c
 	dp = xasprintf("%s/%s", d->root, name);
 	parent = xstrdup(dp);
 	*strrchr(parent, '/') = '\0';
-	if (mkdir_p(parent, 0750) < 0) {
+	if (mkdir_p(parent, 02770) < 0) {
 		if (errno == ENOTDIR || errno == EEXIST)
 			err_set(e, ERR_CONFLICT, "blob '%s': a blob exists where a folder is needed",
 				name);
@@ -390,7 +390,7 @@ static int dir_put(void *impl, const char *name, const void *data, size_t len, c
 	sl = stat_line(&tst);
 	info = xasprintf("v1\n%s\n%s\n%s\n", et, ctype, sl);
 	ip = meta_path(d, name, "info");
-	if (write_file_atomic(ip, info, strlen(info), 0600) < 0) {
+	if (write_file_atomic(ip, info, strlen(info), 0660) < 0) {
 		unavailable(e, "write", ip);
 		goto out;
 	}
@@ -506,7 +506,7 @@ static int dir_ensure(void *impl, struct err *e)
 {
 	struct dir_store *d = impl;
 	char *p = xstrdup(d->meta);
-	int rc = mkdir_p(p, 0750);
+	int rc = mkdir_p(p, 02770);
 	free(p);
 	if (rc < 0)
 		return unavailable(e, "create", d->meta);
@@ -563,7 +563,7 @@ int blob_dir_new(const char *dir, const struct blob_ops **ops, void **impl, stru
 	size_t n = strlen(tmp);
 	while (n > 1 && tmp[n - 1] == '/')
 		tmp[--n] = '\0';
-	if (mkdir_p(tmp, 0750) < 0) {
+	if (mkdir_p(tmp, 02770) < 0) {
 		int rc = err_set(e, ERR_UNAVAILABLE, "BLOB_DIR: cannot create %s: %s", tmp,
 				 strerror(errno));
 		free(tmp);

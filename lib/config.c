@@ -204,7 +204,8 @@ int config_load(struct config *c, struct err *e)
 	}
 	{
 		static const char *const blobs[] = {"dir", "azure"};
-		const char *def = *c->storage_conn ? "azure" : "dir";
+		const char *url = env_or("AZURE_STORAGE_ACCOUNT_URL", "");
+		const char *def = *c->storage_conn || *url ? "azure" : "dir";
 		if (parse_choice("BLOB_BACKEND", env_or("BLOB_BACKEND", def), blobs, 2, &choice, e) < 0)
 			goto fail;
 		c->blob_backend = xstrdup(blobs[choice]);

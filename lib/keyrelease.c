@@ -7,6 +7,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,8 +182,11 @@ static int sig_ok(X509 *leaf, const struct jwt *j)
 	return ok;
 }
 
-/* Loopback vaults: the leaf must be exactly the certificate AKV_TRUST_CERT names. */
-static int trust_local(X509 *leaf, struct err *e)
+/*
+ * Loopback vaults: the leaf must be exactly one of the certificates in the PEM
+ * bundle AKV_TRUST_CERT names, and valid for the vault's host (or IP address).
+ */
+static int trust_local(X509 *leaf, const char *hostport, struct err *e)
 {
 	const char *path = getenv(KEYRELEASE_TRUST_ENV);
 	if (!path || !*path)
@@ -193,20 +197,31 @@ static int trust_local(X509 *leaf, struct err *e)
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return err_set(e, ERR_VERIFY, "%s=%s cannot be read", KEYRELEASE_TRUST_ENV, path);
-	X509 *want = PEM_read_X509(f, NULL, NULL, NULL);
+	int found = 0, certs = 0;
+	X509 *want;
+	while (!found && (want = PEM_read_X509(f, NULL, NULL, NULL))) {
+		certs++;
+		found = X509_cmp(leaf, want) == 0;
+		X509_free(want);
+	}
 	fclose(f);
 	ERR_clear_error();
-	if (!want)
+	if (!certs)
 		return err_set(e, ERR_VERIFY, "%s=%s holds no PEM certificate",
 		               KEYRELEASE_TRUST_ENV, path);
-	int same = X509_cmp(leaf, want) == 0;
-	X509_free(want);
-	if (!same)
-		return err_set(
-		    e, ERR_VERIFY,
-		    "the release answer was signed by a certificate other than the one in %s",
-		    KEYRELEASE_TRUST_ENV);
-	return 0;
+	if (!found)
+		return err_set(e, ERR_VERIFY,
+		               "the release answer was signed by a certificate that is not in %s",
+		               KEYRELEASE_TRUST_ENV);
+	char *host = host_only(hostport);
+	int ok = X509_check_ip_asc(leaf, host, 0) == 1 ||
+	         X509_check_host(leaf, host, strlen(host), 0, NULL) == 1;
+	ERR_clear_error();
+	if (!ok)
+		err_set(e, ERR_VERIFY, "the local key vault's certificate is not valid for %s",
+		        host);
+	free(host);
+	return ok ? 0 : -1;
 }
 
 /* Azure vaults: chain to the system roots, leaf valid for the vault's host name. */
@@ -285,7 +300,8 @@ int keyrelease_verify_jws(const char *jws, const struct endpoint *akv, struct js
 		        "the release answer's signature does not verify with x5c[0]");
 		goto done;
 	}
-	if (akv->loopback ? trust_local(leaf, e) < 0 : trust_system(leaf, chain, akv->host, e) < 0)
+	if (akv->loopback ? trust_local(leaf, akv->host, e) < 0
+	                  : trust_system(leaf, chain, akv->host, e) < 0)
 		goto done;
 	*payload = j.payload;
 	j.payload = NULL;

@@ -20,6 +20,11 @@ export function setEmulated(source) {
 	b.hidden = false;
 	document.body.classList.add('is-emulated');
 	b.title = 'Reported by: ' + [...state.emulatedSources].join(', ');
+	// The snooper talks to the same local stand-ins but has no TEE device at all, virtual or real.
+	if (state.snooper) {
+		$('emulatedBannerText').textContent = 'Local stand-ins for Azure Attestation and Key Vault. This instance ' +
+			'has no TEE device (standard hardware), so attestation fails here as it would on Azure.';
+	}
 }
 
 // ---- busy buttons --------------------------------------------------------------------------

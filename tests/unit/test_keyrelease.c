@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include "codec.h"
@@ -18,13 +19,13 @@
 #include "testlib.h"
 
 static EVP_PKEY *signer, *wrap, *target;
-static X509 *cert;
+static X509 *cert, *other_vault, *wrong_host;
 static char pem_path[] = "/tmp/test_keyrelease.XXXXXX";
 static struct endpoint local_vault = {1, "http://127.0.0.1:18021", "127.0.0.1:18021", 1};
 static struct endpoint azure_vault = {1, "https://kvdemo.vault.azure.net", "kvdemo.vault.azure.net",
                                       0};
 
-static X509 *self_signed(EVP_PKEY *k, const char *cn)
+static X509 *self_signed(EVP_PKEY *k, const char *cn, const char *san_value)
 {
 	X509 *x = X509_new();
 	X509_set_version(x, 2);
@@ -35,6 +36,12 @@ static X509 *self_signed(EVP_PKEY *k, const char *cn)
 	X509_NAME *n = X509_get_subject_name(x);
 	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(x, n);
+	X509V3_CTX v3;
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	X509_EXTENSION *san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san_value);
+	X509_add_ext(x, san, -1);
+	X509_EXTENSION_free(san);
 	X509_sign(x, k, EVP_sha256());
 	return x;
 }
@@ -46,10 +53,15 @@ static void setup(void)
 	signer = EVP_RSA_gen(2048);
 	wrap = EVP_RSA_gen(2048);
 	target = EVP_RSA_gen(2048);
-	cert = self_signed(signer, "local key vault");
+	cert = self_signed(signer, "local key vault", "IP:127.0.0.1");
+	other_vault = self_signed(target, "another local vault", "IP:127.0.0.1");
 	int fd = mkstemp(pem_path);
 	FILE *f = fdopen(fd, "w");
+	/* A bundle, as make run writes it: one certificate per local vault. */
+	PEM_write_X509(f, other_vault);
 	PEM_write_X509(f, cert);
+	wrong_host = self_signed(wrap, "vault elsewhere", "DNS:vault.example.com");
+	PEM_write_X509(f, wrong_host);
 	fclose(f);
 }
 
@@ -265,11 +277,21 @@ static void test_jws_local_trust(void)
 	free(forged);
 
 	/* A valid signature under a certificate that is not the trusted one */
-	X509 *other = self_signed(wrap, "someone else");
+	X509 *other = self_signed(wrap, "someone else", "IP:127.0.0.1");
 	char *foreign = make_jws(wrap, other, "RS256", pl);
 	CHECK(verify(foreign, &local_vault, &c) < 0 && c == ERR_VERIFY);
 	free(foreign);
 	X509_free(other);
+
+	/* The second certificate of the bundle is trusted too */
+	char *second = make_jws(target, other_vault, "RS256", pl);
+	CHECK(verify(second, &local_vault, &c) == 0);
+	free(second);
+
+	/* A bundled certificate for another host name is not valid for 127.0.0.1 */
+	char *elsewhere = make_jws(wrap, wrong_host, "RS256", pl);
+	CHECK(verify(elsewhere, &local_vault, &c) < 0 && c == ERR_VERIFY);
+	free(elsewhere);
 
 	/* Only RS256 */
 	char *hs = make_jws(signer, cert, "RS384", pl);
@@ -434,6 +456,8 @@ static void test_cleanup(void)
 {
 	unlink(pem_path);
 	X509_free(cert);
+	X509_free(other_vault);
+	X509_free(wrong_host);
 	EVP_PKEY_free(signer);
 	EVP_PKEY_free(wrap);
 	EVP_PKEY_free(target);
