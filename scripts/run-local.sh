@@ -217,6 +217,13 @@ stop() {
 		kill -TERM "$sup" 2>/dev/null || true
 		wait "$sup" 2>/dev/null || true
 	fi
+	# A FastCGI child that lighttpd was still spawning when the stop came can miss its
+	# parent's shutdown; everything of this run lives under $S, so nothing may outlive it.
+	if pgrep -f "$S/" >/dev/null 2>&1; then
+		pkill -TERM -f "$S/" 2>/dev/null || true
+		sleep 0.5
+		pkill -KILL -f "$S/" 2>/dev/null || true
+	fi
 }
 trap 'stop; exit 130' INT
 trap 'stop; exit 143' TERM
