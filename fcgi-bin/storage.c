@@ -106,17 +106,6 @@ static void list(struct http_req *rq, struct http_resp *rs)
 	http_send_json(rs, 200, o);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode the path's blob part.  Only letters, digits and '-' '_' may come
  * percent-encoded: an encoded '.', '/', '%', '\\' or control byte has no
@@ -133,32 +122,16 @@ static char *decode_name(const char *raw, struct err *e)
 		err_set(e, ERR_BAD_REQUEST, "blob name longer than %d bytes", BLOB_NAME_MAX);
 		return NULL;
 	}
-	char *out = xmalloc(n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		if (raw[i] != '%') {
-			*o++ = raw[i];
-			continue;
-		}
-		int hi = i + 2 < n ? hexval(raw[i + 1]) : -1;
-		int lo = i + 2 < n ? hexval(raw[i + 2]) : -1;
-		if (hi < 0 || lo < 0) {
-			free(out);
+	char *out;
+	int refused;
+	if (pct_decode(raw, n, PCT_ONLY_UNRESERVED, &out, &refused) < 0) {
+		if (refused < 0)
 			err_set(e, ERR_BAD_REQUEST, "malformed percent-encoding in the blob name");
-			return NULL;
-		}
-		unsigned char c = (unsigned char)(hi * 16 + lo);
-		int plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			    (c >= '0' && c <= '9') || c == '-' || c == '_';
-		if (!plain) {
-			free(out);
+		else
 			err_set(e, ERR_BAD_REQUEST,
-				"the blob name may not hide '%%%02X' in percent-encoding", c);
-			return NULL;
-		}
-		*o++ = (char)c;
-		i += 2;
+				"the blob name may not hide '%%%02X' in percent-encoding", refused);
+		return NULL;
 	}
-	*o = '\0';
 	if (blob_name_check(out, e) < 0) {
 		free(out);
 		return NULL;

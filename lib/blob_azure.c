@@ -152,50 +152,18 @@ static int sas_ok(const char *s)
 	return strstr(s, "sig=") == s || strstr(s, "&sig=") != NULL;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* URL-decode (and '+' as space, as query strings do); NULL on a bad escape. */
-static char *url_decode(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			if (i + 2 >= n) {
-				free(out);
-				return NULL;
-			}
-			int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
-			if (a < 0 || b < 0) {
-				free(out);
-				return NULL;
-			}
-			*o++ = (char)(a * 16 + b);
-			i += 2;
-		} else {
-			*o++ = s[i] == '+' ? ' ' : s[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 /* The URL-decoded value of query parameter name in q, or NULL. */
 static char *query_param(const char *q, const char *name)
 {
 	size_t nl = strlen(name);
 	for (const char *p = q; p && *p;) {
 		size_t len = strcspn(p, "&");
-		if (len > nl && !strncmp(p, name, nl) && p[nl] == '=')
-			return url_decode(p + nl + 1, len - nl - 1);
+		if (len > nl && !strncmp(p, name, nl) && p[nl] == '=') {
+			char *v;
+			if (pct_decode(p + nl + 1, len - nl - 1, PCT_PLUS_SPACE, &v, NULL) < 0)
+				return NULL;
+			return v;
+		}
 		p = p[len] ? p + len + 1 : NULL;
 	}
 	return NULL;
@@ -295,7 +263,7 @@ static char *xml_unescape(const char *s, size_t n)
 			if (k >= el)
 				ok = 0;
 			for (; ok && k < el; k++) {
-				int v = base == 16 ? hexval(ent[k])
+				int v = base == 16 ? hex_nibble(ent[k])
 						   : (isdigit((unsigned char)ent[k]) ? ent[k] - '0' : -1);
 				if (v < 0 || cp > 0x10FFFF)
 					ok = 0;

@@ -115,7 +115,7 @@ char *hex_encode(const void *data, size_t n)
 	return out;
 }
 
-static int hex_val(char c)
+int hex_nibble(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -129,7 +129,7 @@ static int hex_val(char c)
 int hex_decode_fixed(const char *s, unsigned char *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = hex_val(s[2 * i]), lo = hi < 0 ? -1 : hex_val(s[2 * i + 1]);
+		int hi = hex_nibble(s[2 * i]), lo = hi < 0 ? -1 : hex_nibble(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);
@@ -150,4 +150,44 @@ int hex_decode(const char *s, size_t len, unsigned char **out, size_t *outlen)
 	*out = o;
 	*outlen = len / 2;
 	return 0;
+}
+
+static int pct_unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_';
+}
+
+int pct_decode(const char *s, size_t n, unsigned flags, char **out, int *refused)
+{
+	char *o = xmalloc(n + 1);
+	size_t k = 0;
+	*out = NULL;
+	if (refused)
+		*refused = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '%') {
+			o[k++] = (flags & PCT_PLUS_SPACE) && s[i] == '+' ? ' ' : s[i];
+			continue;
+		}
+		int hi = i + 2 < n ? hex_nibble(s[i + 1]) : -1;
+		int lo = hi >= 0 ? hex_nibble(s[i + 2]) : -1;
+		if (hi < 0 || lo < 0)
+			goto bad;
+		unsigned char c = (unsigned char)(hi << 4 | lo);
+		if (((flags & PCT_NO_NUL) && c == 0) ||
+		    ((flags & PCT_ONLY_UNRESERVED) && !pct_unreserved(c))) {
+			if (refused)
+				*refused = c;
+			goto bad;
+		}
+		o[k++] = (char)c;
+		i += 2;
+	}
+	o[k] = '\0';
+	*out = o;
+	return 0;
+bad:
+	free(o);
+	return -1;
 }

@@ -1,5 +1,5 @@
 /*
- * codec: base64 (standard and URL alphabets), hex.
+ * codec: base64 (standard and URL alphabets), hex, percent-encoding.
  *
  * Decoders are strict: one alphabet only, no whitespace, no characters after
  * padding, and the unused low bits of the last symbol must be zero, so every
@@ -7,6 +7,11 @@
  * Padding is optional on input (B64_PAD_ANY) or can be required/forbidden.
  * Outputs are NUL-terminated and owned by the caller (free, or wipe+free for
  * secrets).
+ *
+ * Percent-decoding is strict too: every '%' must begin a complete "%XX"
+ * escape (hex digits of either case) or the whole input is refused; what
+ * else to refuse (NUL, anything but unreserved bytes) the caller says in
+ * flags, because a query value and a path segment have different rules.
  */
 #ifndef CODEC_H
 #define CODEC_H
@@ -28,5 +33,20 @@ char *hex_encode(const void *data, size_t n);
 int hex_decode(const char *s, size_t len, unsigned char **out, size_t *outlen) MUST_CHECK;
 /* Decode into a fixed buffer: s must be exactly 2*n hex chars. */
 int hex_decode_fixed(const char *s, unsigned char *out, size_t n) MUST_CHECK;
+/* Value 0-15 of one hex digit (either case), or -1 for any other character. */
+int hex_nibble(int c);
+
+enum pct_flags {
+	PCT_PLUS_SPACE = 1 << 0, /* '+' means ' ' (query strings, HTML forms) */
+	PCT_NO_NUL = 1 << 1,     /* "%00" is refused */
+	PCT_ONLY_UNRESERVED = 1 << 2, /* an escape may only stand for A-Z a-z 0-9 '-' '_' */
+};
+/*
+ * Percent-decode n chars of s into *out (NUL-terminated, caller frees).
+ * -1 on a malformed escape or one the flags refuse; then *out is NULL and,
+ * if refused is not NULL, *refused is the byte a well-formed but refused
+ * escape stood for, or -1 when the escape was malformed.
+ */
+int pct_decode(const char *s, size_t n, unsigned flags, char **out, int *refused) MUST_CHECK;
 
 #endif

@@ -209,7 +209,9 @@ EOT
 		"$S/snooper/log/lighttpd.out" "$(user_of snooper)"
 } >"$conf"
 
-supervisord -n -c "$conf" &
+# A clean environment: every program gets exactly what the configuration above gives it, not
+# whatever the calling shell happens to export (BLOB_BACKEND, SKR_* ...).
+env -i PATH="/usr/sbin:/usr/bin:/sbin:/bin" HOME="$S" LANG=C.UTF-8 supervisord -n -c "$conf" &
 sup=$!
 stop() {
 	trap - INT TERM EXIT

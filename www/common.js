@@ -91,7 +91,7 @@ export function errorBox(title, r) {
 		if (g.solution) dg.appendChild(h('p', {}, h('strong', {text: 'Solution: '}), g.solution));
 		if (g.command) dg.appendChild(h('p', {}, h('strong', {text: 'Command: '}),
 			h('code', {class: 'cmd', text: g.command})));
-		if (g.detail) dg.appendChild(h('p', {class: 'detail'}, h('strong', {text: 'Detail: '}), g.detail));
+		if (g.detail && !String(d.message || '').includes(g.detail)) dg.appendChild(h('p', {class: 'detail'}, h('strong', {text: 'Detail: '}), g.detail));
 		box.appendChild(dg);
 	}
 	for (const k of ['note', 'hint', 'explanation', 'security_note']) {

@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "codec.h"
 #include "jsonx.h"
 #include "jwt.h"
 
@@ -220,42 +221,6 @@ int aad_verify_bearer(const char *authorization, EVP_PKEY *pub, const char *issu
 	return 0;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static char *pct_decode(const char *s, size_t n, int *bad)
-{
-	char *out = xmalloc(n + 1);
-	size_t o = 0;
-	*bad = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			out[o++] = ' ';
-		} else if (s[i] == '%') {
-			int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-			int lo = hi >= 0 ? hexval((unsigned char)s[i + 2]) : -1;
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-				*bad = 1;
-				break;
-			}
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else {
-			out[o++] = s[i];
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 int aad_query_get(const char *query, const char *name, char **out)
 {
 	*out = NULL;
@@ -265,14 +230,12 @@ int aad_query_get(const char *query, const char *name, char **out)
 		const char *eq = memchr(p, '=', n);
 		size_t kl = eq ? (size_t)(eq - p) : n;
 		if (kl == nl && !strncmp(p, name, nl)) {
-			int bad;
-			char *v = eq ? pct_decode(eq + 1, n - kl - 1, &bad) : xstrdup("");
-			if (eq && bad) {
-				free(v);
-				return -1;
+			if (!eq) {
+				*out = xstrdup("");
+				return 1;
 			}
-			*out = v;
-			return 1;
+			return pct_decode(eq + 1, n - kl - 1, PCT_PLUS_SPACE | PCT_NO_NUL, out,
+					  NULL) < 0 ? -1 : 1;
 		}
 		p += n;
 		if (*p == '&')

@@ -64,12 +64,27 @@ test('Contoso walk-through', {timeout: 150000}, async () => {
 		await page.fill('#plaintextInput', 'hello from the walk-through');
 		await page.waitForFunction(() => document.getElementById('ciphertextOutput').value.length > 40, null,
 			{timeout: SLOW});
+		assert.match(await page.textContent('#plaintextCounter'), /RSA-OAEP/);
+		// Past the direct RSA-OAEP limit the server switches to envelope encryption; no limit of the page's own.
+		const short = await page.inputValue('#ciphertextOutput');
+		await page.fill('#plaintextInput', 'x'.repeat(600));
+		await page.waitForFunction((old) => {
+			const v = document.getElementById('ciphertextOutput').value;
+			return v.length > 600 && v !== old;
+		}, short, {timeout: SLOW});
+		assert.match(await page.textContent('#plaintextCounter'), /envelope/);
 
 		// Protect data: opening the section imports the CSV once, then lists.
 		await page.waitForSelector('#protectSection:not([hidden])', {timeout: SLOW});
 		await page.click('#protectSection > summary');
 		await page.waitForFunction(() => /CSV Imported/.test(document.getElementById('populateDbBtn').textContent),
 			null, {timeout: SLOW});
+		// One record by hand: encrypted inside the container, appended to the shared file.
+		const tester = `Walkthrough Tester ${Date.now()}`;
+		await page.fill('#recordName', tester);
+		await page.fill('#recordPhone', '+1 555 0100');
+		await page.click('#saveDataBtn');
+		await page.waitForSelector('#protectStatus .alert-ok', {timeout: SLOW});
 		await page.click('#listDataBtn');
 		await page.waitForSelector('#recordsTable tbody tr', {timeout: SLOW});
 		assert.ok(await page.locator('#recordsTable tr.own').count() >= 9, 'Contoso rows are marked as ours');
@@ -79,7 +94,7 @@ test('Contoso walk-through', {timeout: 150000}, async () => {
 		await page.waitForFunction(() => /Press to Encrypt/.test(document.getElementById('decryptToggleBtn').textContent),
 			null, {timeout: SLOW});
 		const own = await page.locator('#recordsTable tr.own td.plain').allTextContents();
-		for (const name of csvNames('contoso')) assert.ok(own.includes(name), `decrypted Contoso name ${name}`);
+		for (const name of [...csvNames('contoso'), tester]) assert.ok(own.includes(name), `decrypted Contoso name ${name}`);
 		const theirs = page.locator('#recordsTable tr[data-company="fabrikam"]');
 		assert.ok(await theirs.count() >= 1, 'Fabrikam rows are listed');
 		assert.equal(await theirs.locator('td.undecryptable').count(), await theirs.count());
