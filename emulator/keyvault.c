@@ -848,34 +848,8 @@ static char *jws_sign(struct json_object *payload)
 	json_object_array_add(x5c, json_object_new_string(kv.x5c0));
 	jsonx_add(hdr, "x5c", x5c);
 	jsonx_add_str(hdr, "x5t#S256", kv.x5t);
-	char *h = jsonx_dump(hdr), *p = jsonx_dump(payload);
+	char *out = jwt_sign_rs256_header(kv.sign_key, hdr, payload);
 	json_object_put(hdr);
-	char *h64 = b64_encode(h, strlen(h), B64_URL, B64_PAD_NONE);
-	char *p64 = b64_encode(p, strlen(p), B64_URL, B64_PAD_NONE);
-	char *input = xasprintf("%s.%s", h64, p64);
-	free(h);
-	free(p);
-	free(h64);
-	free(p64);
-	char *out = NULL;
-	unsigned char *sig = NULL;
-	size_t siglen = 0;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_PKEY_CTX *pctx = NULL;
-	if (ctx && EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, kv.sign_key) == 1 &&
-	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
-	    EVP_DigestSign(ctx, NULL, &siglen, (const unsigned char *)input, strlen(input)) == 1) {
-		sig = xmalloc(siglen);
-		if (EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)input,
-		                   strlen(input)) == 1) {
-			char *s64 = b64_encode(sig, siglen, B64_URL, B64_PAD_NONE);
-			out = xasprintf("%s.%s", input, s64);
-			free(s64);
-		}
-	}
-	EVP_MD_CTX_free(ctx);
-	free(sig);
-	free(input);
 	ERR_clear_error();
 	return out;
 }

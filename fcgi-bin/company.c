@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "blob.h"
+#include "codec.h"
 #include "config.h"
 #include "crypto.h"
 #include "csv.h"
@@ -94,14 +95,10 @@ static int hex4(const unsigned char *p, unsigned *out)
 {
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
-		unsigned char c = p[i];
-		unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
-			     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
-			     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
-						    : 16u;
-		if (d > 15)
+		int d = hex_nibble(p[i]);
+		if (d < 0)
 			return -1;
-		v = v << 4 | d;
+		v = v << 4 | (unsigned)d;
 	}
 	*out = v;
 	return 0;
@@ -480,19 +477,22 @@ static void company_list(struct http_req *rq, struct http_resp *rs)
 		http_send_json(rs, 200, o);
 		goto done;
 	}
+	/*
+	 * Every row of the shared file, as the original listed them: the page marks this
+	 * company's rows and shows the others as what they are to us, undecryptable.
+	 */
 	size_t n = json_object_array_length(all);
-	struct json_object *mine = json_object_new_array();
+	long long own = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *r = json_object_array_get_idx(all, i);
 		const char *c = jsonx_str(r, "company");
-		if (!c || strcmp(c, company))
-			continue;
+		if (c && !strcmp(c, company))
+			own++;
 		jsonx_add_int(r, "line_number", (long long)i + 1);
-		json_object_array_add(mine, json_object_get(r));
 	}
-	jsonx_add_int(o, "record_count", (long long)json_object_array_length(mine));
+	jsonx_add_int(o, "record_count", own);
 	jsonx_add_int(o, "total_records_in_file", (long long)n);
-	jsonx_add(o, "records", mine);
+	jsonx_add(o, "records", json_object_get(all));
 	jsonx_add_bool(o, "key_released", key_released());
 	jsonx_add_str(o, "note",
 		      "Records are shown encrypted; decrypt them with POST /decrypt, which works only "

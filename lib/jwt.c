@@ -92,19 +92,13 @@ static int rsa_pkcs1_ctx(EVP_MD_CTX *ctx, EVP_PKEY *key, int sign)
 	return ok == 1 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 ? 0 : -1;
 }
 
-char *jwt_sign_rs256(EVP_PKEY *key, const char *kid, const char *jku, struct json_object *payload)
+char *jwt_sign_rs256_header(EVP_PKEY *key, struct json_object *header,
+                            struct json_object *payload)
 {
-	if (!key || !payload || !EVP_PKEY_is_a(key, "RSA"))
+	const char *alg = jsonx_str(header, "alg");
+	if (!key || !payload || !EVP_PKEY_is_a(key, "RSA") || !alg || strcmp(alg, "RS256"))
 		return NULL;
-	struct json_object *hdr = json_object_new_object();
-	jsonx_add_str(hdr, "alg", "RS256");
-	if (jku)
-		jsonx_add_str(hdr, "jku", jku);
-	if (kid)
-		jsonx_add_str(hdr, "kid", kid);
-	jsonx_add_str(hdr, "typ", "JWT");
-	char *h = jsonx_dump(hdr), *p = jsonx_dump(payload);
-	json_object_put(hdr);
+	char *h = jsonx_dump(header), *p = jsonx_dump(payload);
 	char *h64 = b64_encode(h, strlen(h), B64_URL, B64_PAD_NONE);
 	char *p64 = b64_encode(p, strlen(p), B64_URL, B64_PAD_NONE);
 	char *input = xasprintf("%s.%s", h64, p64);
@@ -130,6 +124,20 @@ done:
 	EVP_MD_CTX_free(ctx);
 	free(sig);
 	free(input);
+	return out;
+}
+
+char *jwt_sign_rs256(EVP_PKEY *key, const char *kid, const char *jku, struct json_object *payload)
+{
+	struct json_object *hdr = json_object_new_object();
+	jsonx_add_str(hdr, "alg", "RS256");
+	if (jku)
+		jsonx_add_str(hdr, "jku", jku);
+	if (kid)
+		jsonx_add_str(hdr, "kid", kid);
+	jsonx_add_str(hdr, "typ", "JWT");
+	char *out = jwt_sign_rs256_header(key, hdr, payload);
+	json_object_put(hdr);
 	return out;
 }
 

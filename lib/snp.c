@@ -164,10 +164,10 @@ int snp_tcbm_parse(const char *s, uint64_t *out)
 		return -1;
 	uint64_t v = 0;
 	for (int i = 0; i < 16; i++) {
-		int c = (unsigned char)s[i];
-		if (!isxdigit(c))
+		int d = hex_nibble(s[i]);
+		if (d < 0)
 			return -1;
-		v = v << 4 | (uint64_t)(isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
+		v = v << 4 | (uint64_t)d;
 	}
 	*out = v;
 	return 0;

@@ -102,6 +102,16 @@ export function errorBox(title, r) {
 	return box;
 }
 
+// {mode, type, accessible} of a TEE device node, as one readable line.
+export function deviceInfoText(i) {
+	if (!i || typeof i !== 'object') return i === null ? undefined : i;
+	const parts = [];
+	if (i.type) parts.push(i.type);
+	if (i.mode) parts.push('mode ' + i.mode);
+	if (i.accessible !== undefined) parts.push(i.accessible ? 'accessible' : 'NOT accessible to this process');
+	return parts.join(', ');
+}
+
 // ---- service logs panel --------------------------------------------------------------------
 
 const LOG_TITLES = {
@@ -122,7 +132,7 @@ export function logsPanel(logs, open) {
 			['Device', dev.device_path ?? undefined],
 			['Provider', dev.provider ?? undefined],
 			['Emulated', dev.emulated === undefined ? undefined : dev.emulated ? 'yes (virtual SEV-SNP)' : 'no'],
-			['Device info', dev.device_info ?? undefined],
+			['Device info', deviceInfoText(dev.device_info)],
 			['Explanation', dev.explanation ?? undefined],
 			['/dev listing', Array.isArray(dev.dev_listing) ? dev.dev_listing.join(', ') || '(none)' : undefined],
 		], 'compact'));

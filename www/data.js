@@ -95,31 +95,10 @@ export async function listRecords() {
 		}
 		rec.list = r.data;
 		rec.listMs = r.ms;
-		await mergeSharedFile(rec.list);
 		rec.decrypted = false;
 		updateToggle();
 		renderRecords();
 	});
-}
-
-// /company/list may hold only this company's rows; the shared file has everyone's (as ciphertext),
-// and the other parties' rows are what the decrypt toggle must show as undecryptable.
-async function mergeSharedFile(list) {
-	const rows = Array.isArray(list.records) ? list.records : [];
-	const total = list.total_records_in_file;
-	if (typeof total !== 'number' || total <= rows.length || !list.blob_name) return;
-	const r = await api('GET', '/storage/download/' + String(list.blob_name).split('/').map(encodeURIComponent).join('/'));
-	rec.listMs += r.ms;
-	if (!r.ok || typeof r.data.content !== 'string') return;
-	let all;
-	try {
-		all = JSON.parse(r.data.content);
-	} catch {
-		return;
-	}
-	if (!Array.isArray(all)) return;
-	list.records = all.map((x, i) => (x && typeof x === 'object' ? {...x, line_number: i + 1} : null)).filter(Boolean);
-	list.merged = true;
 }
 
 function records() {

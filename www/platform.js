@@ -1,6 +1,7 @@
 // Deployment information (/info, a live attestation) and container information (/container/info).
 import {$, h, show, api, kvTable, badge, collapsible, preBlock, pretty, timingChips} from './dom.js';
-import {setEmulated, showAttestationFailure, showAttestationSuccess, errorBox, noteLiveAttestation} from './common.js';
+import {setEmulated, showAttestationFailure, showAttestationSuccess, errorBox, noteLiveAttestation,
+	deviceInfoText} from './common.js';
 
 function card(label, value, ok) {
 	return h('div', {class: 'info-card ' + (ok ? 'ok' : 'bad')},
@@ -98,7 +99,7 @@ export async function loadContainerInfo() {
 			['Device', dev.device_path ?? undefined, {mono: true}],
 			['Provider', dev.provider ?? undefined],
 			['Emulated', dev.emulated === undefined ? undefined : dev.emulated ? 'yes (virtual SEV-SNP)' : 'no'],
-			['Device info', dev.device_info ?? undefined],
+			['Device info', deviceInfoText(dev.device_info)],
 			['Explanation', dev.explanation ?? undefined],
 		], 'compact'));
 	}

@@ -124,4 +124,77 @@ static void test_hex(void)
 	CHECK_INT(bad, 0);
 }
 
-TESTS(test_b64_exhaustive_small, test_b64_known_answers, test_b64_rejects_malformed, test_hex)
+static void test_hex_nibble(void)
+{
+	int bad = 0;
+	for (int c = -128; c < 256; c++) {
+		int want = c >= '0' && c <= '9'   ? c - '0'
+			   : c >= 'a' && c <= 'f' ? c - 'a' + 10
+			   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+						  : -1;
+		bad += hex_nibble(c) != want;
+	}
+	CHECK_INT(bad, 0);
+}
+
+/* 0 and the decoded text, or -1 and the refused byte (-1 when malformed). */
+static int pct(const char *s, unsigned flags, char **out, int *refused)
+{
+	return pct_decode(s, strlen(s), flags, out, refused);
+}
+
+static void test_pct_decode(void)
+{
+	char *out = NULL;
+	int refused = 99;
+	CHECK(pct("a%41%62+c", 0, &out, &refused) == 0 && !strcmp(out, "aAb+c"));
+	free(out);
+	CHECK(pct("a%41%62+c", PCT_PLUS_SPACE, &out, NULL) == 0 && !strcmp(out, "aAb c"));
+	free(out);
+	CHECK(pct("", 0, &out, NULL) == 0 && !strcmp(out, ""));
+	free(out);
+	CHECK(pct("%2f%2F", 0, &out, NULL) == 0 && !strcmp(out, "//"));
+	free(out);
+	/* Malformed: truncated or non-hex escapes, whatever the flags. */
+	const char *const malformed[] = {"%", "%4", "a%", "a%4", "%G1", "%1G", "%%41", "% 41"};
+	for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+		refused = 99;
+		out = (char *)"x";
+		CHECK(pct(malformed[i], 0, &out, &refused) == -1 && refused == -1 && !out);
+		CHECK(pct(malformed[i], PCT_ONLY_UNRESERVED, &out, &refused) == -1 && refused == -1);
+	}
+	/* %00 only refused when asked; decoding is not repeated (%2541 is "%41"). */
+	CHECK(pct("%00", 0, &out, NULL) == 0 && out[0] == '\0');
+	free(out);
+	CHECK(pct("%00", PCT_NO_NUL, &out, &refused) == -1 && refused == 0 && !out);
+	CHECK(pct("%2541", 0, &out, NULL) == 0 && !strcmp(out, "%41"));
+	free(out);
+	CHECK(pct("%2541", PCT_ONLY_UNRESERVED, &out, &refused) == -1 && refused == '%');
+	CHECK(pct("..%2e", PCT_ONLY_UNRESERVED, &out, &refused) == -1 && refused == '.');
+	/* PCT_ONLY_UNRESERVED, every byte: accepted exactly for A-Z a-z 0-9 '-' '_'. */
+	int bad = 0;
+	for (int c = 0; c < 256; c++) {
+		char s[4];
+		s[0] = '%';
+		s[1] = "0123456789ABCDEF"[c >> 4];
+		s[2] = "0123456789abcdef"[c & 15];
+		s[3] = '\0';
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			 c == '-' || c == '_';
+		refused = 99;
+		int r = pct(s, PCT_ONLY_UNRESERVED, &out, &refused);
+		if (ok)
+			bad += r != 0 || (unsigned char)out[0] != c || out[1];
+		else
+			bad += r != -1 || refused != c;
+		if (r == 0)
+			free(out);
+		r = pct(s, 0, &out, NULL);
+		bad += r != 0 || (unsigned char)out[0] != c;
+		free(out);
+	}
+	CHECK_INT(bad, 0);
+}
+
+TESTS(test_b64_exhaustive_small, test_b64_known_answers, test_b64_rejects_malformed, test_hex,
+      test_hex_nibble, test_pct_decode)

@@ -615,9 +615,44 @@ static void test_teardown(void)
 	good_key = evil_key = NULL;
 }
 
+/* A caller's own header is signed as given (member order kept); alg must say RS256. */
+static void test_sign_with_caller_header(void)
+{
+	setup();
+	char *kid = good_kid();
+	struct json_object *c = claims(ISS, now, now, now + 3600), *jwks = jwks_of(good_key);
+	struct json_object *hdr = json_object_new_object();
+	jsonx_add_str(hdr, "alg", "RS256");
+	jsonx_add_str(hdr, "kid", kid);
+	jsonx_add_str(hdr, "x5t#S256", "abc");
+	char *tok = jwt_sign_rs256_header(good_key, hdr, c);
+	CHECK(tok != NULL);
+	char *h = jsonx_dump(hdr);
+	char *h64 = b64_encode(h, strlen(h), B64_URL, B64_PAD_NONE);
+	CHECK(tok && !strncmp(tok, h64, strlen(h64)) && tok[strlen(h64)] == '.');
+	struct json_object *out = NULL;
+	struct err e = {0};
+	CHECK_INT(jwt_verify_with_jwks(tok, jwks, ISS, now, &out, &e), 0);
+	json_object_put(out);
+	free(tok);
+	free(h);
+	free(h64);
+	static const char *const bad_alg[] = {"none", "RS384", "PS256", "HS256", "rs256"};
+	for (size_t i = 0; i < NELEM(bad_alg); i++) {
+		jsonx_add_str(hdr, "alg", bad_alg[i]);
+		CHECK(jwt_sign_rs256_header(good_key, hdr, c) == NULL);
+	}
+	json_object_object_del(hdr, "alg");
+	CHECK(jwt_sign_rs256_header(good_key, hdr, c) == NULL);
+	json_object_put(hdr);
+	json_object_put(c);
+	json_object_put(jwks);
+	free(kid);
+}
+
 TESTS(test_good_token_verifies, test_alg_none_rejected, test_hs256_key_confusion_rejected,
       test_other_rsa_algs_rejected, test_time_checks, test_wrong_issuer_rejected,
       test_unknown_kid_rejected, test_tampered_payload_rejected, test_tampered_signature_rejected,
       test_malformed_rejected, test_token_key_hints_ignored, test_jwks_key_filters,
       test_rfc7638_thumbprint, test_jwk_public_has_no_private_members, test_jwk_from_x5c,
-      test_teardown)
+      test_sign_with_caller_header, test_teardown)
