@@ -509,6 +509,23 @@ EOF
 	chmod 0644 "$file"
 }
 
+# The multi-party view is the project's own www/multiparty-view.html (the page `make run` serves),
+# with the Azure URLs written into its #mp-config data block.
+write_mp_view() { # dir config-json
+	local dir=$1 f
+	for f in multiparty-view.js style.css favicon.svg; do
+		cp "$repo/www/$f" "$dir/$f"
+		chmod 0644 "$dir/$f"
+	done
+	# "</" inside the JSON could close the data block: write it as "<\/" (same JSON value).
+	MP_CONFIG=${2//<\//<\\/} awk '
+		index($0, "<script type=\"application/json\" id=\"mp-config\"></script>") {
+			sub(/<\/script>/, ENVIRON["MP_CONFIG"] "</script>")
+		}
+		{ print }' "$repo/www/multiparty-view.html" >"$dir/multiparty-view.html"
+	chmod 0644 "$dir/multiparty-view.html"
+}
+
 open_view() {
 	if [ $skip_browser -eq 1 ]; then
 		say "view written to $1"
@@ -563,11 +580,12 @@ do_deploy() {
 		deploy_standard "aci-$sname-$stamp" "$prefix-$sname-$stamp" 0 1
 		wait_for_sites
 		view="$state/multiparty-view.html"
-		write_view "$view" "Multi-party confidential computing demo" \
-			'grid-template-columns:1fr 1fr;grid-template-rows:1fr 1fr' \
-			"$(pane "Contoso (Confidential, AMD SEV-SNP)" "$(party 0 skrAkvEndpoint) / $(party 0 skrKeyName)" "http://${deployed_fqdns[0]}/" ok)" \
-			"$(pane "Fabrikam (Confidential, AMD SEV-SNP)" "$(party 1 skrAkvEndpoint) / $(party 1 skrKeyName)" "http://${deployed_fqdns[1]}/" ok)" \
-			"$(pane "Snooper (Standard, no TEE)" "$(party 0 skrKeyName) (ACCESS DENIED)" "http://${deployed_fqdns[2]}/" bad wide)"
+		write_mp_view "$state" "$(jq -cn \
+			--arg cu "http://${deployed_fqdns[0]}/" --arg ck "$(party 0 skrKeyName)" --arg cv "$(party 0 skrAkvEndpoint)" \
+			--arg fu "http://${deployed_fqdns[1]}/" --arg fk "$(party 1 skrKeyName)" --arg fv "$(party 1 skrAkvEndpoint)" \
+			--arg su "http://${deployed_fqdns[2]}/" \
+			'{contoso: {url: $cu, key: $ck, vault: $cv}, fabrikam: {url: $fu, key: $fk, vault: $fv},
+			  snooper: {url: $su, key: $ck, vault: $cv}}')"
 	elif [ $compare -eq 1 ]; then
 		deploy_confidential 0 "aci-confidential-$stamp" "$prefix-conf-$stamp" -
 		deploy_standard "aci-standard-$stamp" "$prefix-std-$stamp" 0 -

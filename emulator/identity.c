@@ -28,6 +28,7 @@
 #include "jsonx.h"
 #include "jwt.h"
 #include "log.h"
+#include "pki.h"
 
 #define TOKEN_PATH "/metadata/identity/oauth2/token"
 #define LIFETIME   3600
@@ -88,7 +89,7 @@ static void load_config(void)
 	struct err e;
 	err_clear(&e);
 	char *kpath = xasprintf("%s/%s", dir, AAD_KEY_FILE);
-	if (!(id.key = aad_load_private_key(kpath, &e)))
+	if (!(id.key = pki_load_private_key(kpath, &e)))
 		die("AAD_KEY_DIR", "%s: run `identity init %s`", e.msg, dir);
 	if (!EVP_PKEY_is_a(id.key, "RSA") || EVP_PKEY_get_bits(id.key) < 2048)
 		die("AAD_KEY_DIR", "%s must be an RSA key of at least 2048 bits", kpath);

@@ -53,6 +53,7 @@
 #include "jwt.h"
 #include "keywrap.h"
 #include "log.h"
+#include "pki.h"
 #include "policy.h"
 #include "token.h"
 
@@ -149,125 +150,24 @@ static char *keyfile_path(const char *dir, const char *name, const char *version
 
 /* ---- `keyvault init` ---- */
 
-static int host_is_ip(const char *h)
-{
-	return strspn(h, "0123456789.") == strlen(h) || strchr(h, ':');
-}
-
-static X509 *make_cert(EVP_PKEY *key, const char *host)
-{
-	X509 *x = X509_new();
-	BIGNUM *serial = BN_new();
-	X509V3_CTX ctx;
-	if (!x || !serial || BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
-	    !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)))
-		goto fail;
-	X509_set_version(x, 2);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400);
-	X509_NAME *name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-	                           (const unsigned char *)"Emulated Key Vault (local stand-in)", -1,
-	                           -1, 0);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)host, -1, -1,
-	                           0);
-	X509_set_issuer_name(x, name);
-	if (X509_set_pubkey(x, key) != 1)
-		goto fail;
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	char *san = xasprintf("%s:%s", host_is_ip(host) ? "IP" : "DNS", host);
-	const struct {
-		int nid;
-		const char *val;
-	} exts[] = {
-	    {NID_basic_constraints, "critical,CA:FALSE"},
-	    {NID_key_usage, "critical,digitalSignature"},
-	    {NID_subject_key_identifier, "hash"},
-	    {NID_subject_alt_name, san},
-	};
-	int ok = 1;
-	for (size_t i = 0; i < NELEM(exts) && ok; i++) {
-		X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &ctx, exts[i].nid, exts[i].val);
-		ok = ex && X509_add_ext(x, ex, -1) == 1;
-		X509_EXTENSION_free(ex);
-	}
-	free(san);
-	if (!ok || X509_sign(x, key, EVP_sha256()) <= 0)
-		goto fail;
-	BN_free(serial);
-	return x;
-fail:
-	BN_free(serial);
-	X509_free(x);
-	return NULL;
-}
-
-static X509 *load_cert(const char *path)
-{
-	struct buf b;
-	buf_init(&b);
-	if (read_file(path, STATE_MAX, &b) != 0)
-		return NULL;
-	BIO *bio = BIO_new_mem_buf(b.p, (int)b.len);
-	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	buf_free(&b);
-	ERR_clear_error();
-	return x;
-}
-
-static int cert_fits(X509 *x, EVP_PKEY *key, const char *host)
-{
-	if (!x || X509_check_private_key(x, key) != 1)
-		return 0;
-	int r =
-	    host_is_ip(host) ? X509_check_ip_asc(x, host, 0) : X509_check_host(x, host, 0, 0, NULL);
-	ERR_clear_error();
-	return r == 1;
-}
-
 static int ensure_signing(const char *dir, const char *host, struct err *e)
 {
 	char *kpath = xasprintf("%s/%s", dir, SIGNING_KEY),
 	     *cpath = xasprintf("%s/%s", dir, SIGNING_CERT);
-	struct err tmp;
-	err_clear(&tmp);
-	int rc = -1;
-	X509 *cert = NULL;
-	EVP_PKEY *key = aad_load_private_key(kpath, &tmp);
-	if (!key && tmp.code != ERR_NOT_FOUND) {
-		err_set(e, ERR_INTERNAL, "%s exists but is not a readable PEM private key", kpath);
+	int rc = -1, created;
+	EVP_PKEY *key = pki_ensure_rsa_key(kpath, 2048, &created, e);
+	if (!key)
 		goto done;
-	}
-	if (!key) {
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-		if (!key || aad_write_key(kpath, key, 1, e) < 0) {
-			if (!key)
-				err_set(e, ERR_INTERNAL, "cannot generate the vault signing key");
-			goto done;
-		}
+	if (created)
 		printf("created %s\n", kpath);
-	}
-	cert = load_cert(cpath);
-	if (!cert_fits(cert, key, host)) {
-		X509_free(cert);
-		cert = make_cert(key, host);
-		BIO *bio = BIO_new(BIO_s_mem());
-		char *data = NULL;
-		long n = 0;
-		int ok = cert && bio && PEM_write_bio_X509(bio, cert) == 1 &&
-		         (n = BIO_get_mem_data(bio, &data)) > 0 &&
-		         write_file_atomic(cpath, data, (size_t)n, 0644) == 0;
-		BIO_free(bio);
-		if (!ok) {
-			err_set(e, ERR_INTERNAL, "cannot create %s", cpath);
-			goto done;
-		}
+	int made = pki_ensure_self_signed(cpath, key, "Emulated Key Vault (local stand-in)", host,
+	                                  host, e);
+	if (made < 0)
+		goto done;
+	if (made)
 		printf("created %s (CN=%s)\n", cpath, host);
-	}
 	rc = 0;
 done:
-	X509_free(cert);
 	EVP_PKEY_free(key);
 	free(kpath);
 	free(cpath);
@@ -323,7 +223,7 @@ static int ensure_key(const char *dir, const char *name, unsigned long bits,
 		goto done;
 	}
 	kpath = keyfile_path(dir, name, version);
-	if (aad_write_key(kpath, key, 1, e) < 0)
+	if (pki_write_key(kpath, key, 1, e) < 0)
 		goto done;
 	json_object_put(rec);
 	rec = json_object_new_object();
@@ -485,7 +385,7 @@ static int cmd_init(int argc, char **argv)
 		fprintf(stderr, "keyvault init: cannot create %s: %s\n", kdir, strerror(errno));
 		goto done;
 	}
-	if ((fd = aad_lock_dir(dir, &e)) < 0 || ensure_signing(dir, host, &e) < 0 ||
+	if ((fd = pki_lock_dir(dir, &e)) < 0 || ensure_signing(dir, host, &e) < 0 ||
 	    (name && ensure_key(dir, name, bits, policy, force, &e) < 0))
 		goto fail;
 	struct err tmp;
@@ -557,9 +457,9 @@ static void load_config(void)
 		die("KV_URL", "%s", *e.msg ? e.msg : "not set: set it to this vault's base URL");
 	char *kpath = xasprintf("%s/%s", kv.dir, SIGNING_KEY);
 	char *cpath = xasprintf("%s/%s", kv.dir, SIGNING_CERT);
-	if (!(kv.sign_key = aad_load_private_key(kpath, &e)))
+	if (!(kv.sign_key = pki_load_private_key(kpath, &e)))
 		die("KV_DIR", "%s: run `keyvault init %s`", e.msg, kv.dir);
-	X509 *cert = load_cert(cpath);
+	X509 *cert = pki_load_cert(cpath, &e);
 	if (!cert || X509_check_private_key(cert, kv.sign_key) != 1)
 		die("KV_DIR", "%s is missing or does not match %s: run `keyvault init %s`", cpath,
 		    kpath, kv.dir);
@@ -581,7 +481,7 @@ static void load_config(void)
 		die("AAD_PUBLIC_KEY",
 		    "not set: set it to the local AAD public key (aad.pem made by "
 		    "`identity init DIR`)");
-	if (!(kv.aad_pub = aad_load_public_key(v, &e)))
+	if (!(kv.aad_pub = pki_load_public_key(v, &e)))
 		die("AAD_PUBLIC_KEY", "%s", e.msg);
 	kv.aad_iss = aad_issuer();
 	ERR_clear_error();
@@ -760,7 +660,7 @@ static int key_load(const struct target *t, struct key *k, struct err *e)
 		return -1;
 	}
 	char *kpath = keyfile_path(kv.dir, t->name, ver);
-	k->pkey = aad_load_private_key(kpath, e);
+	k->pkey = pki_load_private_key(kpath, e);
 	free(kpath);
 	if (!k->pkey) {
 		key_free(k);

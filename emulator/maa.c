@@ -22,10 +22,8 @@
  *   MAA_TOKEN_LIFETIME  seconds, default 28800
  */
 #include <errno.h>
-#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,12 +36,12 @@
 #include "jsonx.h"
 #include "jwt.h"
 #include "log.h"
+#include "pki.h"
 #include "snp.h"
 
 #define KEY_FILE         "signing.key"
 #define CERT_FILE        "signing.pem"
 #define KEY_BITS         2048
-#define PEM_MAX          (64 * 1024)
 #define DEFAULT_LIFETIME 28800
 
 /* MAA's default SEV-SNP policy: permit all, no extra issuance rules. */
@@ -84,94 +82,6 @@ static char *dir_file(const char *dir, const char *name)
 	return xasprintf("%s/%s", dir, name);
 }
 
-/* Load a PEM object from path; NULL if the file is absent (errno ENOENT) or unreadable. */
-static EVP_PKEY *load_key(const char *path)
-{
-	struct buf b;
-	buf_init(&b);
-	if (read_file(path, PEM_MAX, &b) != 0)
-		return NULL;
-	BIO *bio = BIO_new_mem_buf(b.p, (int)b.len);
-	EVP_PKEY *k = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	buf_free(&b);
-	if (!k)
-		errno = EINVAL;
-	return k;
-}
-
-static X509 *load_cert(const char *path)
-{
-	struct buf b;
-	buf_init(&b);
-	if (read_file(path, PEM_MAX, &b) != 0)
-		return NULL;
-	BIO *bio = BIO_new_mem_buf(b.p, (int)b.len);
-	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	BIO_free(bio);
-	buf_free(&b);
-	if (!x)
-		errno = EINVAL;
-	return x;
-}
-
-/* Write what a PEM writer put into a memory BIO, then wipe the BIO's copy. */
-static int write_bio(const char *path, BIO *bio, int mode)
-{
-	char *data = NULL;
-	long n = BIO_get_mem_data(bio, &data);
-	int rc = n > 0 ? write_file_atomic(path, data, (size_t)n, mode) : -1;
-	if (n > 0)
-		OPENSSL_cleanse(data, (size_t)n);
-	return rc;
-}
-
-static X509 *make_cert(EVP_PKEY *key)
-{
-	X509 *x = X509_new();
-	BIGNUM *serial = BN_new();
-	X509V3_CTX ctx;
-	if (!x || !serial || BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
-	    !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)))
-		goto fail;
-	X509_set_version(x, 2);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400);
-	X509_NAME *name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-	                           (const unsigned char *)"confidential-aci-demo local stand-ins",
-	                           -1, -1, 0);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	                           (const unsigned char *)"Emulated MAA token signing", -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	if (X509_set_pubkey(x, key) != 1)
-		goto fail;
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	static const struct {
-		int nid;
-		const char *val;
-	} exts[] = {
-	    {NID_basic_constraints, "critical,CA:FALSE"},
-	    {NID_key_usage, "critical,digitalSignature"},
-	    {NID_subject_key_identifier, "hash"},
-	};
-	for (size_t i = 0; i < NELEM(exts); i++) {
-		X509_EXTENSION *ex = X509V3_EXT_conf_nid(NULL, &ctx, exts[i].nid, exts[i].val);
-		int ok = ex && X509_add_ext(x, ex, -1) == 1;
-		X509_EXTENSION_free(ex);
-		if (!ok)
-			goto fail;
-	}
-	if (X509_sign(x, key, EVP_sha256()) <= 0)
-		goto fail;
-	BN_free(serial);
-	return x;
-fail:
-	BN_free(serial);
-	X509_free(x);
-	return NULL;
-}
-
 /* `maa init DIR`: create the signing key and certificate; keeps what is already valid. */
 static int init_dir(const char *dir)
 {
@@ -180,46 +90,22 @@ static int init_dir(const char *dir)
 		return 2;
 	}
 	char *kpath = dir_file(dir, KEY_FILE), *cpath = dir_file(dir, CERT_FILE);
-	int rc = 2;
-	X509 *cert = NULL;
-	EVP_PKEY *key = load_key(kpath);
-	if (!key && errno != ENOENT) {
-		/* Never overwrite a key we cannot read: someone may depend on it. */
-		fprintf(stderr, "maa init: %s exists but is not a readable PEM private key\n",
-		        kpath);
-		goto done;
-	}
-	if (!key) {
-		BIO *bio = BIO_new(BIO_s_mem());
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)KEY_BITS);
-		int ok = key && bio &&
-		         PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1 &&
-		         write_bio(kpath, bio, 0600) == 0;
-		BIO_free(bio);
-		if (!ok) {
-			fprintf(stderr, "maa init: cannot create %s\n", kpath);
-			goto done;
-		}
+	struct err e = {0};
+	int rc = 2, created, made = -1;
+	/* Never overwrites a key it cannot read: someone may depend on it. */
+	EVP_PKEY *key = pki_ensure_rsa_key(kpath, KEY_BITS, &created, &e);
+	if (key && created)
 		printf("created %s\n", kpath);
-	}
-	cert = load_cert(cpath);
-	if (cert && X509_check_private_key(cert, key) == 1) {
+	if (key)
+		made = pki_ensure_self_signed(cpath, key, "confidential-aci-demo local stand-ins",
+		                              "Emulated MAA token signing", NULL, &e);
+	if (made < 0) {
+		fprintf(stderr, "maa init: %s\n", e.msg);
+	} else {
+		if (made)
+			printf("created %s\n", cpath);
 		rc = 0;
-		goto done;
 	}
-	X509_free(cert);
-	BIO *bio = BIO_new(BIO_s_mem());
-	cert = make_cert(key);
-	if (!cert || !bio || PEM_write_bio_X509(bio, cert) != 1 || write_bio(cpath, bio, 0644)) {
-		BIO_free(bio);
-		fprintf(stderr, "maa init: cannot create %s\n", cpath);
-		goto done;
-	}
-	BIO_free(bio);
-	printf("created %s\n", cpath);
-	rc = 0;
-done:
-	X509_free(cert);
 	EVP_PKEY_free(key);
 	free(kpath);
 	free(cpath);
@@ -243,12 +129,11 @@ static void load_config(void)
 	if (!dir || !*dir)
 		die("MAA_KEY_DIR", "not set: set it to a directory made by `maa init DIR`");
 	char *kpath = dir_file(dir, KEY_FILE), *cpath = dir_file(dir, CERT_FILE);
-	if (!(maa.key = load_key(kpath)))
-		die("MAA_KEY_DIR", "cannot load %s (%s): run `maa init %s`", kpath, strerror(errno),
-		    dir);
-	if (!(maa.cert = load_cert(cpath)))
-		die("MAA_KEY_DIR", "cannot load %s (%s): run `maa init %s`", cpath, strerror(errno),
-		    dir);
+	struct err ke = {0};
+	if (!(maa.key = pki_load_private_key(kpath, &ke)))
+		die("MAA_KEY_DIR", "%s: run `maa init %s`", ke.msg, dir);
+	if (!(maa.cert = pki_load_cert(cpath, &ke)))
+		die("MAA_KEY_DIR", "%s: run `maa init %s`", ke.msg, dir);
 	if (X509_check_private_key(maa.cert, maa.key) != 1)
 		die("MAA_KEY_DIR", "%s does not match %s: run `maa init %s`", cpath, kpath, dir);
 	if (!EVP_PKEY_is_a(maa.key, "RSA") || EVP_PKEY_get_bits(maa.key) < 2048)

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "snp.h"
 #include "util.h"
+#include "pki.h"
 #include "vsnp.h"
 
 #define REQ_SIZE             72
@@ -259,7 +260,7 @@ int main(int argc, char **argv)
 		bad_arg("--tcb", "required");
 
 	struct err e = {0};
-	EVP_PKEY *vcek = vsnp_load_key(key_path, &e);
+	EVP_PKEY *vcek = pki_load_private_key(key_path, &e);
 	if (!vcek)
 		bad_arg("--vcek-key", e.msg);
 

@@ -1,23 +1,19 @@
 #include "aad.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
 
 #include "codec.h"
 #include "jsonx.h"
 #include "jwt.h"
-
-#define PEM_MAX (64 * 1024)
+#include "pki.h"
 
 const char *aad_issuer(void)
 {
@@ -25,124 +21,28 @@ const char *aad_issuer(void)
 	return v && *v ? v : AAD_DEFAULT_ISSUER;
 }
 
-int aad_lock_dir(const char *dir, struct err *e)
-{
-	char *path = xasprintf("%s/.lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	free(path);
-	if (fd < 0)
-		return err_set(e, ERR_INTERNAL, "cannot open lock file in %s: %s", dir,
-		               strerror(errno));
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			close(fd);
-			return err_set(e, ERR_INTERNAL, "cannot lock %s: %s", dir, strerror(errno));
-		}
-	}
-	return fd;
-}
-
-static BIO *file_bio(const char *path, struct buf *b, struct err *e)
-{
-	buf_init(b);
-	if (read_file(path, PEM_MAX, b) != 0) {
-		err_set(e, errno == ENOENT ? ERR_NOT_FOUND : ERR_INTERNAL, "cannot read %s: %s",
-		        path, strerror(errno));
-		return NULL;
-	}
-	return BIO_new_mem_buf(b->p, (int)b->len);
-}
-
-EVP_PKEY *aad_load_private_key(const char *path, struct err *e)
-{
-	struct buf b;
-	BIO *bio = file_bio(path, &b, e);
-	if (!bio) {
-		buf_free(&b);
-		return NULL;
-	}
-	EVP_PKEY *k = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	buf_free(&b);
-	ERR_clear_error();
-	if (!k)
-		err_set(e, ERR_INTERNAL, "%s is not a PEM private key", path);
-	return k;
-}
-
-EVP_PKEY *aad_load_public_key(const char *path, struct err *e)
-{
-	struct buf b;
-	BIO *bio = file_bio(path, &b, e);
-	if (!bio) {
-		buf_free(&b);
-		return NULL;
-	}
-	EVP_PKEY *k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-	if (!k) {
-		(void)BIO_reset(bio);
-		X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-		k = x ? X509_get_pubkey(x) : NULL;
-		X509_free(x);
-	}
-	BIO_free(bio);
-	buf_free(&b);
-	ERR_clear_error();
-	if (!k)
-		err_set(e, ERR_INTERNAL, "%s holds no PEM public key or certificate", path);
-	return k;
-}
-
-int aad_write_key(const char *path, EVP_PKEY *key, int private_part, struct err *e)
-{
-	/* secmem: the buffer that held a private key is cleansed when freed. */
-	BIO *bio = BIO_new(private_part ? BIO_s_secmem() : BIO_s_mem());
-	int ok = bio &&
-	         (private_part ? PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)
-	                       : PEM_write_bio_PUBKEY(bio, key)) == 1;
-	char *data = NULL;
-	long n = ok ? BIO_get_mem_data(bio, &data) : 0;
-	ok = ok && n > 0 &&
-	     write_file_atomic(path, data, (size_t)n, private_part ? 0600 : 0644) == 0;
-	BIO_free(bio);
-	ERR_clear_error();
-	if (!ok)
-		return err_set(e, ERR_INTERNAL, "cannot write %s: %s", path, strerror(errno));
-	return 0;
-}
-
 int aad_init_dir(const char *dir, struct err *e)
 {
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return err_set(e, ERR_INTERNAL, "cannot create %s: %s", dir, strerror(errno));
-	int fd = aad_lock_dir(dir, e);
+	int fd = pki_lock_dir(dir, e);
 	if (fd < 0)
 		return -1;
 	char *kpath = xasprintf("%s/%s", dir, AAD_KEY_FILE);
 	char *ppath = xasprintf("%s/%s", dir, AAD_PUB_FILE);
-	int rc = -1;
+	int rc = -1, created;
 	struct err tmp;
-	err_clear(&tmp);
-	EVP_PKEY *key = aad_load_private_key(kpath, &tmp), *pub = NULL;
-	if (!key && tmp.code != ERR_NOT_FOUND) {
-		/* Never overwrite a key we cannot read: tokens in flight depend on it. */
-		err_set(e, ERR_INTERNAL, "%s exists but is not a readable PEM private key", kpath);
+	EVP_PKEY *pub = NULL;
+	/* An unreadable key is kept, not replaced: tokens in flight depend on it. */
+	EVP_PKEY *key = pki_ensure_rsa_key(kpath, AAD_KEY_BITS, &created, e);
+	if (!key)
 		goto done;
-	}
-	if (!key) {
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)AAD_KEY_BITS);
-		if (!key) {
-			err_set(e, ERR_INTERNAL, "cannot generate the local AAD signing key");
-			goto done;
-		}
-		if (aad_write_key(kpath, key, 1, e) < 0)
-			goto done;
+	if (created)
 		printf("created %s\n", kpath);
-	}
 	err_clear(&tmp);
-	pub = aad_load_public_key(ppath, &tmp);
+	pub = pki_load_public_key(ppath, &tmp);
 	if (!pub || EVP_PKEY_eq(pub, key) != 1) {
-		if (aad_write_key(ppath, key, 0, e) < 0)
+		if (pki_write_key(ppath, key, 0, e) < 0)
 			goto done;
 		printf("created %s\n", ppath);
 	}

@@ -27,15 +27,6 @@ const char *aad_issuer(void);
 /* Create dir (0700) and its aad.key/aad.pem unless both are there and match. */
 int aad_init_dir(const char *dir, struct err *e) MUST_CHECK;
 
-/* PEM loaders; caller frees the key.  A public file may hold a key or a certificate. */
-EVP_PKEY *aad_load_private_key(const char *path, struct err *e);
-EVP_PKEY *aad_load_public_key(const char *path, struct err *e);
-/* Write key as PKCS#8 PEM (mode 0600) or its public part (0644), atomically. */
-int aad_write_key(const char *path, EVP_PKEY *key, int private_part, struct err *e) MUST_CHECK;
-
-/* Exclusive flock on dir/.lock (created 0600); returns the fd to close, or -1. */
-int aad_lock_dir(const char *dir, struct err *e) MUST_CHECK;
-
 /*
  * Check an "Authorization" header value ("Bearer <jwt>"): RS256 by pub (kid = its
  * RFC 7638 thumbprint), iss == issuer, in date, and aud == audience (a trailing

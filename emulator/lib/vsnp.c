@@ -1,11 +1,9 @@
 #include "vsnp.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 #include <openssl/x509v3.h>
 
 #include "jsonx.h"
+#include "pki.h"
 
 #define VSNP_ORG     "Emulated SEV-SNP (NOT AMD)"
 #define VSNP_PRODUCT "Milan-B0"
@@ -47,24 +46,6 @@ static int mkdir_p(const char *dir, struct err *e)
 	return 0;
 }
 
-/* Serialise creation between processes; returns the lock fd (closing it unlocks). */
-static int lock_dir(const char *dir, struct err *e)
-{
-	char *path = xasprintf("%s/.lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	free(path);
-	if (fd < 0)
-		return err_set(e, ERR_INTERNAL, "cannot open lock file in %s: %s", dir,
-		               strerror(errno));
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			close(fd);
-			return err_set(e, ERR_INTERNAL, "cannot lock %s: %s", dir, strerror(errno));
-		}
-	}
-	return fd;
-}
-
 static int exists(const char *dir, const char *name)
 {
 	char *p = xasprintf("%s/%s", dir, name);
@@ -74,55 +55,27 @@ static int exists(const char *dir, const char *name)
 	return r;
 }
 
+/* Write dir/name: the private key when key is set, else the certificate. */
 static int write_pem(const char *dir, const char *name, X509 *cert, EVP_PKEY *key, struct err *e)
 {
-	/* secmem: the buffer that held a private key is cleansed when freed. */
-	BIO *b = BIO_new(key ? BIO_s_secmem() : BIO_s_mem());
-	if (!b)
-		abort();
-	int ok = key ? PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL)
-	             : PEM_write_bio_X509(b, cert);
-	char *data = NULL;
-	long n = BIO_get_mem_data(b, &data);
 	char *path = xasprintf("%s/%s", dir, name);
-	int rc = 0;
-	if (!ok || n <= 0 || write_file_atomic(path, data, (size_t)n, key ? 0600 : 0644) < 0)
-		rc = err_set(e, ERR_INTERNAL, "cannot write %s: %s", path, strerror(errno));
+	int rc = key ? pki_write_key(path, key, 1, e) : pki_write_cert(path, cert, e);
 	free(path);
-	BIO_free(b);
 	return rc;
 }
 
 static X509 *load_cert(const char *dir, const char *name, struct err *e)
 {
 	char *path = xasprintf("%s/%s", dir, name);
-	FILE *f = fopen(path, "re");
-	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
-	if (f)
-		fclose(f);
-	if (!x)
-		err_set(e, ERR_INTERNAL, "cannot read certificate %s", path);
+	X509 *x = pki_load_cert(path, e);
 	free(path);
-	ERR_clear_error();
 	return x;
-}
-
-EVP_PKEY *vsnp_load_key(const char *path, struct err *e)
-{
-	FILE *f = fopen(path, "re");
-	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-	if (f)
-		fclose(f);
-	if (!k)
-		err_set(e, ERR_BAD_REQUEST, "cannot read private key %s", path);
-	ERR_clear_error();
-	return k;
 }
 
 static EVP_PKEY *load_key_in(const char *dir, const char *name, struct err *e)
 {
 	char *path = xasprintf("%s/%s", dir, name);
-	EVP_PKEY *k = vsnp_load_key(path, e);
+	EVP_PKEY *k = pki_load_private_key(path, e);
 	free(path);
 	return k;
 }
@@ -236,7 +189,7 @@ int vsnp_ca_ensure(const char *dir, struct err *e)
 {
 	if (mkdir_p(dir, e) < 0)
 		return -1;
-	int lock = lock_dir(dir, e);
+	int lock = pki_lock_dir(dir, e);
 	if (lock < 0)
 		return -1;
 	if (exists(dir, "ark.pem") && exists(dir, "ark.key") && exists(dir, "ask.pem") &&
@@ -358,7 +311,7 @@ int vsnp_vcek_ensure(const char *ca_dir, const char *out_dir, const uint8_t chip
 	if (!ask || !(ark = load_cert(ca_dir, "ark.pem", e)) ||
 	    !(ask_key = load_key_in(ca_dir, "ask.key", e)))
 		goto out;
-	if (mkdir_p(out_dir, e) < 0 || (lock = lock_dir(out_dir, e)) < 0)
+	if (mkdir_p(out_dir, e) < 0 || (lock = pki_lock_dir(out_dir, e)) < 0)
 		goto out;
 	struct vcek_exts want;
 	vcek_exts_make(chip_id, tcb, &want);

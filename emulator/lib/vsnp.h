@@ -58,7 +58,4 @@ struct vsnp_launch {
 int vsnp_report_sign(const struct vsnp_launch *l, const uint8_t report_data[64], uint32_t vmpl,
                      EVP_PKEY *vcek, uint8_t out[SNP_REPORT_SIZE], struct err *e) MUST_CHECK;
 
-/* Load a PEM private key file (the VCEK key); caller frees with EVP_PKEY_free. */
-EVP_PKEY *vsnp_load_key(const char *path, struct err *e);
-
 #endif

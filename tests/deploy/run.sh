@@ -358,8 +358,8 @@ check "secrets: no registry password or admin user in commands, parameters or co
 check "secrets: no SAS or connection string given to any container" bash -c "
 	for p in '$mpst'/params-*.json; do jq -e '.parameters | has(\"storageConnectionString\") | not' \"\$p\" >/dev/null || exit 1; done
 	! grep -qiE 'generate-sas|SharedAccessSignature|connection-string' '$mp/az.log'"
-check "state files are private (0600/0700) apart from the view" bash -c "
-	[ -z \"\$(find '$mpst' -type f ! -name '*.html' -perm /077)\" ] && [ -z \"\$(find '$mp/state' -type d -perm /077)\" ]"
+check "state files are private (0600/0700) apart from the view and its assets" bash -c "
+	[ -z \"\$(find '$mpst' -type f ! -name '*.html' ! -name 'multiparty-view.js' ! -name 'style.css' ! -name 'favicon.svg' -perm /077)\" ] && [ -z \"\$(find '$mp/state' -type d -perm /077)\" ]"
 
 hostdata_of() { # template -> sha256 of the decoded ccePolicy
 	jq -r '.resources[0].properties.confidentialComputeProperties.ccePolicy' "$1" | base64 -d | sha256sum | cut -c1-64
@@ -433,9 +433,13 @@ check "params: every env-affecting template parameter is given (policy = deploym
 check "acipolicygen: run on a copy with the parameters and --disable-stdio" bash -c "
 	[ \$(grep -c -- 'confcom acipolicygen --template-file $mpst/template-.*.json --parameters $mpst/params-.*.json --disable-stdio' '$mp/az.log') -eq 2 ] \
 	&& jq -e '.resources[0].properties.confidentialComputeProperties.ccePolicy == \"\"' '$conf' >/dev/null"
-check "multi-party view: three panes, Contoso/Fabrikam on top, snooper below" bash -c "
+check "multi-party view: the project's page with three panes and the Azure URLs in #mp-config" bash -c "
 	v='$mpst/multiparty-view.html'; [ \$(grep -c '<iframe' \"\$v\") -eq 3 ] \
-	&& grep -q 'http://aci-contoso-01311200.eastus.azurecontainer.io/' \"\$v\" && grep -q 'ACCESS DENIED' \"\$v\""
+	&& [ -f '$mpst/multiparty-view.js' ] && [ -f '$mpst/style.css' ] \
+	&& sed -n 's/.*<script type=\"application\\/json\" id=\"mp-config\">\\(.*\\)<\\/script>.*/\\1/p' \"\$v\" \
+	| jq -e '.contoso.url == \"http://aci-contoso-01311200.eastus.azurecontainer.io/\"
+		and (.fabrikam.url | startswith(\"http://aci-fabrikam-\"))
+		and .snooper.key == .contoso.key and .snooper.vault == .contoso.vault' >/dev/null"
 check "compare view: Confidential and Standard panes" bash -c "
 	v='$work/compare/state/demo1/comparison-view.html'; [ \$(grep -c '<iframe' \"\$v\") -eq 2 ] \
 	&& grep -q 'CONFIDENTIAL (AMD SEV-SNP TEE)' \"\$v\" && grep -q 'STANDARD (No Hardware Protection)' \"\$v\""

@@ -22,6 +22,7 @@
 #include "codec.h"
 #include "jsonx.h"
 #include "snp.h"
+#include "pki.h"
 #include "testlib.h"
 #include "vsnp.h"
 
@@ -103,7 +104,7 @@ static void inst_make(struct inst *in, int ca, const char *name, const uint8_t c
 	char *a = slurp(p1), *b = slurp(p2), *c = slurp(p3);
 	in->chain = xasprintf("%s%s%s", a, b, c);
 	in->thim = slurp(p5);
-	in->key = vsnp_load_key(p4, &e);
+	in->key = pki_load_private_key(p4, &e);
 	if (!in->key)
 		exit(1);
 	free(a);
