@@ -17,13 +17,13 @@
  * IDENTITY_RESOURCE_ID (optional; default a user-assigned identity id in
  * RESOURCE_GROUP_NAME), AAD_KEY_DIR (holds aad.key), AAD_ISSUER (optional).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "aad.h"
+#include "config.h"
 #include "http.h"
 #include "jsonx.h"
 #include "jwt.h"
@@ -45,17 +45,7 @@ static struct {
 	EVP_PKEY *key;
 } id;
 
-static void die(const char *var, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static void die(const char *var, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "identity: %s: ", var);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(2);
-}
+#define die(...) config_die("identity", __VA_ARGS__)
 
 static const char *need(const char *var, const char *hint)
 {

@@ -425,17 +425,7 @@ done:
 
 /* ---- serving ---- */
 
-static void die(const char *var, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static void die(const char *var, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	fprintf(stderr, "keyvault: %s: ", var);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(2);
-}
+#define die(...) config_die("keyvault", __VA_ARGS__)
 
 static void load_config(void)
 {

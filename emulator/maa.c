@@ -59,21 +59,7 @@ static struct {
 	char *policy_hash;
 } maa;
 
-static void die(const char *var, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static void die(const char *var, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	/* Messages from config_parse_endpoint already name the variable. */
-	if (var)
-		fprintf(stderr, "maa: %s: ", var);
-	else
-		fputs("maa: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	exit(2);
-}
+#define die(...) config_die("maa", __VA_ARGS__)
 
 /* ---- key directory ---- */
 

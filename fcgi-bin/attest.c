@@ -72,6 +72,20 @@ static int check_maa_choice(struct json_object *body, struct err *e)
 	return 0;
 }
 
+/* The runtime data a request asks to bind: its JSON body checked against attest_fields
+ * (and, when maa_choice, its maa_endpoint), then runtime_from(purpose). */
+static int request_runtime(struct http_req *rq, const char *purpose, int maa_choice,
+			   unsigned char **rt, size_t *n, struct err *e)
+{
+	struct json_object *body = NULL;
+	int bad = http_body_json(rq, &body, e) < 0 ||
+		  http_validate(body, attest_fields, NELEM(attest_fields), e) < 0 ||
+		  (maa_choice && check_maa_choice(body, e) < 0) ||
+		  runtime_from(body, purpose, rt, n, e) < 0;
+	json_object_put(body);
+	return bad ? -1 : 0;
+}
+
 static struct json_object *timing_json(const struct attest_timing *t, double verify_ms)
 {
 	struct json_object *o = json_object_new_object();
@@ -119,17 +133,12 @@ static void attest_maa(struct http_req *rq, struct http_resp *rs)
 {
 	struct err e;
 	err_clear(&e);
-	struct json_object *body = NULL;
 	unsigned char *rt = NULL;
 	size_t rtn = 0;
-	if (http_body_json(rq, &body, &e) < 0 ||
-	    http_validate(body, attest_fields, NELEM(attest_fields), &e) < 0 ||
-	    check_maa_choice(body, &e) < 0 || runtime_from(body, "attest", &rt, &rtn, &e) < 0) {
-		json_object_put(body);
+	if (request_runtime(rq, "attest", 1, &rt, &rtn, &e) < 0) {
 		http_send_err(rs, &e, NULL);
 		return;
 	}
-	json_object_put(body);
 	enum attest_via via = attest_choose();
 	char *jwt = NULL;
 	const char *source = NULL;
@@ -188,17 +197,12 @@ static void attest_raw_handler(struct http_req *rq, struct http_resp *rs)
 {
 	struct err e;
 	err_clear(&e);
-	struct json_object *body = NULL;
 	unsigned char *rt = NULL;
 	size_t rtn = 0;
-	if (http_body_json(rq, &body, &e) < 0 ||
-	    http_validate(body, attest_fields, NELEM(attest_fields), &e) < 0 ||
-	    runtime_from(body, "raw-report", &rt, &rtn, &e) < 0) {
-		json_object_put(body);
+	if (request_runtime(rq, "raw-report", 0, &rt, &rtn, &e) < 0) {
 		http_send_err(rs, &e, NULL);
 		return;
 	}
-	json_object_put(body);
 	enum attest_via via = attest_choose();
 	uint8_t report[SNP_REPORT_SIZE];
 	const char *source = NULL;

@@ -5,9 +5,9 @@
  *   SAS          the connection string's SharedAccessSignature, appended to each URL;
  *   Shared Key   the connection string's AccountKey, an HMAC-SHA256 over the
  *                canonical request (PROTOCOLS.md §6) in an Authorization header;
- *   Managed Id   a bearer token from IMDS for https://storage.azure.com/, cached
- *                until five minutes before it expires.
- * The SAS, the key bytes and the token are secrets: they are wiped on close,
+ *   Managed Id   a bearer token for https://storage.azure.com/ from identity_token
+ *                (IMDS, cached there until five minutes before it expires).
+ * The SAS, the key bytes and the token are secrets: they are wiped when done,
  * never put into an error message (URLs in messages are the public ones,
  * without the query string), and never described.
  *
@@ -28,9 +28,11 @@
 #include "codec.h"
 #include "config.h"
 #include "fetch.h"
+#include "identity.h"
 #include "jsonx.h"
 
 #define AZ_VERSION "2021-08-06"
+#define STORAGE_RESOURCE "https://storage.azure.com/"
 #define AZ_MAX_BLOB (64u << 20)
 #define AZ_MAX_PAGES 10000
 #define AZ_DEVSTORE_KEY \
@@ -47,8 +49,6 @@ struct az_store {
 	char *sas;           /* secret: query string without '?' */
 	unsigned char *key;  /* secret: decoded account key */
 	size_t keylen;
-	char *token;         /* secret: bearer token */
-	long long token_exp;
 };
 
 /* ---- small parsers ---- */
@@ -412,7 +412,39 @@ static int sign_shared_key(struct az_store *a, const char *method, const char *p
 	return 0;
 }
 
-static int mi_token(struct az_store *a, struct err *e);
+/* ---- managed identity ---- */
+
+/*
+ * A bearer token for storage from identity_token (which caches it); caller frees
+ * with free_secret_str.  It goes into a header line, so it must be one word of
+ * visible ASCII.
+ */
+static int mi_token(char **token, struct err *e)
+{
+	if (identity_token(STORAGE_RESOURCE, token, e) < 0) {
+		/* IMDS refusing is storage's dependency failing, not the browser's fault. */
+		if (e->code == ERR_UNAUTHORIZED)
+			e->code = ERR_UPSTREAM;
+		return err_wrap(e, "managed identity for blob storage");
+	}
+	int ok = strlen(*token) <= 16384;
+	for (const char *p = *token; ok && *p; p++)
+		ok = (unsigned char)*p > 0x20 && (unsigned char)*p <= 0x7e;
+	if (!ok) {
+		free_secret_str(*token);
+		*token = NULL;
+		return err_set(e, ERR_UPSTREAM, "managed identity: malformed access_token");
+	}
+	return 0;
+}
+
+/* scheme://host[:port] of the endpoint followed by path (a blob_path). */
+static char *origin_url(const struct az_store *a, const char *path)
+{
+	const char *host_end = strstr(a->endpoint, "://") + 3;
+	host_end += strcspn(host_end, "/");
+	return xasprintf("%.*s%s", (int)(host_end - a->endpoint), a->endpoint, path);
+}
 
 /* Redact: a transport error message names the URL; give the public one instead. */
 static void redact(struct err *e, const char *url, const char *public_url)
@@ -443,16 +475,14 @@ struct az_call {
 
 static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp, struct err *e)
 {
-	if (a->auth == AUTH_MI && mi_token(a, e) < 0)
+	char *token = NULL;
+	if (a->auth == AUTH_MI && mi_token(&token, e) < 0)
 		return -1;
 	char *path = blob_path(a, c->name);
+	char *public_url = origin_url(a, path);
 	struct buf url;
 	buf_init(&url);
-	char *host_end = strstr(a->endpoint, "://") + 3;
-	host_end += strcspn(host_end, "/");
-	buf_append(&url, a->endpoint, (size_t)(host_end - a->endpoint));
-	buf_append(&url, path, strlen(path));
-	char *public_url = xstrdup((char *)url.p);
+	buf_append(&url, public_url, strlen(public_url));
 	for (size_t i = 0; i < c->nq; i++) {
 		char *v = fetch_escape(c->q[i].value);
 		buf_appendf(&url, "%c%s=%s", i ? '&' : '?', c->q[i].name, v);
@@ -488,7 +518,7 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 				    &auth) < 0)
 			rc = err_set(e, ERR_INTERNAL, "cannot compute the SharedKey signature");
 	} else if (a->auth == AUTH_MI) {
-		auth = xasprintf("Authorization: Bearer %s", a->token);
+		auth = xasprintf("Authorization: Bearer %s", token);
 	}
 	if (auth)
 		headers[nh++] = auth;
@@ -507,6 +537,7 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 			redact(e, (char *)url.p, public_url);
 	}
 	free_secret_str(auth);
+	free_secret_str(token);
 	free(h_date);
 	free(h_ctype);
 	free(h_im);
@@ -592,85 +623,6 @@ static int az_fail(struct az_store *a, const char *op, const char *name, struct 
 	e->upstream_status = (int)st;
 	free(code);
 	free(msg);
-	return rc;
-}
-
-/* ---- managed identity ---- */
-
-static int mi_token(struct az_store *a, struct err *e)
-{
-	if (a->token && now_unix() < a->token_exp - 300)
-		return 0;
-	free_secret_str(a->token);
-	a->token = NULL;
-	const char *base = cfg.imds.set ? cfg.imds.url : "http://169.254.169.254";
-	char *url;
-	if (cfg.client_id && *cfg.client_id) {
-		char *cid = fetch_escape(cfg.client_id);
-		url = xasprintf("%s/metadata/identity/oauth2/token?api-version=2018-02-01&resource="
-				"https%%3A%%2F%%2Fstorage.azure.com%%2F&client_id=%s", base, cid);
-		free(cid);
-	} else {
-		url = xasprintf("%s/metadata/identity/oauth2/token?api-version=2018-02-01&resource="
-				"https%%3A%%2F%%2Fstorage.azure.com%%2F", base);
-	}
-	static const char *const hdr[] = {"Metadata: true", NULL};
-	struct fetch_req rq = {.url = url, .headers = hdr, .timeout_s = 10, .max_resp = 65536};
-	struct fetch_resp r;
-	int rc = -1;
-	if (fetch(&rq, &r, e) < 0) {
-		err_wrap(e, "managed identity for blob storage: no token endpoint (IMDS)");
-		free(url);
-		return -1;
-	}
-	struct json_object *j = NULL;
-	struct err pe;
-	if (jsonx_parse((const char *)r.body.p, r.body.len, &j, &pe) < 0 ||
-	    !json_object_is_type(j, json_type_object)) {
-		rc = err_set(e, ERR_UPSTREAM, "managed identity: IMDS answered HTTP %ld without JSON",
-			     r.status);
-		goto out;
-	}
-	if (r.status != 200) {
-		const char *d = jsonx_str(j, "error_description");
-		const char *er = jsonx_str(j, "error");
-		rc = err_set(e, ERR_UPSTREAM,
-			     "managed identity: IMDS refused a storage token (HTTP %ld %s: %.200s); "
-			     "check the container group's identity and AZURE_CLIENT_ID",
-			     r.status, er ? er : "", d ? d : "");
-		e->upstream_status = (int)r.status;
-		goto out;
-	}
-	const char *tok = jsonx_str(j, "access_token");
-	long long exp = 0;
-	const char *exps = jsonx_str(j, "expires_on");
-	unsigned long ul;
-	if (exps && parse_ulong(exps, 0, 1UL << 40, &ul) == 0)
-		exp = (long long)ul;
-	else if (!jsonx_int(j, "expires_on", &exp))
-		exp = now_unix() + 600;
-	if (!tok || !*tok || strlen(tok) > 16384) {
-		rc = err_set(e, ERR_UPSTREAM, "managed identity: IMDS answer has no access_token");
-		goto out;
-	}
-	for (const char *p = tok; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p > 0x7e) {
-			rc = err_set(e, ERR_UPSTREAM, "managed identity: malformed access_token");
-			goto out;
-		}
-	a->token = xstrdup(tok);
-	a->token_exp = exp;
-	rc = 0;
-out:
-	if (j) {
-		const char *tok2 = jsonx_str(j, "access_token");
-		if (tok2)
-			wipe((void *)tok2, strlen(tok2));
-		json_object_put(j);
-	}
-	wipe(r.body.p, r.body.len);
-	fetch_resp_free(&r);
-	free(url);
 	return rc;
 }
 
@@ -879,9 +831,7 @@ static char *az_public_url(void *impl, const char *name)
 {
 	struct az_store *a = impl;
 	char *path = blob_path(a, name);
-	char *host_end = strstr(a->endpoint, "://") + 3;
-	host_end += strcspn(host_end, "/");
-	char *u = xasprintf("%.*s%s", (int)(host_end - a->endpoint), a->endpoint, path);
+	char *u = origin_url(a, path);
 	free(path);
 	return u;
 }
@@ -900,7 +850,6 @@ static void az_close(void *impl)
 		wipe(a->key, a->keylen);
 		free(a->key);
 	}
-	free_secret_str(a->token);
 	free(a);
 }
 

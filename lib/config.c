@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,4 +258,18 @@ void config_init(void)
 		fprintf(stderr, "configuration error: %s\n", e.msg);
 		exit(2);
 	}
+}
+
+void config_die(const char *prog, const char *var, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (var)
+		fprintf(stderr, "%s: %s: ", prog, var);
+	else
+		fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(2);
 }

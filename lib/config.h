@@ -59,6 +59,10 @@ extern struct config cfg;
 void config_init(void);
 /* Same, but report the problem instead of exiting. */
 int config_load(struct config *c, struct err *e) MUST_CHECK;
+/* Stop a program over its configuration: "prog: var: message" on stderr (just
+ * "prog: message" when var is NULL, for a message that already names it), exit(2). */
+_Noreturn void config_die(const char *prog, const char *var, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
 void config_free(struct config *c);
 
 /* Parse an endpoint value; name is used in the message. */

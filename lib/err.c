@@ -81,3 +81,17 @@ const char *err_code_name(enum err_code code)
 	}
 	return "internal";
 }
+
+void err_blank_controls(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
+char *err_printable(const char *s, size_t max)
+{
+	char *o = xstrndup(s, strnlen(s, max));
+	err_blank_controls(o);
+	return o;
+}

@@ -44,4 +44,10 @@ int err_wrap(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
 int err_http_status(enum err_code code);
 const char *err_code_name(enum err_code code);
 
+/* Blank the control characters (C0 and DEL) of untrusted text in place, so it is safe
+ * in a message, JSON, a log line or a terminal. */
+void err_blank_controls(char *s);
+/* The same on a copy of at most max bytes of s; caller frees. */
+char *err_printable(const char *s, size_t max);
+
 #endif

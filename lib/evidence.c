@@ -218,6 +218,18 @@ static int take_report(const uint8_t *resp, const char *dev, uint8_t out[SNP_REP
 	return 0;
 }
 
+/* ioctl retried on EINTR, then the device closed: the result, with *en its errno. */
+static int device_ioctl(int fd, unsigned long request, void *arg, int *en)
+{
+	int rc;
+	do
+		rc = ioctl(fd, request, arg);
+	while (rc < 0 && errno == EINTR);
+	*en = errno;
+	close(fd);
+	return rc;
+}
+
 static int sev_guest_report(const uint8_t rd[64], uint8_t out[SNP_REPORT_SIZE], struct err *e)
 {
 	int fd = -1;
@@ -233,13 +245,7 @@ static int sev_guest_report(const uint8_t rd[64], uint8_t out[SNP_REPORT_SIZE], 
 	g.msg_version = 1;
 	g.req_data = (uint64_t)(uintptr_t)&req;
 	g.resp_data = (uint64_t)(uintptr_t)resp;
-	int rc;
-	do
-		rc = ioctl(fd, SNP_GET_REPORT, &g);
-	while (rc < 0 && errno == EINTR);
-	int en = errno;
-	close(fd);
-	int ret;
+	int en, rc = device_ioctl(fd, SNP_GET_REPORT, &g, &en), ret;
 	if (rc < 0)
 		ret = err_set(e, ERR_UPSTREAM,
 			      "SNP_GET_REPORT ioctl on " DEV_SEV_GUEST " failed: %s (errno %d, "
@@ -270,13 +276,7 @@ static int sev_report(const uint8_t rd[64], uint8_t out[SNP_REPORT_SIZE], struct
 	g.request_uaddr = (uint64_t)(uintptr_t)&req;
 	g.response_len = SEV_OLD_RESP_LEN;
 	g.response_uaddr = (uint64_t)(uintptr_t)resp;
-	int rc;
-	do
-		rc = ioctl(fd, SEV_SNP_GUEST_MSG_REPORT, &g);
-	while (rc < 0 && errno == EINTR);
-	int en = errno;
-	close(fd);
-	int ret;
+	int en, rc = device_ioctl(fd, SEV_SNP_GUEST_MSG_REPORT, &g, &en), ret;
 	if (rc < 0)
 		ret = err_set(e, ERR_UPSTREAM,
 			      "SEV_SNP_GUEST_MSG_REPORT ioctl on " DEV_SEV " failed: %s (errno %d, "
@@ -398,14 +398,6 @@ static int vsnp_connect(const char *path, double deadline, int *out, struct err 
 	return 0;
 }
 
-/* Keep an untrusted message printable so it is safe in JSON, logs and terminals. */
-static void printable(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = ' ';
-}
-
 static int io_fail(enum io_result r, const char *path, const char *what, struct err *e)
 {
 	if (r == IO_TIMEOUT)
@@ -473,7 +465,7 @@ static int virtual_report(const uint8_t rd[64], uint8_t out[SNP_REPORT_SIZE], st
 		if (r != IO_OK) {
 			ret = io_fail(r, path, "error message", e);
 		} else {
-			printable(msg);
+			err_blank_controls(msg);
 			ret = err_set(
 				e, ERR_UPSTREAM,
 				"the virtual SEV-SNP host refused the report request (status %u): "

@@ -88,17 +88,6 @@ static long long num_member(struct json_object *o, const char *key)
 	return 0;
 }
 
-/* Copy s without control characters and at most max bytes, for messages. */
-static char *printable(const char *s, size_t max)
-{
-	size_t n = strnlen(s, max);
-	char *o = xstrndup(s, n);
-	for (char *p = o; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	return o;
-}
-
 static int parse_answer(const struct fetch_resp *rs, const char *resource, char **token,
                         struct err *e)
 {
@@ -144,7 +133,7 @@ static int refusal(const struct fetch_resp *rs, struct err *e)
 		if (!why)
 			why = jsonx_str(o, "error");
 	}
-	char *msg = printable(why ? why : "(no error_description)", 300);
+	char *msg = err_printable(why ? why : "(no error_description)", 300);
 	err_set(e, rs->status >= 500 ? ERR_UNAVAILABLE : ERR_UNAUTHORIZED,
 	        "managed identity token: IMDS answered HTTP %ld: %s%s", rs->status, msg,
 	        rs->status == 400 && !*cfg.client_id

@@ -46,16 +46,6 @@ static const char *const shown_claims[] = {
 
 /* ---------------------------------------------------------------- helpers */
 
-static char *printable(const char *s, size_t max)
-{
-	size_t n = strnlen(s, max);
-	char *o = xstrndup(s, n);
-	for (char *p = o; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	return o;
-}
-
 /* "h[:p]" -> "h" (for certificate host name checks). */
 static char *host_only(const char *hostport)
 {
@@ -139,8 +129,8 @@ int keyrelease_vault_error(long status, const char *body, size_t len, const char
 		c = ERR_UPSTREAM;
 		break;
 	}
-	char *m = printable(msg ? msg : "(no error message)", VAULT_MSG_MAX);
-	char *cd = printable(code ? code : "", 64);
+	char *m = err_printable(msg ? msg : "(no error message)", VAULT_MSG_MAX);
+	char *cd = err_printable(code ? code : "", 64);
 	err_set(e, c, "%s: the key vault answered HTTP %ld%s%s%s: %s", what, status,
 	        *cd ? " (" : "", cd, *cd ? ")" : "", m);
 	e->upstream_status = (int)status;

@@ -68,9 +68,7 @@ char *sidecar_error_text(const char *body, size_t len)
 		if (m)
 			*m = '\0';
 	}
-	for (char *p = text; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
+	err_blank_controls(text);
 	size_t n = strlen(text);
 	while (n && (text[n - 1] == ' ' || text[n - 1] == ':'))
 		text[--n] = '\0';

@@ -12,56 +12,36 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0
-failed=0
-check() { # name condition-result(0/1) detail
-	if [ "$2" -eq 0 ]; then
-		passed=$((passed + 1))
-		echo "ok   $1"
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1: $3"
-	fi
-}
-
-# Run one CGI request: cgi PROGRAM METHOD URI [BODY]; prints the whole response (headers + body).
-cgi() {
-	local body=${4-}
-	env -i PATH="$PATH" GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD="$2" REQUEST_URI="$3" \
-		SCRIPT_NAME="${3%%\?*}" QUERY_STRING="${3#*\?}" CONTENT_TYPE=application/json \
-		CONTENT_LENGTH=${#body} SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR=127.0.0.1 \
-		LOG_DIR="$tmp/log" LOG_FILE="$tmp/log/app.log" STATE_DIR="$tmp/state" \
-		SKR_MAA_ENDPOINT="http://127.0.0.1:1" SKR_SIDECAR_URL="http://127.0.0.1:1" \
-		IMDS_ENDPOINT="http://127.0.0.1:1" "${EXTRA_ENV[@]}" "$1" <<<"$body"
-}
-status_of() { head -n 1 | sed -n 's/^Status: \([0-9]*\).*/\1/p'; }
-body_of() { sed '1,/^\r\{0,1\}$/d'; }
+. "$repo/tests/lib.sh"
+BASE_ENV=(LOG_DIR="$tmp/log" LOG_FILE="$tmp/log/app.log" STATE_DIR="$tmp/state"
+	SKR_MAA_ENDPOINT="http://127.0.0.1:1" SKR_SIDECAR_URL="http://127.0.0.1:1"
+	IMDS_ENDPOINT="http://127.0.0.1:1")
 mkdir -p "$tmp/log" "$tmp/state"
 EXTRA_ENV=(SNP_EVIDENCE=none)
 A=$bin/fcgi-bin/attest
 
-r=$(cgi "$A" GET /health)
+r=$(cgi_request "$A" GET /health)
 check "CGI GET /health is 200" "$([ "$(status_of <<<"$r")" = 200 ]; echo $?)" "$r"
 check "CGI /health body" "$(body_of <<<"$r" | jq -e '.status == "healthy"' >/dev/null; echo $?)" "$r"
 check "CGI response has Content-Type and Content-Length" \
 	"$(grep -q '^Content-Type: application/json' <<<"$r" && grep -q '^Content-Length: ' <<<"$r"; echo $?)" "$r"
 
-r=$(cgi "$A" POST /attest/maa '{"runtime_data":')
+r=$(cgi_request "$A" POST /attest/maa '{"runtime_data":')
 check "CGI malformed JSON is 400 JSON" "$([ "$(status_of <<<"$r")" = 400 ] && body_of <<<"$r" | jq -e '.status=="error"' >/dev/null; echo $?)" "$r"
-r=$(cgi "$A" DELETE /attest/raw)
+r=$(cgi_request "$A" DELETE /attest/raw)
 check "CGI wrong method is 405 with Allow" "$([ "$(status_of <<<"$r")" = 405 ] && grep -q '^Allow: POST' <<<"$r"; echo $?)" "$r"
-r=$(cgi "$A" POST /attest/maa "$(head -c 70000 /dev/zero | tr '\0' x)")
+r=$(cgi_request "$A" POST /attest/maa "$(head -c 70000 /dev/zero | tr '\0' x)")
 check "CGI oversize body is 413" "$([ "$(status_of <<<"$r")" = 413 ]; echo $?)" "$r"
-r=$(cgi "$A" POST /attest/raw '{"runtime_data":"aGVsbG8="}')
+r=$(cgi_request "$A" POST /attest/raw '{"runtime_data":"aGVsbG8="}')
 check "CGI /attest/raw without a TEE is 503 with a diagnosis" \
 	"$([ "$(status_of <<<"$r")" = 503 ] && body_of <<<"$r" | jq -e '.diagnosis.likely_cause' >/dev/null; echo $?)" "$r"
-r=$(cgi "$A" GET /info)
+r=$(cgi_request "$A" GET /info)
 check "CGI /info without a TEE: attestation_works false" \
 	"$(body_of <<<"$r" | jq -e '.status.attestation_works == false' >/dev/null; echo $?)" "$r"
 EXTRA_ENV=(SKR_MAA_ENDPOINT=http://evil.example.com)
-r=$(cgi "$A" GET /health)
+r=$(cgi_request "$A" GET /health)
 check "bad configuration stops the program naming the variable" \
-	"$(grep -q 'SKR_MAA_ENDPOINT' <<<"$r$(cgi "$A" GET /health 2>&1)"; echo $?)" "$r"
+	"$(grep -q 'SKR_MAA_ENDPOINT' <<<"$r$(cgi_request "$A" GET /health 2>&1)"; echo $?)" "$r"
 
 # With a virtual SEV-SNP host, a CGI request gets a signed report.
 "$bin/emulator/vsnp-ca" init "$tmp/ca" >/dev/null 2>&1
@@ -74,7 +54,7 @@ chip=$(printf 'cgi-chip' | openssl dgst -sha512 -r | cut -c1-128)
 pids+=($!)
 for _ in $(seq 1 50); do [ -S "$tmp/sev.sock" ] && break; sleep 0.1; done
 EXTRA_ENV=(SNP_EVIDENCE=virtual SNP_VIRTUAL_SOCKET="$tmp/sev.sock" UVM_HOST_AMD_CERTIFICATE="$(base64 -w0 "$tmp/vcek/thim.json")" SNP_EXTRA_ROOTS="$tmp/ca/ark.pem")
-r=$(cgi "$A" POST /attest/raw '{"runtime_data":"aGVsbG8="}')
+r=$(cgi_request "$A" POST /attest/raw '{"runtime_data":"aGVsbG8="}')
 check "CGI /attest/raw with the virtual host is 200 and verifies" \
 	"$([ "$(status_of <<<"$r")" = 200 ] && body_of <<<"$r" | jq -e '.verification.verified == true and .report_data_bound == true and (.attestation_report|length) == 2368' >/dev/null; echo $?)" "$(echo "$r" | head -c 600)"
 
@@ -101,5 +81,4 @@ check "mod_cgi: malformed JSON is 400" "$(grep -q '^HTTP/1.1 400' <<<"$r"; echo 
 r=$(curl -s -i "http://127.0.0.1:$port/cgi-bin/attest/sidecar/status")
 check "mod_cgi: /sidecar/status without sidecar is 503 JSON" "$(grep -q '^HTTP/1.1 503' <<<"$r" && grep -q '"unavailable"' <<<"$r"; echo $?)" "$r"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -9,17 +9,7 @@ bin=${BUILD:-$repo/build}
 C=$bin/fcgi-bin/company
 tmp=$(mktemp -d /tmp/company-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-check() { # name condition-result(0/1) detail
-	if [ "$2" -eq 0 ]; then
-		passed=$((passed + 1))
-		echo "ok   $1"
-	else
-		failed=$((failed + 1))
-		echo "FAIL $1: $(head -c 1500 <<<"$3")"
-	fi
-}
+. "$repo/tests/lib.sh"
 for f in "$C" "$bin/libdemo.a"; do
 	[ -e "$f" ] || { echo "missing $f: run make first"; echo "0 passed, 1 failed"; exit 1; }
 done
@@ -39,16 +29,8 @@ EXTRA_ENV=(COMPANY_NAME=contoso SKR_KEY_NAME=contoso-secret-key BLOB_BACKEND=dir
 blob=$tmp/blobs/consolidated-records-t.json
 
 # cgi METHOD URI [BODY]: the whole response (headers + body).
-cgi() {
-	local body=${3-}
-	env -i PATH="$PATH" GATEWAY_INTERFACE=CGI/1.1 REQUEST_METHOD="$1" REQUEST_URI="$2" \
-		SCRIPT_NAME="$2" QUERY_STRING= CONTENT_TYPE=application/json \
-		CONTENT_LENGTH=${#body} SERVER_PROTOCOL=HTTP/1.1 REMOTE_ADDR=127.0.0.1 \
-		"${BASE_ENV[@]}" "${EXTRA_ENV[@]}" "$C" <<<"$body"
-}
+cgi() { cgi_request "$C" "$@"; }
 keytool() { env -i PATH="$PATH" "${BASE_ENV[@]}" "$tmp/keytool" "$@"; }
-status_of() { head -n 1 | sed -n 's/^Status: \([0-9]*\).*/\1/p'; }
-body_of() { sed '1,/^\r\{0,1\}$/d'; }
 # expect NAME STATUS JQ-FILTER RESPONSE: status matches and the body satisfies the filter.
 expect() {
 	local st
@@ -227,5 +209,4 @@ check "the log holds no plaintext name or phone" \
 	"$(! grep -q -e 'Alice' -e '555-0100' -e 'Emma' -e 'Must Not Land' "$tmp/log/app.log"; echo $?)" \
 	"$(grep -e 'Alice' -e 'Emma' "$tmp/log/app.log" | head -3)"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

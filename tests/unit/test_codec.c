@@ -161,7 +161,8 @@ static void test_pct_decode(void)
 		refused = 99;
 		out = (char *)"x";
 		CHECK(pct(malformed[i], 0, &out, &refused) == -1 && refused == -1 && !out);
-		CHECK(pct(malformed[i], PCT_ONLY_UNRESERVED, &out, &refused) == -1 && refused == -1);
+		CHECK(pct(malformed[i], PCT_ONLY_UNRESERVED, &out, &refused) == -1 &&
+		      refused == -1);
 	}
 	/* %00 only refused when asked; decoding is not repeated (%2541 is "%41"). */
 	CHECK(pct("%00", 0, &out, NULL) == 0 && out[0] == '\0');
@@ -179,8 +180,8 @@ static void test_pct_decode(void)
 		s[1] = "0123456789ABCDEF"[c >> 4];
 		s[2] = "0123456789abcdef"[c & 15];
 		s[3] = '\0';
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			 c == '-' || c == '_';
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			 (c >= '0' && c <= '9') || c == '-' || c == '_';
 		refused = 99;
 		int r = pct(s, PCT_ONLY_UNRESERVED, &out, &refused);
 		if (ok)
