@@ -111,6 +111,18 @@ static int utf8_ok(const unsigned char *s, size_t n)
 	return 1;
 }
 
+/* Bytes of UTF-8 text s to quote in at most max bytes without splitting a character. */
+static int quote_len(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+	if (n > max) {
+		n = max;
+		while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return (int)n;
+}
+
 /* A request may name an endpoint only if it is the configured one. */
 static int check_endpoint_choice(struct json_object *body, const char *field, const char *var,
                                  const struct endpoint *configured, struct err *e)
@@ -126,9 +138,9 @@ static int check_endpoint_choice(struct json_object *body, const char *field, co
 	if (!same)
 		return err_set(
 		    e, ERR_BAD_REQUEST,
-		    "%s '%.100s' is not this server's (%s); the server's configuration (%s) "
+		    "%s '%.*s' is not this server's (%s); the server's configuration (%s) "
 		    "decides",
-		    field, req, host_or(configured, "(not configured)"), var);
+		    field, quote_len(req, 100), req, host_or(configured, "(not configured)"), var);
 	return 0;
 }
 
@@ -141,9 +153,9 @@ static int check_release_choices(struct json_object *body, struct err *e)
 	if (kid && *kid && strcmp(kid, cfg.key_name))
 		return err_set(
 		    e, ERR_BAD_REQUEST,
-		    "kid '%.100s' is not this server's key (%s); the server's configuration "
+		    "kid '%.*s' is not this server's key (%s); the server's configuration "
 		    "(SKR_KEY_NAME) decides",
-		    kid, *cfg.key_name ? cfg.key_name : "(not configured)");
+		    quote_len(kid, 100), kid, *cfg.key_name ? cfg.key_name : "(not configured)");
 	return 0;
 }
 

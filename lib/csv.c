@@ -71,6 +71,21 @@ static int fail(struct csv_table *t, struct row *r, struct buf *field)
 	return -1;
 }
 
+/* Header names match ASCII case-insensitively, surrounding spaces ignored. */
+static int same_name(const char *a, const char *b)
+{
+	while (*a == ' ')
+		a++;
+	while (*b == ' ')
+		b++;
+	size_t na = strlen(a), nb = strlen(b);
+	while (na && a[na - 1] == ' ')
+		na--;
+	while (nb && b[nb - 1] == ' ')
+		nb--;
+	return na == nb && !strncasecmp(a, b, na);
+}
+
 static int add_row(struct csv_table *t, struct row *r, size_t line, struct err *e)
 {
 	if (!t->header) {
@@ -81,8 +96,10 @@ static int add_row(struct csv_table *t, struct row *r, size_t line, struct err *
 			if (!*h)
 				return err_set(e, ERR_BAD_REQUEST, "line %zu: header column %zu is empty",
 					       line, i + 1);
+			/* Compared as csv_col looks names up, or a second column would be
+			 * unreachable. */
 			for (size_t j = 0; j < i; j++)
-				if (!strcasecmp(r->f[j], r->f[i]))
+				if (same_name(r->f[j], r->f[i]))
 					return err_set(e, ERR_BAD_REQUEST,
 						       "line %zu: header column '%.60s' appears twice",
 						       line, r->f[i]);
@@ -218,13 +235,7 @@ int csv_parse(const char *text, size_t len, struct csv_table *out, struct err *e
 int csv_col(const struct csv_table *t, const char *name)
 {
 	for (size_t i = 0; i < t->ncols; i++) {
-		const char *h = t->header[i];
-		while (*h == ' ')
-			h++;
-		size_t n = strlen(h);
-		while (n && h[n - 1] == ' ')
-			n--;
-		if (n == strlen(name) && !strncasecmp(h, name, n))
+		if (same_name(t->header[i], name))
 			return (int)i;
 	}
 	return -1;

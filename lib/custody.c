@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/x509.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -56,7 +57,8 @@ static int read_private(const char *name, struct buf *out, struct err *e)
 {
 	char *p = path_of(name);
 	int rc = -1;
-	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted under the name must be refused, not wait for a writer. */
+	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -121,6 +123,17 @@ done:
 	return rc;
 }
 
+/* Replace name atomically with n bytes, mode 0600 whatever the umask (write_file_atomic). */
+static int write_private(const char *name, const void *data, size_t n, struct err *e)
+{
+	char *p = path_of(name);
+	int rc = write_file_atomic(p, data, n, 0600);
+	if (rc < 0)
+		err_set(e, ERR_INTERNAL, "cannot write %s: %s", p, strerror(errno));
+	free(p);
+	return rc;
+}
+
 int custody_store(EVP_PKEY *key, struct json_object *facts, struct err *e)
 {
 	if (!key)
@@ -133,13 +146,10 @@ int custody_store(EVP_PKEY *key, struct json_object *facts, struct err *e)
 	PKCS8_PRIV_KEY_INFO_free(p8);
 	if (len <= 0)
 		return err_set(e, ERR_INTERNAL, "the released key cannot be encoded as PKCS#8");
-	char *kp = path_of(CUSTODY_KEY_FILE), *fp = path_of(CUSTODY_FACTS_FILE);
 	int rc = -1;
 	/* Key first, facts second: a reader that sees new facts always finds the new key. */
-	if (write_file_atomic(kp, der, (size_t)len, 0600) < 0) {
-		err_set(e, ERR_INTERNAL, "cannot write %s: %s", kp, strerror(errno));
+	if (write_private(CUSTODY_KEY_FILE, der, (size_t)len, e) < 0)
 		goto done;
-	}
 	struct json_object *f = NULL;
 	if (facts)
 		f = json_tokener_parse(json_object_to_json_string(facts));
@@ -153,15 +163,11 @@ int custody_store(EVP_PKEY *key, struct json_object *facts, struct err *e)
 	free(tp);
 	char *text = jsonx_dump(f);
 	json_object_put(f);
-	if (write_file_atomic(fp, text, strlen(text), 0600) < 0)
-		err_set(e, ERR_INTERNAL, "cannot write %s: %s", fp, strerror(errno));
-	else
+	if (write_private(CUSTODY_FACTS_FILE, text, strlen(text), e) == 0)
 		rc = 0;
 	free(text);
 done:
 	OPENSSL_clear_free(der, (size_t)len);
-	free(kp);
-	free(fp);
 	return rc;
 }
 
@@ -259,11 +265,12 @@ int custody_load(EVP_PKEY **key, struct json_object **facts, struct err *e)
 static void wipe_file(const char *name)
 {
 	char *p = path_of(name);
-	int fd = open(p, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open(p, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
 	if (fd >= 0) {
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-		    st.st_size <= MAX_FILE) {
+		/* Only our own regular file: never zero something planted under the name. */
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+		    st.st_size > 0 && st.st_size <= MAX_FILE) {
 			static const unsigned char zeros[4096];
 			off_t left = st.st_size;
 			while (left > 0) {

@@ -107,6 +107,10 @@ int fetch(const struct fetch_req *rq, struct fetch_resp *resp, struct err *e)
 	resp->elapsed_ms = now_ms() - t0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_easy_cleanup(c);
+	/* Headers may carry bearer tokens: wipe them before they go back to the heap. */
+	for (struct curl_slist *h = hdrs; h; h = h->next)
+		if (h->data)
+			wipe(h->data, strlen(h->data));
 	curl_slist_free_all(hdrs);
 	if (!resp->body.p)
 		buf_append(&resp->body, "", 0);

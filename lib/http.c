@@ -83,7 +83,7 @@ void http_send_json(struct http_resp *rs, int status, struct json_object *obj)
 	json_object_put(obj);
 	http_send_raw(rs, status, "application/json", s, strlen(s));
 	buf_append(&rs->body, "\n", 1);
-	free(s);
+	free_secret_str(s); /* a body may carry decrypted plaintext */
 }
 
 void http_send_error(struct http_resp *rs, int status, const char *msg, struct json_object *extra)

@@ -88,25 +88,35 @@ static long long num_member(struct json_object *o, const char *key)
 	return 0;
 }
 
+/* json-c keeps its own copy of the token: wipe it before the object goes, on every path. */
+static void put_answer(struct json_object *o)
+{
+	struct json_object *v = NULL;
+	if (json_object_object_get_ex(o, "access_token", &v) &&
+	    json_object_is_type(v, json_type_string))
+		wipe((char *)json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	json_object_put(o);
+}
+
 static int parse_answer(const struct fetch_resp *rs, const char *resource, char **token,
                         struct err *e)
 {
 	struct json_object *o = NULL;
 	if (jsonx_parse((const char *)rs->body.p, rs->body.len, &o, e) < 0 ||
 	    !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
+		put_answer(o);
 		return err_set(e, ERR_UPSTREAM,
 		               "managed identity token: IMDS answered 200 without JSON");
 	}
 	const char *at = jsonx_str(o, "access_token");
 	if (!at || !*at) {
-		json_object_put(o);
+		put_answer(o);
 		return err_set(e, ERR_UPSTREAM,
 		               "managed identity token: IMDS answered 200 without an access_token");
 	}
 	const char *type = jsonx_str(o, "token_type");
 	if (type && strcasecmp(type, "Bearer")) {
-		json_object_put(o);
+		put_answer(o);
 		return err_set(e, ERR_UPSTREAM, "managed identity token: token_type is not Bearer");
 	}
 	long long now = now_unix(), exp = num_member(o, "expires_on");
@@ -117,9 +127,7 @@ static int parse_answer(const struct fetch_resp *rs, const char *resource, char 
 	*token = xstrdup(at);
 	if (exp - IDENTITY_RENEW_MARGIN > now)
 		cache_put(resource, at, exp - IDENTITY_RENEW_MARGIN);
-	/* json-c keeps its own copy of the token: wipe it before the object goes. */
-	wipe((char *)at, strlen(at));
-	json_object_put(o);
+	put_answer(o);
 	return 0;
 }
 

@@ -267,6 +267,12 @@ int keyrelease_verify_jws(const char *jws, const struct endpoint *akv, struct js
 		        alg ? alg : "(none)");
 		goto done;
 	}
+	/* RFC 7515 §4.1.11: a critical extension we do not implement must be refused. */
+	if (json_object_object_get_ex(j.header, "crit", NULL)) {
+		err_set(e, ERR_VERIFY,
+		        "the release answer's header has crit extensions; none are supported");
+		goto done;
+	}
 	if (n == 0 || n > MAX_X5C) {
 		err_set(e, ERR_VERIFY,
 		        "the release answer carries %zu x5c certificates (1..%d expected)", n,
@@ -776,6 +782,23 @@ static int release_native(const struct endpoint *akv, const char *key_name, EVP_
 	if (vr < 0)
 		goto done;
 
+	/*
+	 * The key must be this vault's: a certificate does not name a port, so on loopback
+	 * another local vault's signature would pass; its kid still names its own URL.
+	 */
+	{
+		const char *kid = jsonx_str(jsonx_obj(jsonx_obj(jsonx_obj(payload, "response"), "key"),
+						      "key"),
+					    "kid");
+		char *want = xasprintf("%s/keys/", akv->url);
+		int ours = kid && !strncmp(kid, want, strlen(want));
+		free(want);
+		if (!ours) {
+			err_set(e, ERR_UPSTREAM,
+				"the released key's kid does not belong to the vault %s", akv->host);
+			goto done;
+		}
+	}
 	jsonx_add_str(facts, "stage", "unwrap");
 	double t2 = now_ms();
 	if (keyrelease_unwrap_payload(payload, wrap, key_name, key, facts, e) < 0)

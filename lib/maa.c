@@ -36,8 +36,10 @@ static int endorsements(const char *uvm_b64, char **out, struct err *e)
 	size_t len = strlen(uvm_b64);
 	if (b64_decode(uvm_b64, len, B64_STD, B64_PAD_ANY, &cose, &n) != 0 &&
 	    b64_decode(uvm_b64, len, B64_URL, B64_PAD_ANY, &cose, &n) != 0)
-		return err_set(e, ERR_BAD_REQUEST,
-		               "UVM endorsement (UVM_REFERENCE_INFO) is not base64");
+		/* Local state, not the caller's input: a 400 would blame the wrong party. */
+		return err_set(e, ERR_INTERNAL,
+		               "the UVM endorsement (reference-info-base64 in the security-context "
+		               "directory, or UVM_REFERENCE_INFO) is not base64: fix or unset it");
 	char *c64 = b64url_pad(cose, n);
 	free(cose);
 	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();

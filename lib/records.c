@@ -92,14 +92,19 @@ static void put_indent(struct buf *b, int level)
 		buf_append(b, "  ", 2);
 }
 
-/* Decode one UTF-8 sequence; json-c strings are valid UTF-8, but be safe: U+FFFD otherwise. */
+/*
+ * Decode one UTF-8 sequence.  json-c strings from jsonx_parse are valid UTF-8, but objects
+ * built in-process need not be: a malformed, overlong, surrogate or out-of-range sequence
+ * becomes U+FFFD and consumes one byte, so the output always parses again.
+ */
 static unsigned long utf8_next(const unsigned char **pp, const unsigned char *end)
 {
+	static const unsigned long min_cp[4] = {0, 0x80, 0x800, 0x10000};
 	const unsigned char *p = *pp;
 	unsigned long cp;
 	int n;
+	*pp = p + 1;
 	if (p[0] < 0x80) {
-		*pp = p + 1;
 		return p[0];
 	} else if ((p[0] & 0xE0) == 0xC0) {
 		cp = p[0] & 0x1F;
@@ -111,20 +116,17 @@ static unsigned long utf8_next(const unsigned char **pp, const unsigned char *en
 		cp = p[0] & 0x07;
 		n = 3;
 	} else {
-		*pp = p + 1;
 		return 0xFFFD;
 	}
-	if (end - p <= n) {
-		*pp = end;
+	if (end - p <= n)
 		return 0xFFFD;
-	}
 	for (int i = 1; i <= n; i++) {
-		if ((p[i] & 0xC0) != 0x80) {
-			*pp = p + 1;
+		if ((p[i] & 0xC0) != 0x80)
 			return 0xFFFD;
-		}
 		cp = (cp << 6) | (p[i] & 0x3F);
 	}
+	if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0xFFFD;
 	*pp = p + n + 1;
 	return cp;
 }

@@ -142,7 +142,7 @@ void buf_appendf(struct buf *b, const char *fmt, ...)
 	char *s = xvasprintf(fmt, ap);
 	va_end(ap);
 	buf_append(b, s, strlen(s));
-	free(s);
+	free_secret_str(s); /* the buffer may hold secrets: so did this copy */
 }
 
 void buf_free(struct buf *b)
@@ -157,6 +157,8 @@ void buf_free(struct buf *b)
 char *buf_steal(struct buf *b, size_t *len)
 {
 	buf_reserve(b, 0);
+	/* A buf nothing was appended to has fresh, unterminated storage here. */
+	b->p[b->len] = '\0';
 	char *s = (char *)b->p;
 	if (len)
 		*len = b->len;
@@ -200,14 +202,25 @@ int read_file(const char *path, size_t max, struct buf *out)
 
 int write_file_atomic(const char *path, const void *data, size_t n, int mode)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/*
+	 * The temporary file gets an unpredictable name and is created exclusively
+	 * (mkostemp), so nothing planted under a guessable name (a symbolic link, a
+	 * file with looser permissions) can receive the bytes; its mode is set
+	 * explicitly, whatever the umask.  The directory is synced after the rename
+	 * so the new file survives a crash.
+	 */
+	char *tmp = xasprintf("%s.XXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
+		int saved = errno;
 		free(tmp);
+		errno = saved;
 		return -1;
 	}
 	const unsigned char *p = data;
 	size_t off = 0;
+	if (fchmod(fd, (mode_t)mode) < 0)
+		goto fail;
 	while (off < n) {
 		ssize_t w = write(fd, p + off, n - off);
 		if (w < 0) {
@@ -226,6 +239,18 @@ int write_file_atomic(const char *path, const void *data, size_t n, int mode)
 	fd = -1;
 	if (rename(tmp, path) < 0)
 		goto fail;
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) < 0) {
+			/* the data is in place; only its durability across a crash is unsure */
+		}
+		close(dfd);
+	}
+	free(dir);
 	free(tmp);
 	return 0;
 fail:;

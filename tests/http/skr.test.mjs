@@ -223,6 +223,31 @@ test('a body naming another key or endpoint gets a 4xx and releases nothing', as
   assert.equal(ok.status, 200, ok.text);
 });
 
+test('request fields that are not UTF-8 get a 400; quotes of long fields never split a character', async () => {
+  const cases = [
+    ['/skr/release', 'kid'], ['/skr/release', 'akv_endpoint'], ['/skr/release', 'maa_endpoint'],
+    ['/skr/policy-check', 'key'], ['/decrypt', 'ciphertext'],
+  ];
+  for (const [path, field] of cases) {
+    const raw = Buffer.concat([Buffer.from(`{"${field}":"ab`), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const r = await call(URLS.contoso, path, { method: 'POST', raw, headers: { 'content-type': 'application/json' } });
+    assert.equal(r.status, 400, `${path} ${field}: ${r.status} ${r.text}`);
+    assert.equal(r.json.status, 'error');
+    assert.match(r.json.message, /UTF-8/);
+  }
+  // A long multi-byte kid is quoted cut at a character boundary, so the answer stays UTF-8.
+  const res = await fetch(URLS.contoso + '/skr/release', {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ kid: 'x' + '\u00e9'.repeat(60) }),
+  });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  assert.equal(res.status, 400);
+  const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  assert.equal(JSON.parse(text).status, 'error');
+  const ks = await call(URLS.contoso, '/skr/key-status');
+  if (state.contosoThumb) assert.equal(ks.json.thumbprint, state.contosoThumb);
+});
+
 test('no response body and no log file holds private key material', async (t) => {
   const needles = [];
   for (const inst of ['contoso', 'fabrikam']) {

@@ -2,6 +2,7 @@
 #include "custody.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <openssl/rsa.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -188,6 +189,66 @@ static void test_clear_wipes(void)
 	free(kp);
 }
 
+static void hung(int sig)
+{
+	(void)sig;
+	static const char msg[] = "  FAIL test_custody.c: reading a FIFO hung\n";
+	(void)!write(2, msg, sizeof(msg) - 1);
+	_exit(1);
+}
+
+/* A FIFO under the key's name is refused at once, not read until a writer comes. */
+static void test_refuses_fifo(void)
+{
+	setup();
+	struct err e;
+	CHECK(custody_store(key, NULL, &e) == 0);
+	char *kp = file(CUSTODY_KEY_FILE), *fp = file(CUSTODY_FACTS_FILE);
+	CHECK(unlink(kp) == 0 && mkfifo(kp, 0600) == 0);
+	CHECK(unlink(fp) == 0 && mkfifo(fp, 0600) == 0);
+	signal(SIGALRM, hung);
+	alarm(5);
+	EVP_PKEY *k = NULL;
+	struct json_object *f = NULL;
+	CHECK(custody_load(&k, NULL, &e) < 0 && e.code == ERR_INTERNAL);
+	CHECK(strstr(e.msg, "not a regular file") != NULL);
+	CHECK(custody_facts(&f, &e) < 0 && e.code == ERR_INTERNAL);
+	custody_clear();
+	alarm(0);
+	signal(SIGALRM, SIG_DFL);
+	struct stat st;
+	CHECK(lstat(kp, &st) < 0 && errno == ENOENT);
+	free(kp);
+	free(fp);
+}
+
+/* A link planted under a temporary name the writer might use never receives the key. */
+static void test_store_ignores_planted_temp(void)
+{
+	setup();
+	struct err e;
+	char *victim = xasprintf("%s/victim", dir);
+	CHECK(write_file_atomic(victim, "victim", 6, 0644) == 0);
+	char *kp = file(CUSTODY_KEY_FILE);
+	char *planted = xasprintf("%s.tmp.%ld", kp, (long)getpid());
+	unlink(planted);
+	CHECK(symlink(victim, planted) == 0);
+	CHECK(custody_store(key, NULL, &e) == 0);
+	struct buf b;
+	buf_init(&b);
+	CHECK(read_file(victim, 1 << 16, &b) == 0);
+	CHECK(b.len == 6 && !memcmp(b.p, "victim", 6));
+	buf_free(&b);
+	EVP_PKEY *k = NULL;
+	CHECK(custody_load(&k, NULL, &e) == 0 && k && EVP_PKEY_eq(k, key) == 1);
+	EVP_PKEY_free(k);
+	unlink(planted);
+	unlink(victim);
+	free(planted);
+	free(victim);
+	free(kp);
+}
+
 static void test_cleanup(void)
 {
 	custody_clear();
@@ -202,4 +263,4 @@ static void test_cleanup(void)
 
 TESTS(test_none_yet, test_store_load, test_replace, test_refuses_group_readable,
       test_refuses_symlink, test_refuses_open_dir, test_garbage_file, test_clear_wipes,
-      test_cleanup)
+      test_refuses_fifo, test_store_ignores_planted_temp, test_cleanup)

@@ -82,11 +82,18 @@ static char *cert_b64(X509 *x)
 	return b;
 }
 
-/* A compact RS256 JWS with header {"alg":alg,"x5c":[x]} signed by k. */
-static char *make_jws(EVP_PKEY *k, X509 *x, const char *alg, struct json_object *payload)
+/* A compact RS256 JWS with header {"alg":alg,"x5c":[x]} (plus crit when set) signed by k. */
+static char *make_jws_crit(EVP_PKEY *k, X509 *x, const char *alg, const char *crit,
+                           struct json_object *payload)
 {
 	struct json_object *h = json_object_new_object();
 	jsonx_add_str(h, "alg", alg);
+	if (crit) {
+		struct json_object *c = json_object_new_array();
+		json_object_array_add(c, json_object_new_string(crit));
+		jsonx_add(h, "crit", c);
+		jsonx_add_str(h, crit, "must be understood");
+	}
 	struct json_object *x5c = json_object_new_array();
 	char *cb = cert_b64(x);
 	json_object_array_add(x5c, json_object_new_string(cb));
@@ -108,6 +115,11 @@ static char *make_jws(EVP_PKEY *k, X509 *x, const char *alg, struct json_object 
 	free(sb);
 	free(input);
 	return out;
+}
+
+static char *make_jws(EVP_PKEY *k, X509 *x, const char *alg, struct json_object *payload)
+{
+	return make_jws_crit(k, x, alg, NULL, payload);
 }
 
 static char *b64url_param(EVP_PKEY *k, const char *name)
@@ -297,6 +309,11 @@ static void test_jws_local_trust(void)
 	char *hs = make_jws(signer, cert, "RS384", pl);
 	CHECK(verify(hs, &local_vault, &c) < 0 && c == ERR_VERIFY);
 	free(hs);
+
+	/* A critical header extension we do not implement */
+	char *crit = make_jws_crit(signer, cert, "RS256", "exp-policy", pl);
+	CHECK(verify(crit, &local_vault, &c) < 0 && c == ERR_VERIFY);
+	free(crit);
 
 	CHECK(verify("not.a.jws", &local_vault, &c) < 0 && c == ERR_VERIFY);
 	json_object_put(pl);
