@@ -1,22 +1,15 @@
 // The full Contoso walk-through in a real browser: attest, raw report, key release, CSV import,
 // list, decrypt toggle (own names vs Fabrikam's undecryptable rows), the other company's key.
-import {test, before, after} from 'node:test';
+import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {launch, openPage, assertNoErrors, shot, waitReady, requireStack, ensureFabrikamRecords, csvNames,
+import {useBrowser, openPage, assertNoErrors, shot, waitReady, ensureFabrikamRecords, csvNames,
 	horizontalOverflow, url, CONTOSO, SLOW} from './lib.mjs';
 
-let browser;
-before(async () => {
-	await requireStack();
-	browser = await launch();
-});
-after(async () => {
-	if (browser) await browser.close();
-});
+const browser = useBrowser();
 
 test('Contoso walk-through', {timeout: 150000}, async () => {
 	await ensureFabrikamRecords(assert);
-	const {context, page, errors} = await openPage(browser);
+	const {context, page, errors} = await openPage(browser());
 	try {
 		await page.goto(url(CONTOSO), {waitUntil: 'domcontentloaded'});
 		await waitReady(page);

@@ -1,5 +1,6 @@
 // Helpers for the browser tests: Debian's chromium driven by playwright-core (never downloads a
 // browser), error capture, screenshots under $ARTIFACTS_DIR, and plain HTTP calls to the stack.
+import {before, after} from 'node:test';
 import {chromium} from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -116,4 +117,18 @@ export function csvNames(company) {
 // The page must not overflow sideways at phone width.
 export async function horizontalOverflow(page) {
 	return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+}
+
+// One browser per test file, launched once the stack answers and closed after the file's tests:
+// `const browser = useBrowser();` then `openPage(browser())`.
+export function useBrowser() {
+	const holder = {browser: null};
+	before(async () => {
+		await requireStack();
+		holder.browser = await launch();
+	});
+	after(async () => {
+		if (holder.browser) await holder.browser.close();
+	});
+	return () => holder.browser;
 }

@@ -1,19 +1,12 @@
 // The landing page: Contoso and Fabrikam side by side, the snooper below, each labelled.
-import {test, before, after} from 'node:test';
+import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {launch, openPage, assertNoErrors, shot, requireStack, url, PORT, SLOW} from './lib.mjs';
+import {useBrowser, openPage, assertNoErrors, shot, url, PORT, SLOW} from './lib.mjs';
 
-let browser;
-before(async () => {
-	await requireStack();
-	browser = await launch();
-});
-after(async () => {
-	if (browser) await browser.close();
-});
+const browser = useBrowser();
 
 test('multi-party view shows three labelled panes', {timeout: 120000}, async () => {
-	const {context, page, errors} = await openPage(browser);
+	const {context, page, errors} = await openPage(browser());
 	try {
 		await page.goto(url(0), {waitUntil: 'domcontentloaded'});
 		const panes = {contoso: PORT + 1, fabrikam: PORT + 2, snooper: PORT + 3};

@@ -1,22 +1,15 @@
 // The snooper: standard hardware, Contoso's configuration. Attestation fails with a diagnosis and
 // the service logs; the shared record file is intercepted, but only as ciphertext.
-import {test, before, after} from 'node:test';
+import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {launch, openPage, assertNoErrors, shot, waitReady, requireStack, ensureFabrikamRecords, csvNames,
+import {useBrowser, openPage, assertNoErrors, shot, waitReady, ensureFabrikamRecords, csvNames,
 	horizontalOverflow, url, SNOOPER, SLOW} from './lib.mjs';
 
-let browser;
-before(async () => {
-	await requireStack();
-	browser = await launch();
-});
-after(async () => {
-	if (browser) await browser.close();
-});
+const browser = useBrowser();
 
 test('snooper page: attestation fails, records intercepted as ciphertext', {timeout: 120000}, async () => {
 	await ensureFabrikamRecords(assert);
-	const {context, page, errors} = await openPage(browser);
+	const {context, page, errors} = await openPage(browser());
 	try {
 		await page.goto(url(SNOOPER), {waitUntil: 'domcontentloaded'});
 		await waitReady(page);
