@@ -44,7 +44,7 @@ SAN_EMU_OBJ := $(EMU_SRC:%.c=$(SAN_BUILD)/%.o)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(SAN_BUILD)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all run test unit-test http-test cgi-test browser-test deps install clean fmt lint bench
+.PHONY: all run test unit-test deps install clean bench fuzz
 all: $(LIB_A) $(PROGRAMS) $(TOOLS) $(EMULATORS)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h emulator/lib/*.h) | $(BUILD)
@@ -106,6 +106,11 @@ install: all
 
 bench: all
 	bench/run.sh
+
+# Coverage-guided fuzzing of the parsers with clang's libFuzzer (not part of `make test`,
+# which replays the seed corpora and deterministic mutations under ASan+UBSan).
+fuzz: all
+	tests/fuzz/run.sh --libfuzzer $(or $(FUZZ_SECONDS),60)
 
 clean:
 	rm -rf $(BUILD)

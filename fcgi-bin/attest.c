@@ -279,7 +279,10 @@ static void sidecar_status_handler(struct http_req *rq, struct http_resp *rs)
 	}
 	struct json_object *o = json_object_new_object();
 	jsonx_add_str(o, "status", status == 200 ? "available" : "unavailable");
-	jsonx_add_str(o, "sidecar_response", body);
+	/* The sidecar's bytes are not ours to trust: printable text only, bounded. */
+	char *shown = err_printable(body, 1000);
+	jsonx_add_str(o, "sidecar_response", shown);
+	free(shown);
 	jsonx_add_int(o, "sidecar_status_code", status);
 	jsonx_add_str(o, "sidecar_url", cfg.sidecar.url);
 	jsonx_add_str(o, "attestation_backend", attest_via_name(attest_choose()));

@@ -51,35 +51,8 @@ static int check_text(const char *field, const char *s, size_t n, struct err *e)
 	size_t i = 0;
 	while (i < n) {
 		unsigned long cp;
-		size_t len;
-		unsigned char c = p[i];
-		if (c < 0x80) {
-			cp = c;
-			len = 1;
-		} else if (c >= 0xC2 && c <= 0xDF) {
-			cp = c & 0x1F;
-			len = 2;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			cp = c & 0x0F;
-			len = 3;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			cp = c & 0x07;
-			len = 4;
-		} else {
-			return err_set(e, ERR_BAD_REQUEST, "%s is not valid UTF-8 (byte %zu)", field,
-				       i);
-		}
-		if (n - i < len)
-			return err_set(e, ERR_BAD_REQUEST, "%s is not valid UTF-8 (byte %zu)", field,
-				       i);
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xC0) != 0x80)
-				return err_set(e, ERR_BAD_REQUEST,
-					       "%s is not valid UTF-8 (byte %zu)", field, i);
-			cp = (cp << 6) | (p[i + k] & 0x3F);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF))
+		size_t len = utf8_decode(p + i, n - i, &cp);
+		if (!len)
 			return err_set(e, ERR_BAD_REQUEST, "%s is not valid UTF-8 (byte %zu)", field,
 				       i);
 		if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F))

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "attest.h"
+#include "codec.h"
 #include "config.h"
 #include "crypto.h"
 #include "custody.h"
@@ -76,39 +77,7 @@ static const char *host_or(const struct endpoint *ep, const char *dflt)
 /* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
 static int utf8_ok(const unsigned char *s, size_t n)
 {
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		size_t len;
-		unsigned long cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xC2 && c <= 0xDF) {
-			len = 2;
-			cp = c & 0x1F;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			len = 3;
-			cp = c & 0x0F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i < len)
-			return 0;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-			return 0;
-		i += len;
-	}
-	return 1;
+	return utf8_invalid_at(s, n) == n;
 }
 
 /* Bytes of UTF-8 text s to quote in at most max bytes without splitting a character. */

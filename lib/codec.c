@@ -191,3 +191,53 @@ bad:
 	free(o);
 	return -1;
 }
+
+size_t utf8_decode(const unsigned char *p, size_t avail, unsigned long *cp)
+{
+	static const unsigned long min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+	if (!avail)
+		return 0;
+	unsigned char c = p[0];
+	size_t n;
+	unsigned long v;
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+		v = c & 0x1F;
+	} else if ((c & 0xF0) == 0xE0) {
+		n = 3;
+		v = c & 0x0F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		v = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (avail < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		v = (v << 6) | (p[i] & 0x3F);
+	}
+	if (v < min_cp[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	*cp = v;
+	return n;
+}
+
+size_t utf8_invalid_at(const void *s, size_t n)
+{
+	const unsigned char *p = s;
+	size_t i = 0;
+	unsigned long cp;
+	while (i < n) {
+		size_t len = utf8_decode(p + i, n - i, &cp);
+		if (!len)
+			return i;
+		i += len;
+	}
+	return n;
+}

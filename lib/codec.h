@@ -49,4 +49,13 @@ enum pct_flags {
  */
 int pct_decode(const char *s, size_t n, unsigned flags, char **out, int *refused) MUST_CHECK;
 
+/*
+ * UTF-8, strictly (RFC 3629): no overlong forms, no surrogates, nothing past U+10FFFF.
+ * utf8_decode: the length (1-4) of the well-formed sequence at p, within avail bytes,
+ * with its code point in *cp; 0 if it is malformed or cut short.
+ */
+size_t utf8_decode(const unsigned char *p, size_t avail, unsigned long *cp);
+/* Offset of the first byte of s[0..n) that is not part of well-formed UTF-8, or n. */
+size_t utf8_invalid_at(const void *s, size_t n);
+
 #endif

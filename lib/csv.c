@@ -1,43 +1,11 @@
 #include "csv.h"
 
+#include "codec.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* Length of the valid UTF-8 sequence at p (strict: no overlongs, surrogates, > U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t avail)
-{
-	unsigned char c = p[0];
-	if (c < 0x80)
-		return 1;
-	size_t n;
-	unsigned long min, cp;
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		cp = c & 0x1F;
-		min = 0x80;
-	} else if ((c & 0xF0) == 0xE0) {
-		n = 3;
-		cp = c & 0x0F;
-		min = 0x800;
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		cp = c & 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
-}
 
 struct row {
 	char **f;
@@ -137,7 +105,8 @@ int csv_parse(const char *text, size_t len, struct csv_table *out, struct err *e
 			err_set(e, ERR_BAD_REQUEST, "line %zu: NUL byte", line);
 			return fail(out, &r, &field);
 		}
-		size_t n = utf8_len(q, (size_t)(end - q));
+		unsigned long cp;
+		size_t n = utf8_decode(q, (size_t)(end - q), &cp);
 		if (!n) {
 			err_set(e, ERR_BAD_REQUEST, "line %zu: invalid UTF-8", line);
 			return fail(out, &r, &field);

@@ -1,36 +1,11 @@
 #include "jsonx.h"
 
+#include "codec.h"
+
 #include <string.h>
 
 #define JSONX_MAX_DEPTH 32
 
-/* Offset of the first byte that is not part of well-formed UTF-8 (RFC 3629), or n. */
-static size_t utf8_invalid_at(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned char c = p[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len = c >= 0xC2 && c <= 0xDF ? 2 : (c & 0xF0) == 0xE0 ? 3
-				 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-		if (!len || len > n - i)
-			return i;
-		unsigned long cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xC0) != 0x80)
-				return i;
-			cp = (cp << 6) | (p[i + k] & 0x3F);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF))
-			return i;
-		i += len;
-	}
-	return n;
-}
 
 int jsonx_parse(const char *text, size_t len, struct json_object **out, struct err *e)
 {
@@ -42,7 +17,7 @@ int jsonx_parse(const char *text, size_t len, struct json_object **out, struct e
 	/* json-c's own check (JSON_TOKENER_VALIDATE_UTF8) lets surrogates, overlong forms and
 	 * code points past U+10FFFF through; passed on, they reach responses and record files
 	 * that strict readers (ours included) then refuse. */
-	size_t bad = utf8_invalid_at((const unsigned char *)text, len);
+	size_t bad = utf8_invalid_at(text, len);
 	if (bad < len)
 		return err_set(e, ERR_BAD_REQUEST, "malformed JSON: invalid UTF-8 at byte %zu", bad);
 	struct json_tokener *tok = json_tokener_new_ex(JSONX_MAX_DEPTH);

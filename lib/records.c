@@ -1,5 +1,7 @@
 #include "records.h"
 
+#include "codec.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,36 +101,10 @@ static void put_indent(struct buf *b, int level)
  */
 static unsigned long utf8_next(const unsigned char **pp, const unsigned char *end)
 {
-	static const unsigned long min_cp[4] = {0, 0x80, 0x800, 0x10000};
-	const unsigned char *p = *pp;
 	unsigned long cp;
-	int n;
-	*pp = p + 1;
-	if (p[0] < 0x80) {
-		return p[0];
-	} else if ((p[0] & 0xE0) == 0xC0) {
-		cp = p[0] & 0x1F;
-		n = 1;
-	} else if ((p[0] & 0xF0) == 0xE0) {
-		cp = p[0] & 0x0F;
-		n = 2;
-	} else if ((p[0] & 0xF8) == 0xF0) {
-		cp = p[0] & 0x07;
-		n = 3;
-	} else {
-		return 0xFFFD;
-	}
-	if (end - p <= n)
-		return 0xFFFD;
-	for (int i = 1; i <= n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0xFFFD;
-		cp = (cp << 6) | (p[i] & 0x3F);
-	}
-	if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0xFFFD;
-	*pp = p + n + 1;
-	return cp;
+	size_t n = utf8_decode(*pp, (size_t)(end - *pp), &cp);
+	*pp += n ? n : 1;
+	return n ? cp : 0xFFFD;
 }
 
 static void put_string(struct buf *b, const char *s, size_t len)

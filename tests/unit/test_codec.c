@@ -197,5 +197,43 @@ static void test_pct_decode(void)
 	CHECK_INT(bad, 0);
 }
 
-TESTS(test_b64_exhaustive_small, test_b64_known_answers, test_b64_rejects_malformed, test_hex,
+static void test_utf8_strict(void)
+{
+	int bad = 0;
+	unsigned char b[4];
+	/* Every 1- and 2-byte input against the definition. */
+	for (int i = 0; i < 256; i++) {
+		b[0] = (unsigned char)i;
+		bad += (utf8_invalid_at(b, 1) == 1) != (i < 0x80);
+		for (int j = 0; j < 256; j++) {
+			b[1] = (unsigned char)j;
+			int valid = (i < 0x80 && j < 0x80) ||
+				    (i >= 0xC2 && i <= 0xDF && j >= 0x80 && j <= 0xBF);
+			bad += (utf8_invalid_at(b, 2) == 2) != valid;
+		}
+	}
+	CHECK_INT(bad, 0);
+	static const struct {
+		const char *s;
+		size_t valid_prefix; /* offset of the first bad byte, or the length */
+	} cases[] = {
+		{"\xE2\x82\xAC", 3},         /* U+20AC */
+		{"\xE0\x80\x80", 0},         /* overlong */
+		{"\xED\xA0\x80", 0},         /* surrogate */
+		{"\xEF\xBF\xBF", 3},         /* U+FFFF */
+		{"\xF0\x90\x80\x80", 4},     /* U+10000 */
+		{"\xF4\x8F\xBF\xBF", 4},     /* U+10FFFF */
+		{"\xF4\x90\x80\x80", 0},     /* past U+10FFFF */
+		{"\xF0\x8F\xBF\xBF", 0},     /* overlong */
+		{"a\xE2\x82", 1},            /* cut short */
+		{"ab\xC0\xAF", 2},           /* overlong '/' */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK_INT(utf8_invalid_at(cases[i].s, strlen(cases[i].s)), cases[i].valid_prefix);
+	unsigned long cp = 0;
+	CHECK(utf8_decode((const unsigned char *)"\xF0\x9F\x94\x92", 4, &cp) == 4 && cp == 0x1F512);
+	CHECK(utf8_decode((const unsigned char *)"\xF0\x9F\x94\x92", 3, &cp) == 0);
+}
+
+TESTS(test_utf8_strict, test_b64_exhaustive_small, test_b64_known_answers, test_b64_rejects_malformed, test_hex,
       test_hex_nibble, test_pct_decode)
