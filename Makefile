@@ -88,7 +88,7 @@ run:
 	@DEMO_PORT=$(DEMO_PORT) DEMO_STATE_DIR=$(DEMO_STATE_DIR) BUILD=$(abspath $(BUILD)) exec scripts/run-local.sh
 
 test:
-	@scripts/deps.sh
+	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all $(UNIT_BINS)
 	@BUILD=$(abspath $(BUILD)) scripts/test-all.sh $(UNIT_BINS)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what `make run` and `make test` need on Debian 12, and nothing else.
-# Idempotent and quiet when everything is present.
+# Idempotent and quiet when everything is present.  `deps.sh test` also checks the test tools.
 set -eu
 
 APT_PACKAGES="build-essential clang pkg-config lighttpd supervisor libfcgi-dev libssl-dev
@@ -24,6 +24,15 @@ if [ -n "$missing" ]; then
 	$SUDO apt-get update -qq
 	# shellcheck disable=SC2086 # word splitting of the package list is intended
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# The browser tests' playwright-core needs Node 20 or newer (Debian 12's own nodejs is 18);
+# `make run` does not run them.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "${1:-}" = test ] && [ "$node_major" -lt 20 ]; then
+	echo "deps: Node.js $(node --version 2>/dev/null || echo '(none)') found; the tests need Node.js 20 or newer" >&2
+	echo "deps: install Node.js 20+ (for example from your distribution's backports or nodejs.org) and rerun" >&2
+	exit 1
 fi
 
 # npm packages for the tests (playwright-core drives Debian's chromium; it never downloads a browser).
