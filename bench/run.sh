@@ -38,11 +38,25 @@ bench() { # method path body
 	read -r _ rps p50 p99 errs <<<"$out"
 	printf '%-32s %10s %10s %10s %8s\n' "$1 $2" "${rps:-?}" "${p50:-?}" "${p99:-?}" "${errs:-?}"
 }
+# A released key and some records, so the key and storage endpoints do real work.
+curl -fsS -o /dev/null -X POST -d '' "$contoso/skr/release"
+curl -fsS -o /dev/null -X POST -d '' "$contoso/company/populate"
+ct=$(curl -fsS -X POST -H 'content-type: application/json' -d '{"plaintext":"Emma Richardson"}' \
+	"$contoso/encrypt" | sed -n 's/.*"ciphertext": *"\([^"]*\)".*/\1/p')
+
 bench GET /health
 bench GET /skr/config
+bench GET /skr/key-status
 bench POST /attest/raw '{"runtime_data":"YmVuY2g="}'
 bench POST /attest/maa '{"runtime_data":"YmVuY2g="}'
 bench GET /info
+bench GET /container/info
+bench POST /encrypt '{"plaintext":"Emma Richardson +1 415-782-3491"}'
+bench POST /decrypt "{\"ciphertext\":\"$ct\"}"
+bench GET /storage/list
+bench GET /company/list
+bench POST /company/save '{"name":"Bench Mark","phone":"+1 555 0100"}'
+bench POST /skr/release '{}'
 rm -f "$lua"
 echo
 echo "resident memory (RSS, KiB) of the FastCGI programs after the run:"

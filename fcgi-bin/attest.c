@@ -481,14 +481,21 @@ static void container_info(struct http_req *rq, struct http_resp *rs)
 	gethostname(host, sizeof(host) - 1);
 	jsonx_add_str(o, "hostname", host);
 
-	struct json_object *sums = json_object_new_object();
-	char *dir = self_dir();
-	file_digests(sums, dir, "fcgi-bin");
-	char *www = xasprintf("%s/../www", dir);
-	file_digests(sums, www, "www");
-	free(www);
-	free(dir);
-	jsonx_add(o, "app_checksums", sums);
+	/*
+	 * The installed files do not change under a running program (an upgrade restarts it),
+	 * so they are hashed once per process, not on every request.
+	 */
+	static struct json_object *sums;
+	if (!sums) {
+		sums = json_object_new_object();
+		char *dir = self_dir();
+		file_digests(sums, dir, "fcgi-bin");
+		char *www = xasprintf("%s/../www", dir);
+		file_digests(sums, www, "www");
+		free(www);
+		free(dir);
+	}
+	jsonx_add(o, "app_checksums", json_object_get(sums));
 
 	struct json_object *skr = json_object_new_object();
 	struct stat st;
