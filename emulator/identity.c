@@ -17,6 +17,8 @@
  * IDENTITY_RESOURCE_ID (optional; default a user-assigned identity id in
  * RESOURCE_GROUP_NAME), AAD_KEY_DIR (holds aad.key), AAD_ISSUER (optional).
  */
+#include <arpa/inet.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +45,8 @@ static struct {
 	const char *name, *client_id, *oid, *issuer;
 	char *mirid, *kid;
 	EVP_PKEY *key;
+	int check_caller; /* IDENTITY_CALLER_USER set: only that user's processes get tokens */
+	uid_t caller_uid;
 } id;
 
 #define die(...) config_die("identity", __VA_ARGS__)
@@ -60,6 +64,14 @@ static void load_config(void)
 	id.name = need("IDENTITY_NAME", "set it to the identity's name, e.g. id-contoso");
 	id.client_id = need("IDENTITY_CLIENT_ID", "set it to the identity's client id (a GUID)");
 	id.oid = need("IDENTITY_OID", "set it to the identity's object id (a GUID)");
+	const char *who = getenv("IDENTITY_CALLER_USER");
+	if (who && *who) {
+		struct passwd *pw = getpwnam(who);
+		if (!pw)
+			die("IDENTITY_CALLER_USER", "no such user '%s'", who);
+		id.check_caller = 1;
+		id.caller_uid = pw->pw_uid;
+	}
 	const char *dir = need("AAD_KEY_DIR", "set it to a directory made by `identity init DIR`");
 	for (const char *p = id.name; *p; p++)
 		if (!(p[0] == '-' || p[0] == '_' || (p[0] >= '0' && p[0] <= '9') ||
@@ -108,8 +120,58 @@ static const char *known_resource(const char *r)
 	return NULL;
 }
 
+/*
+ * The user that owns the caller's end of this loopback TCP connection, from
+ * /proc/net/tcp: the line whose local address is the client's (REMOTE_ADDR:
+ * REMOTE_PORT) and whose remote address is ours (SERVER_ADDR:SERVER_PORT).
+ * This is how "only the instance that owns the identity" is enforced locally,
+ * where every instance runs as its own user; on Azure, IMDS answers each
+ * container group only for its own identities.  -1 if it cannot be told.
+ */
+static long caller_uid(const struct http_req *rq)
+{
+	const char *ra = http_env(rq, "REMOTE_ADDR"), *rp = http_env(rq, "REMOTE_PORT");
+	const char *sa = http_env(rq, "SERVER_ADDR"), *sp = http_env(rq, "SERVER_PORT");
+	struct in_addr cli, srv;
+	unsigned long cport, sport;
+	if (!ra || !rp || !sa || !sp || inet_pton(AF_INET, ra, &cli) != 1 ||
+	    inet_pton(AF_INET, sa, &srv) != 1 || parse_ulong(rp, 1, 65535, &cport) < 0 ||
+	    parse_ulong(sp, 1, 65535, &sport) < 0)
+		return -1;
+	FILE *f = fopen("/proc/net/tcp", "r");
+	if (!f)
+		return -1;
+	char line[512];
+	long uid = -1;
+	/* Addresses are printed as the in-memory u32 in hex, ports in host order. */
+	while (fgets(line, sizeof(line), f)) {
+		unsigned int la, lp, ra2, rp2;
+		unsigned long u;
+		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %*X %*X:%*X %*X:%*X %*X %lu", &la, &lp, &ra2,
+			   &rp2, &u) != 5)
+			continue;
+		if (la == cli.s_addr && lp == cport && ra2 == srv.s_addr && rp2 == sport) {
+			uid = (long)u;
+			break;
+		}
+	}
+	fclose(f);
+	return uid;
+}
+
 static void token(struct http_req *rq, struct http_resp *rs)
 {
+	if (id.check_caller) {
+		long uid = caller_uid(rq);
+		if (uid != (long)id.caller_uid) {
+			log_info("token refused: caller uid %ld is not the instance that owns %s", uid,
+				 id.name);
+			imds_error(rs, 403, "forbidden",
+				   "This identity belongs to another instance: only its own container "
+				   "gets tokens for it");
+			return;
+		}
+	}
 	const char *md = http_env(rq, "HTTP_METADATA");
 	if (!md || strcasecmp(md, "true")) {
 		imds_error(rs, 400, "bad_request", "Required metadata header not specified");
