@@ -66,11 +66,13 @@ static void load_config(void)
 	id.oid = need("IDENTITY_OID", "set it to the identity's object id (a GUID)");
 	const char *who = getenv("IDENTITY_CALLER_USER");
 	if (who && *who) {
-		struct passwd *pw = getpwnam(who);
-		if (!pw)
+		const struct passwd *pw = getpwnam(who);
+		if (pw) {
+			id.check_caller = 1;
+			id.caller_uid = pw->pw_uid;
+		} else {
 			die("IDENTITY_CALLER_USER", "no such user '%s'", who);
-		id.check_caller = 1;
-		id.caller_uid = pw->pw_uid;
+		}
 	}
 	const char *dir = need("AAD_KEY_DIR", "set it to a directory made by `identity init DIR`");
 	for (const char *p = id.name; *p; p++)

@@ -101,13 +101,13 @@ static int parse_choice(const char *name, const char *v, const char *const *choi
 			*out = i;
 			return 0;
 		}
-	char list[256] = "";
-	for (int i = 0; i < n; i++) {
-		strncat(list, choices[i], sizeof(list) - strlen(list) - 1);
-		if (i + 1 < n)
-			strncat(list, "|", sizeof(list) - strlen(list) - 1);
-	}
-	return err_set(e, ERR_BAD_REQUEST, "%s: '%.60s' is not one of %s", name, v, list);
+	struct buf list;
+	buf_init(&list);
+	for (int i = 0; i < n; i++)
+		buf_appendf(&list, "%s%s", i ? "|" : "", choices[i]);
+	err_set(e, ERR_BAD_REQUEST, "%s: '%.60s' is not one of %s", name, v, (char *)list.p);
+	buf_free(&list);
+	return -1;
 }
 
 static int parse_num(const char *name, unsigned long min, unsigned long max, const char *def,

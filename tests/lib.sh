@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the shell suites that run a program as plain CGI (tests/cgi, tests/company):
 # source it, then call check ... and end with summary.  Not a suite itself (no run.sh).
 

@@ -313,7 +313,7 @@ int vsnp_vcek_ensure(const char *ca_dir, const char *out_dir, const uint8_t chip
 		goto out;
 	if (mkdir_p(out_dir, e) < 0 || (lock = pki_lock_dir(out_dir, e)) < 0)
 		goto out;
-	struct vcek_exts want;
+	struct vcek_exts want = {0};
 	vcek_exts_make(chip_id, tcb, &want);
 	if (vcek_reusable(out_dir, ask, &want)) {
 		rc = 0;

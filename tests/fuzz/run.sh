@@ -49,7 +49,8 @@ libfuzzer() {
 	local flags=("${COMMON[@]}" -O1 -fno-omit-frame-pointer)
 	local objs=()
 	for src in lib/*.c; do
-		local o=$out/lib/$(basename "$src" .c).o
+		local o
+		o=$out/lib/$(basename "$src" .c).o
 		if [ ! -e "$o" ] || [ "$src" -nt "$o" ] || [ -n "$(find lib -name '*.h' -newer "$o")" ]; then
 			clang "${flags[@]}" -fsanitize=fuzzer-no-link,address,undefined \
 				-fno-sanitize-recover=all -c -o "$o" "$src" || return 2
@@ -107,7 +108,7 @@ if ! make --no-print-directory BUILD="$bin" "${san_objs[@]}" >/dev/null; then
 	exit 1
 fi
 CCX=${CC:-cc}
-SAN=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+SAN=("-fsanitize=address,undefined" -fno-sanitize-recover=all -fno-omit-frame-pointer)
 out=$bin/san/tests/fuzz
 mkdir -p "$out"
 pass=0 fail=0

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Static checks, as STYLE.md asks: no banned C functions, cppcheck clean, a clang -Werror build as
+# clean as the gcc one, shellcheck on every shell script.  Prints "N passed, N failed".
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/lib.sh
+. "$repo/tests/lib.sh"
+cd "$repo" || exit 1
+sources=(lib/*.c lib/*.h fcgi-bin/*.c emulator/*.c emulator/lib/*.[ch] tools/*.c)
+
+# Functions that invite overflows or silent misparses; use snprintf/xasprintf, buf_*, parse_ulong.
+banned='\b(sprintf|vsprintf|strcpy|strcat|strncpy|strncat|atoi|atol|atoll|gets|strtok|tmpnam|mktemp)[[:space:]]*\('
+hits=$(grep -nE "$banned" "${sources[@]}" | grep -vE '^[^:]+:[0-9]+:\s*(\*|//|/\*)' || true)
+check "no banned C functions (sprintf, strcpy, strcat, atoi, strtok, gets ...)" "$([ -z "$hits" ]; echo $?)" "$hits"
+
+if command -v cppcheck >/dev/null; then
+	out=$(cppcheck --quiet --enable=warning,portability,performance --std=c11 -Ilib -Iemulator/lib \
+		--error-exitcode=1 --suppress=missingIncludeSystem --inline-suppr lib fcgi-bin emulator tools 2>&1)
+	check "cppcheck: no warnings" $? "$out"
+else
+	check "cppcheck is installed (scripts/deps.sh installs it)" 1 "cppcheck not found"
+fi
+
+if command -v clang >/dev/null; then
+	tmp=$(mktemp -d /tmp/lint-clang.XXXXXX)
+	out=$(make --no-print-directory CC=clang BUILD="$tmp" all 2>&1)
+	check "clang -Wall -Wextra -Werror build" $? "$(echo "$out" | grep -E 'error|warning' | head -20)"
+	rm -rf "$tmp"
+else
+	check "clang is installed (scripts/deps.sh installs it)" 1 "clang not found"
+fi
+
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null; find tests/deploy/bin -type f 2>/dev/null)
+out=$(shellcheck -x "${scripts[@]}" 2>&1)
+check "shellcheck: ${#scripts[@]} scripts clean" $? "$out"
+
+summary
