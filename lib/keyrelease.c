@@ -745,6 +745,12 @@ static int release_native(const struct endpoint *akv, const char *key_name, EVP_
 	url = key_url(akv, key_name, "/release");
 	struct json_object *rb = json_object_new_object();
 	jsonx_add_str(rb, "target", jwt);
+	/*
+	 * Ask for the SHA-256 OAEP variant: left to itself the vault picks
+	 * CKM_RSA_AES_KEY_WRAP, whose OAEP uses SHA-1 (the sidecar sends no enc).
+	 * The answer's request.enc says what was used, and all three unwrap.
+	 */
+	jsonx_add_str(rb, "enc", "RSA_AES_KEY_WRAP_256");
 	body = jsonx_dump(rb);
 	json_object_put(rb);
 	const char *hdrs[] = {auth, "Content-Type: application/json", "Accept: application/json",

@@ -73,6 +73,7 @@ test('contoso: /skr/release answers public facts only', async () => {
   assert.ok(j.key.size >= 2048);
   assert.match(j.key.thumbprint, /^[A-Za-z0-9_-]{43}$/);
   assert.ok(Array.isArray(j.key.key_ops));
+  assert.equal(j.enc, 'RSA_AES_KEY_WRAP_256', 'the key came wrapped with SHA-256 OAEP, not the SHA-1 default');
   assert.ok(j.max_plaintext >= 3000, `max_plaintext ${j.max_plaintext}`);
   assert.equal(j.claims['x-ms-attestation-type'], 'sevsnpvm');
   assert.ok(j.timing_ms && typeof j.timing_ms.total === 'number');
