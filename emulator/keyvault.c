@@ -362,6 +362,20 @@ static int cmd_init(int argc, char **argv)
 			fprintf(stderr, "keyvault init: %s: %s\n", policy_file, e.msg);
 			return 2;
 		}
+		/* Each authority must be an attestation service base URL the vault can reach
+		 * for its /certs; refuse it here rather than fail every release later. */
+		struct json_object *any = jsonx_arr(policy, "anyOf");
+		for (size_t i = 0; any && i < json_object_array_length(any); i++) {
+			const char *a = jsonx_str(json_object_array_get_idx(any, i), "authority");
+			struct endpoint ep;
+			if (!a || config_parse_endpoint("authority", a, &ep, &e) < 0) {
+				fprintf(stderr, "keyvault init: %s: anyOf[%zu].authority: %s\n",
+					policy_file, i, a ? e.msg : "missing");
+				json_object_put(policy);
+				return 2;
+			}
+			endpoint_free(&ep);
+		}
 	}
 	char *host_owned = NULL;
 	if (!host) {
