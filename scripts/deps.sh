@@ -31,7 +31,7 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
 if [ "${1:-}" = test ] && [ "$node_major" -lt 20 ]; then
 	echo "deps: Node.js $(node --version 2>/dev/null || echo '(none)') found; the tests need Node.js 20 or newer" >&2
-	echo "deps: install Node.js 20+ (for example from your distribution's backports or nodejs.org) and rerun" >&2
+	echo "deps: install Node.js 20 or newer and rerun" >&2
 	exit 1
 fi
 
