@@ -6,6 +6,176 @@
 
 #define JSONX_MAX_DEPTH 32
 
+/*
+ * RFC 8259 syntax, checked before json-c sees the text: even in strict mode json-c
+ * accepts single-quoted strings, NaN and Infinity, "5." and raw control characters
+ * inside strings.  A recursive descent over the grammar, depth-bounded like json-c.
+ */
+struct syn {
+	const char *p, *end, *start;
+	const char *why; /* NULL while all is well */
+};
+
+static void syn_ws(struct syn *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+		s->p++;
+}
+
+static int syn_fail(struct syn *s, const char *why)
+{
+	if (!s->why)
+		s->why = s->p >= s->end ? "unexpected end of input" : why;
+	return -1;
+}
+
+static int syn_digits(struct syn *s)
+{
+	const char *b = s->p;
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > b ? 0 : syn_fail(s, "a digit was expected");
+}
+
+static int syn_number(struct syn *s)
+{
+	if (*s->p == '-')
+		s->p++;
+	if (s->p < s->end && *s->p == '0')
+		s->p++;
+	else if (syn_digits(s) < 0)
+		return -1;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (syn_digits(s) < 0)
+			return -1;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (syn_digits(s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int syn_string(struct syn *s)
+{
+	s->p++; /* the opening quote */
+	while (s->p < s->end) {
+		unsigned char c = (unsigned char)*s->p;
+		if (c == '"') {
+			s->p++;
+			return 0;
+		}
+		if (c < 0x20)
+			return syn_fail(s, "a control character must be escaped inside a string");
+		if (c == '\\') {
+			if (++s->p >= s->end)
+				break;
+			if (*s->p == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (s->p + i >= s->end || hex_nibble(s->p[i]) < 0) {
+						s->p += i;
+						return syn_fail(s, "\\u needs four hex digits");
+					}
+				s->p += 5;
+				continue;
+			}
+			if (!strchr("\"\\/bfnrt", *s->p) || !*s->p)
+				return syn_fail(s, "unknown escape in a string");
+		}
+		s->p++;
+	}
+	return syn_fail(s, "unterminated string");
+}
+
+static int syn_literal(struct syn *s, const char *word)
+{
+	size_t n = strlen(word);
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n))
+		return syn_fail(s, "unexpected character");
+	s->p += n;
+	return 0;
+}
+
+static int syn_value(struct syn *s, int depth)
+{
+	syn_ws(s);
+	if (s->p >= s->end)
+		return syn_fail(s, "a value was expected");
+	char c = *s->p;
+	int rc;
+	if (c == '{' || c == '[') {
+		if (depth >= JSONX_MAX_DEPTH)
+			return syn_fail(s, "nesting is too deep");
+		char close = c == '{' ? '}' : ']';
+		s->p++;
+		syn_ws(s);
+		if (s->p < s->end && *s->p == close) {
+			s->p++;
+			rc = 0;
+		} else {
+			for (;;) {
+				if (c == '{') {
+					syn_ws(s);
+					if (s->p >= s->end || *s->p != '"')
+						return syn_fail(s, "a member name in double quotes was expected");
+					if (syn_string(s) < 0)
+						return -1;
+					syn_ws(s);
+					if (s->p >= s->end || *s->p != ':')
+						return syn_fail(s, "':' was expected");
+					s->p++;
+				}
+				if (syn_value(s, depth + 1) < 0)
+					return -1;
+				syn_ws(s);
+				if (s->p < s->end && *s->p == ',') {
+					s->p++;
+					continue;
+				}
+				if (s->p < s->end && *s->p == close) {
+					s->p++;
+					break;
+				}
+				return syn_fail(s, c == '{' ? "',' or '}' was expected" : "',' or ']' was expected");
+			}
+			rc = 0;
+		}
+	} else if (c == '"') {
+		rc = syn_string(s);
+	} else if (c == '-' || (c >= '0' && c <= '9')) {
+		rc = syn_number(s);
+	} else if (c == 't') {
+		rc = syn_literal(s, "true");
+	} else if (c == 'f') {
+		rc = syn_literal(s, "false");
+	} else if (c == 'n') {
+		rc = syn_literal(s, "null");
+	} else {
+		rc = syn_fail(s, "unexpected character");
+	}
+	if (rc == 0)
+		syn_ws(s);
+	return rc;
+}
+
+/* 0 if text[0..len) is exactly one RFC 8259 JSON value, else -1 with e set. */
+static int syntax_check(const char *text, size_t len, struct err *e)
+{
+	struct syn s = {text, text + len, text, NULL};
+	if (syn_value(&s, 0) == 0 && s.p < s.end)
+		syn_fail(&s, "trailing data after the value");
+	if (!s.why)
+		return 0;
+	if (s.p >= s.end)
+		return err_set(e, ERR_BAD_REQUEST, "malformed JSON: %s", s.why);
+	return err_set(e, ERR_BAD_REQUEST, "malformed JSON at byte %zu: %s", (size_t)(s.p - s.start),
+		       s.why);
+}
+
 
 int jsonx_parse(const char *text, size_t len, struct json_object **out, struct err *e)
 {
@@ -20,6 +190,8 @@ int jsonx_parse(const char *text, size_t len, struct json_object **out, struct e
 	size_t bad = utf8_invalid_at(text, len);
 	if (bad < len)
 		return err_set(e, ERR_BAD_REQUEST, "malformed JSON: invalid UTF-8 at byte %zu", bad);
+	if (syntax_check(text, len, e) < 0)
+		return -1;
 	struct json_tokener *tok = json_tokener_new_ex(JSONX_MAX_DEPTH);
 	if (!tok)
 		return err_set(e, ERR_INTERNAL, "out of memory");
