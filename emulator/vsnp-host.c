@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,6 +295,11 @@ int main(int argc, char **argv)
 	free(hd);
 
 	while (!stop) {
+		/* A bounded wait, so a signal landing just before accept() still stops us. */
+		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+		int ready = poll(&pfd, 1, 250);
+		if (ready <= 0)
+			continue;
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)

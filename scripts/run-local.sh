@@ -233,6 +233,17 @@ trap stop EXIT
 
 ready() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 deadline=$((SECONDS + ${DEMO_START_TIMEOUT:-60}))
+# Azurite answers an anonymous request with an error status: any answer means it is up.
+answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null)" != 000 ]; }
+if [ "$blob_backend" = azurite ]; then
+	until answers "http://127.0.0.1:$port_azurite/devstoreaccount1?comp=list"; do
+		if ! kill -0 "$sup" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+			echo "demo failed to start: Azurite did not answer; see $S/azure/log/azurite.out" >&2
+			exit 1
+		fi
+		sleep 0.2
+	done
+fi
 for url in "http://127.0.0.1:$port_maa/.well-known/openid-configuration" \
 	"http://127.0.0.1:$port_contoso/health" "http://127.0.0.1:$port_fabrikam/health" \
 	"http://127.0.0.1:$port_snooper/health" "http://127.0.0.1:$port_landing/"; do
