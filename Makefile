@@ -44,7 +44,7 @@ SAN_EMU_OBJ := $(EMU_SRC:%.c=$(SAN_BUILD)/%.o)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(SAN_BUILD)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all run test unit-test deps install clean bench fuzz
+.PHONY: all run test unit-test deps install clean distclean bench fuzz
 all: $(LIB_A) $(PROGRAMS) $(TOOLS) $(EMULATORS)
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h emulator/lib/*.h) | $(BUILD)
@@ -114,3 +114,7 @@ fuzz: all
 
 clean:
 	rm -rf $(BUILD)
+
+# Also the local demo's state (keys, logs, records) and test artifacts.
+distclean: clean
+	rm -rf $(DEMO_STATE_DIR) test-artifacts tests/node_modules

@@ -280,5 +280,9 @@ test('no response body and no log file holds private key material', async (t) =>
       files++;
     }
   }
+  for (const f of readdirSync(STATE).filter((n) => n.endsWith('.log'))) { // supervisord.log
+    scan(f, readFileSync(join(STATE, f)).toString('latin1'));
+    files++;
+  }
   assert.ok(files > 0, 'log files were scanned');
 });
