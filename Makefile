@@ -116,5 +116,7 @@ clean:
 	rm -rf $(BUILD)
 
 # Also the local demo's state (keys, logs, records) and test artifacts.
+# Only a directory that run-local.sh made (it holds supervisord.conf) is removed.
 distclean: clean
-	rm -rf $(DEMO_STATE_DIR) test-artifacts tests/node_modules
+	@if [ -f "$(DEMO_STATE_DIR)/supervisord.conf" ]; then rm -rf "$(DEMO_STATE_DIR)"; fi
+	rm -rf test-artifacts tests/node_modules
