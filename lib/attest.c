@@ -113,15 +113,18 @@ int attest_token(const uint8_t *runtime, size_t n, char **jwt, const char **sour
 int attest_verify_report(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 			 struct json_object **checks, struct err *e)
 {
-	struct snp_roots *roots = snp_roots_new(1);
-	if (*cfg.extra_roots && snp_roots_add_file(roots, cfg.extra_roots, 1, e) < 0) {
-		snp_roots_free(roots);
-		*checks = NULL;
-		return err_wrap(e, "SNP_EXTRA_ROOTS");
+	/* The trusted roots come from the pins and the configuration: load them once per process. */
+	static struct snp_roots *roots;
+	if (!roots) {
+		struct snp_roots *r = snp_roots_new(1);
+		if (*cfg.extra_roots && snp_roots_add_file(r, cfg.extra_roots, 1, e) < 0) {
+			snp_roots_free(r);
+			*checks = NULL;
+			return err_wrap(e, "SNP_EXTRA_ROOTS");
+		}
+		roots = r;
 	}
-	int rc = snp_verify(report, chain_pem, roots, checks, e);
-	snp_roots_free(roots);
-	return rc;
+	return snp_verify(report, chain_pem, roots, checks, e);
 }
 
 const char *attest_failure_reason(const struct err *e)

@@ -36,14 +36,6 @@ static void slot_clear(struct slot *s)
 	memset(s, 0, sizeof(*s));
 }
 
-void identity_cache_clear(void)
-{
-	pthread_mutex_lock(&lock);
-	for (size_t i = 0; i < NELEM(slots); i++)
-		slot_clear(&slots[i]);
-	pthread_mutex_unlock(&lock);
-}
-
 static char *cache_get(const char *resource)
 {
 	char *t = NULL;

@@ -31,7 +31,4 @@ const char *identity_resource_for(const char *vault_host);
  */
 int identity_token(const char *resource, char **access_token, struct err *e) MUST_CHECK;
 
-/* Forget cached tokens (wiping them). */
-void identity_cache_clear(void);
-
 #endif

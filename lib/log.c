@@ -25,11 +25,6 @@ void log_init(const char *prog)
 		min_level = LOG_DEBUG;
 }
 
-void log_set_level(enum log_level lvl)
-{
-	min_level = lvl;
-}
-
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	static const char *names[] = {"DEBUG", "INFO", "WARN", "ERROR"};

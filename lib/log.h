@@ -14,7 +14,6 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Set the program name and open LOG_FILE if set; call once at start. */
 void log_init(const char *prog);
-void log_set_level(enum log_level lvl);
 void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

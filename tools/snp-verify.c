@@ -29,28 +29,10 @@ static void usage(FILE *f)
 	           "check passes, 1 if verification fails, 2 on usage or input errors.\n");
 }
 
+/* A file, or standard input for "-". */
 static int slurp(const char *path, struct buf *b)
 {
-	if (strcmp(path, "-") != 0)
-		return read_file(path, MAX_INPUT, b);
-	char tmp[8192];
-	for (;;) {
-		ssize_t n = read(STDIN_FILENO, tmp, sizeof(tmp));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			break;
-		if (b->len + (size_t)n > MAX_INPUT) {
-			errno = EFBIG;
-			return -1;
-		}
-		buf_append(b, tmp, (size_t)n);
-	}
-	if (!b->p)
-		buf_append(b, "", 0);
-	return 0;
+	return read_file(strcmp(path, "-") ? path : "/dev/stdin", MAX_INPUT, b);
 }
 
 int main(int argc, char **argv)
