@@ -14,7 +14,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 LDFLAGS ?=
 # GCC warns when snprintf may cut a message; cutting long messages is deliberate.
 CFLAGS  += $(shell $(CC) -Werror -Wno-format-truncation -x c -c -o /dev/null /dev/null 2>/dev/null && echo -Wno-format-truncation)
-LDLIBS  += -lfcgi -lcurl -ljson-c -lssl -lcrypto -lpthread
+LDLIBS  += -lfcgi -lcurl -ljson-c -lexpat -lssl -lcrypto -lpthread
 # Quiet by default; `make V=1` shows the commands.
 V ?= 0
 ifeq ($(V),0)

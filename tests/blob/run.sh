@@ -50,7 +50,7 @@ bin=$build/tests/blob_contract
 mkdir -p "$(dirname "$bin")"
 if ! ${CC:-cc} -std=c11 -D_GNU_SOURCE -O1 -g -Wall -Wextra -Werror -Ilib -Itests/unit \
 	-o "$bin" tests/blob/contract.c "$build/libdemo.a" \
-	-lfcgi -lcurl -ljson-c -lssl -lcrypto -lpthread >"$work/cc.log" 2>&1; then
+	-lfcgi -lcurl -ljson-c -lexpat -lssl -lcrypto -lpthread >"$work/cc.log" 2>&1; then
 	cat "$work/cc.log"
 	echo "0 passed, 1 failed"
 	exit 1

@@ -37,7 +37,7 @@ for f in "$here"/fuzz_*.c; do
 done
 
 COMMON=(-std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Werror -Wshadow -Ilib -I"$here")
-LIBS=(-lfcgi -lcurl -ljson-c -lssl -lcrypto -lpthread)
+LIBS=(-lfcgi -lcurl -ljson-c -lexpat -lssl -lcrypto -lpthread)
 
 libfuzzer() {
 	local secs=${1:-60}
