@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "blob_xml.h"
 #include "codec.h"
 #include "config.h"
 #include "fetch.h"
@@ -217,131 +218,6 @@ static char *rfc1123_now(void)
 	gmtime_r(&t, &tm);
 	return xasprintf("%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
 			 mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-/* ---- XML (the few elements the list and error bodies need) ---- */
-
-static char *xml_unescape(const char *s, size_t n)
-{
-	struct buf b;
-	buf_init(&b);
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '&') {
-			buf_append(&b, &s[i], 1);
-			continue;
-		}
-		size_t semi = i + 1;
-		while (semi < n && semi - i < 12 && s[semi] != ';')
-			semi++;
-		if (semi >= n || s[semi] != ';') {
-			buf_append(&b, &s[i], 1);
-			continue;
-		}
-		const char *ent = s + i + 1;
-		size_t el = semi - i - 1;
-		const char *rep = NULL;
-		char one[8];
-		if (el == 3 && !strncmp(ent, "amp", 3))
-			rep = "&";
-		else if (el == 2 && !strncmp(ent, "lt", 2))
-			rep = "<";
-		else if (el == 2 && !strncmp(ent, "gt", 2))
-			rep = ">";
-		else if (el == 4 && !strncmp(ent, "quot", 4))
-			rep = "\"";
-		else if (el == 4 && !strncmp(ent, "apos", 4))
-			rep = "'";
-		else if (el >= 2 && ent[0] == '#') {
-			unsigned long cp = 0;
-			int ok = 1;
-			size_t k = 1;
-			int base = 10;
-			if (ent[1] == 'x' || ent[1] == 'X') {
-				base = 16;
-				k = 2;
-			}
-			if (k >= el)
-				ok = 0;
-			for (; ok && k < el; k++) {
-				int v = base == 16 ? hex_nibble(ent[k])
-						   : (isdigit((unsigned char)ent[k]) ? ent[k] - '0' : -1);
-				if (v < 0 || cp > 0x10FFFF)
-					ok = 0;
-				else
-					cp = cp * (unsigned long)base + (unsigned long)v;
-			}
-			if (ok && cp > 0 && cp < 0x80) {
-				one[0] = (char)cp;
-				one[1] = '\0';
-				rep = one;
-			} else if (ok && cp >= 0x80 && cp < 0x800) {
-				one[0] = (char)(0xC0 | (cp >> 6));
-				one[1] = (char)(0x80 | (cp & 0x3F));
-				one[2] = '\0';
-				rep = one;
-			} else if (ok && cp >= 0x800 && cp < 0x10000 && (cp < 0xD800 || cp > 0xDFFF)) {
-				one[0] = (char)(0xE0 | (cp >> 12));
-				one[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-				one[2] = (char)(0x80 | (cp & 0x3F));
-				one[3] = '\0';
-				rep = one;
-			} else if (ok && cp >= 0x10000 && cp <= 0x10FFFF) {
-				one[0] = (char)(0xF0 | (cp >> 18));
-				one[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-				one[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-				one[3] = (char)(0x80 | (cp & 0x3F));
-				one[4] = '\0';
-				rep = one;
-			}
-		}
-		if (!rep) {
-			buf_append(&b, &s[i], 1);
-			continue;
-		}
-		buf_append(&b, rep, strlen(rep));
-		i = semi;
-	}
-	if (!b.p)
-		buf_append(&b, "", 0);
-	return buf_steal(&b, NULL);
-}
-
-/*
- * The text of the first <tag>..</tag> in [s, end), unescaped; "" for <tag/>;
- * NULL when absent.  *after (if not NULL) points past the element.
- */
-static char *xml_text(const char *s, const char *end, const char *tag, const char **after)
-{
-	size_t tl = strlen(tag);
-	for (const char *p = s; p && p < end;) {
-		p = memchr(p, '<', (size_t)(end - p));
-		if (!p)
-			return NULL;
-		if ((size_t)(end - p) > tl + 1 && !strncmp(p + 1, tag, tl)) {
-			const char *q = p + 1 + tl;
-			while (q < end && *q == ' ')
-				q++;
-			if (q + 1 < end && q[0] == '/' && q[1] == '>') {
-				if (after)
-					*after = q + 2;
-				return xstrdup("");
-			}
-			if (q < end && *q == '>') {
-				const char *start = q + 1;
-				for (const char *c = start; c + tl + 3 <= end; c++) {
-					if (c[0] == '<' && c[1] == '/' && !strncmp(c + 2, tag, tl) &&
-					    c[2 + tl] == '>') {
-						if (after)
-							*after = c + 3 + tl;
-						return xml_unescape(start, (size_t)(c - start));
-					}
-				}
-				return NULL;
-			}
-		}
-		p++;
-	}
-	return NULL;
 }
 
 /* ---- requests ---- */
@@ -553,14 +429,23 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 static int az_fail(struct az_store *a, const char *op, const char *name, struct fetch_resp *r,
 		   struct err *e)
 {
-	const char *end = (const char *)r->body.p + r->body.len;
-	char *code = r->ms_error_code ? xstrdup(r->ms_error_code)
-				      : xml_text((const char *)r->body.p, end, "Code", NULL);
-	char *msg = xml_text((const char *)r->body.p, end, "Message", NULL);
+	char *code = NULL, *msg = NULL;
+	struct err xe;
+	/* A body that is not an <Error> document (a proxy's HTML page...) is said so, not mined. */
+	if (r->body.len &&
+	    blob_xml_parse_error((const char *)r->body.p, r->body.len, &code, &msg, &xe) < 0)
+		msg = xstrdup(xe.msg);
+	if (r->ms_error_code) {
+		free(code);
+		code = xstrdup(r->ms_error_code);
+	}
 	if (!code)
 		code = xstrdup("");
-	if (msg)
+	err_blank_controls(code);
+	if (msg) {
 		msg[strcspn(msg, "\r\n")] = '\0';
+		err_blank_controls(msg);
+	}
 	const char *what = name ? name : a->container;
 	long st = r->status;
 	int rc;
@@ -682,54 +567,6 @@ static int az_put(void *impl, const char *name, const void *data, size_t len, co
 	return rc;
 }
 
-static char *quoted(char *etag)
-{
-	if (!etag || etag[0] == '"')
-		return etag;
-	char *q = xasprintf("\"%s\"", etag);
-	free(etag);
-	return q;
-}
-
-static int parse_page(const char *xml, size_t len, struct json_object *arr, char **next,
-		      struct err *e)
-{
-	const char *end = xml + len, *p = xml;
-	if (!strstr(xml, "<EnumerationResults"))
-		return err_set(e, ERR_UPSTREAM, "blob storage list answer is not EnumerationResults");
-	for (;;) {
-		const char *b = strstr(p, "<Blob>");
-		if (!b || b >= end)
-			break;
-		const char *be = strstr(b, "</Blob>");
-		if (!be)
-			return err_set(e, ERR_UPSTREAM, "blob storage list answer is truncated");
-		char *name = xml_text(b, be, "Name", NULL);
-		char *size = xml_text(b, be, "Content-Length", NULL);
-		char *ct = xml_text(b, be, "Content-Type", NULL);
-		char *lm = xml_text(b, be, "Last-Modified", NULL);
-		char *et = quoted(xml_text(b, be, "Etag", NULL));
-		unsigned long long sz = size ? strtoull(size, NULL, 10) : 0;
-		if (name) {
-			struct json_object *o = json_object_new_object();
-			jsonx_add_str(o, "name", name);
-			jsonx_add_int(o, "size", (long long)sz);
-			jsonx_add_str(o, "content_type", ct && *ct ? ct : "application/octet-stream");
-			jsonx_add_str(o, "last_modified", lm);
-			jsonx_add_str(o, "etag", et);
-			json_object_array_add(arr, o);
-		}
-		free(name);
-		free(size);
-		free(ct);
-		free(lm);
-		free(et);
-		p = be + 7;
-	}
-	*next = xml_text(xml, end, "NextMarker", NULL);
-	return 0;
-}
-
 static int az_list(void *impl, const char *prefix, unsigned page_size, struct json_object *arr,
 		   struct err *e)
 {
@@ -754,16 +591,15 @@ static int az_list(void *impl, const char *prefix, unsigned page_size, struct js
 		free(marker);
 		marker = NULL;
 		if (rc == 0)
-			rc = parse_page((const char *)r.body.p, r.body.len, arr, &marker, e);
+			rc = blob_xml_parse_list((const char *)r.body.p, r.body.len, arr, &marker,
+						 e);
 		fetch_resp_free(&r);
 		if (rc < 0) {
 			free(marker);
 			return -1;
 		}
-		if (!marker || !*marker) {
-			free(marker);
+		if (!marker)
 			return 0;
-		}
 	}
 	free(marker);
 	return err_set(e, ERR_UPSTREAM, "blob storage listing did not end after %d pages",
