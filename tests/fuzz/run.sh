@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzz the parsers that take untrusted input (PROTOCOLS.md inputs: reports, chains, JSON, tokens,
-# policies, CSV, record files, THIM, sidecar errors).
+# policies, CSV, record files, THIM, sidecar errors, Blob Storage XML).
 #
 #   tests/fuzz/run.sh                 build every tests/fuzz/fuzz_*.c with driver.c under
 #                                     ASan+UBSan (the Makefile's san objects) and run each over
@@ -9,7 +9,8 @@
 #   tests/fuzz/run.sh --libfuzzer [SECONDS] [TARGET...]
 #                                     coverage-guided runs with clang's libFuzzer, SECONDS (60)
 #                                     per target; new inputs go to a scratch corpus, crashes to
-#                                     $BUILD/fuzz-clang/artifacts/.  Needs clang's fuzzer runtime
+#                                     $BUILD/fuzz-clang/artifacts/; <target>.dict here, if there
+#                                     is one, is its dictionary.  Needs clang's fuzzer runtime
 #                                     (Debian: libclang-rt-14-dev, which provides
 #                                     libclang_rt.fuzzer-x86_64.a; check with
 #                                       echo 'int LLVMFuzzerTestOneInput(const char*d,long n)
@@ -65,8 +66,10 @@ libfuzzer() {
 	done
 	run1() {
 		local t=$1
+		local dict=()
+		[ ! -f "$here/$t.dict" ] || dict=(-dict="$here/$t.dict")
 		mkdir -p "$out/corpus/$t"
-		"$out/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		"$out/fuzz_$t" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 			-artifact_prefix="$out/artifacts/$t-" -print_final_stats=1 \
 			"$out/corpus/$t" "$here/corpus/$t" >"$out/$t.log" 2>&1
 	}
