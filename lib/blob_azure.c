@@ -13,6 +13,7 @@
  *
  * Plain http is accepted only for loopback endpoints (Azurite), so a
  * connection string can never send a real account's credentials in clear.
+ * List pages and error bodies are read by blob_xml (libexpat), never here.
  */
 #include "blob.h"
 
@@ -503,8 +504,9 @@ static int az_fail(struct az_store *a, const char *op, const char *name, struct 
 			     "blob storage is unavailable: %s '%s' got HTTP %ld%s%s%s; try again later",
 			     op, what, st, *code ? " (" : "", code, *code ? ")" : "");
 	else
-		rc = err_set(e, ERR_UPSTREAM, "blob storage refused to %s '%s': HTTP %ld %s%s%.200s",
-			     op, what, st, code, msg && *msg ? ": " : "", msg ? msg : "");
+		rc = err_set(e, ERR_UPSTREAM, "blob storage refused to %s '%s': HTTP %ld%s%s%s%.200s",
+			     op, what, st, *code ? " " : "", code, msg && *msg ? ": " : "",
+			     msg ? msg : "");
 	e->upstream_status = (int)st;
 	free(code);
 	free(msg);
