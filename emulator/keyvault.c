@@ -731,7 +731,7 @@ static void get_key(struct http_req *rq, struct http_resp *rs)
 	const char *oid = jsonx_str(claims, "oid");
 	if (key_load(&t, &k, &e) < 0) {
 		outcome("get", oid, t.name, e.code == ERR_NOT_FOUND ? "404" : "500");
-		kv_error(rs, err_http_status(e.code),
+		kv_error(rs, e.code == ERR_NOT_FOUND ? 404 : 500,
 		         e.code == ERR_NOT_FOUND ? "KeyNotFound" : "InternalError", "%s", e.msg);
 		goto done;
 	}
@@ -850,7 +850,7 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	enum keywrap_alg alg = KEYWRAP_RSA_AES;
 	if (!api_version_ok(rq, rs))
 		goto done;
-	if (http_body_json(rq, &body, &e) < 0 || http_validate(body, spec, NELEM(spec), &e) < 0) {
+	if (http_body_json(rq, &body, &e) < 0 || http_validate(body, spec, NELEM(spec), NULL, &e) < 0) {
 		kv_error(rs, 400, "BadParameter", "%s", e.msg);
 		goto done;
 	}
@@ -864,7 +864,7 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	oid = jsonx_str(claims, "oid");
 	if (key_load(&t, &k, &e) < 0) {
 		outcome("release", oid, t.name, e.code == ERR_NOT_FOUND ? "404" : "500");
-		kv_error(rs, err_http_status(e.code),
+		kv_error(rs, e.code == ERR_NOT_FOUND ? 404 : 500,
 		         e.code == ERR_NOT_FOUND ? "KeyNotFound" : "InternalError", "%s", e.msg);
 		goto done;
 	}

@@ -30,6 +30,7 @@
 
 #include "codec.h"
 #include "err.h"
+#include "config.h"
 #include "log.h"
 #include "snp.h"
 #include "util.h"
@@ -178,7 +179,7 @@ int main(int argc, char **argv)
 	int have_hd = 0, have_meas = 0, have_chip = 0, have_tcb = 0, c;
 	unsigned long ul;
 
-	log_init("vsnp-host");
+	log_init("vsnp-host", config_env("LOG_FILE"), LOG_INFO);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':

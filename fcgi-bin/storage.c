@@ -26,15 +26,6 @@ static const char security_note[] =
 	"RSA-OAEP ciphertexts: only the owning company's key, released to its attested TEE, "
 	"decrypts them.";
 
-/* One store per process: FastCGI keeps it (and a managed-identity token) across requests. */
-static struct blob_store *store(struct err *e)
-{
-	static struct blob_store *s;
-	if (!s && blob_open(&s, e) < 0)
-		return NULL;
-	return s;
-}
-
 static void add_location(struct json_object *o, struct blob_store *s)
 {
 	struct json_object *d = blob_describe(s);
@@ -49,11 +40,11 @@ static void config(struct http_req *rq, struct http_resp *rs)
 	(void)rq;
 	struct err e;
 	err_clear(&e);
-	struct blob_store *s = store(&e);
+	struct blob_store *s = blob_default(&e);
 	if (!s) {
 		struct json_object *x = json_object_new_object();
 		jsonx_add_bool(x, "configured", 0);
-		jsonx_add_str(x, "backend", cfg.blob_backend);
+		jsonx_add_str(x, "backend", config_blob_kind_name(cfg.blob_kind));
 		http_send_err(rs, &e, x);
 		return;
 	}
@@ -65,27 +56,8 @@ static void config(struct http_req *rq, struct http_resp *rs)
 	http_send_json(rs, 200, o);
 }
 
-static void list(struct http_req *rq, struct http_resp *rs)
+static struct json_object *listing_json(struct blob_store *s, struct json_object *arr)
 {
-	(void)rq;
-	struct err e;
-	err_clear(&e);
-	struct blob_store *s = store(&e);
-	if (!s) {
-		http_send_err(rs, &e, NULL);
-		return;
-	}
-	struct json_object *arr = NULL;
-	if (blob_list(s, NULL, &arr, &e) < 0) {
-		struct json_object *x = json_object_new_object();
-		add_location(x, s);
-		if (e.code == ERR_FORBIDDEN)
-			jsonx_add_str(x, "hint", "the credentials need list permission on the container");
-		else if (e.code == ERR_UNAVAILABLE)
-			jsonx_add_str(x, "hint", "check that the blob store is running and reachable");
-		http_send_err(rs, &e, x);
-		return;
-	}
 	size_t n = json_object_array_length(arr);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *b = json_object_array_get_idx(arr, i);
@@ -97,13 +69,27 @@ static void list(struct http_req *rq, struct http_resp *rs)
 	jsonx_add_str(o, "status", "success");
 	add_location(o, s);
 	jsonx_add_int(o, "blob_count", (long long)n);
-	jsonx_add(o, "blobs", arr);
+	jsonx_add(o, "blobs", json_object_get(arr));
 	char *msg = xasprintf("Found %zu blob%s", n, n == 1 ? "" : "s");
 	jsonx_add_str(o, "message", msg);
 	free(msg);
 	jsonx_add_str(o, "security_note", security_note);
 	jsonx_add_bool(o, "authenticated", 1);
-	http_send_json(rs, 200, o);
+	return o;
+}
+
+static void list(struct http_req *rq, struct http_resp *rs)
+{
+	(void)rq;
+	struct err e;
+	err_clear(&e);
+	struct blob_store *s = blob_default(&e);
+	struct json_object *arr = NULL;
+	if (!s || blob_list(s, NULL, &arr, &e) < 0)
+		http_send_err(rs, &e, NULL);
+	else
+		http_send_json(rs, 200, listing_json(s, arr));
+	json_object_put(arr);
 }
 
 /*
@@ -139,85 +125,64 @@ static char *decode_name(const char *raw, struct err *e)
 	return out;
 }
 
-static int is_utf8_text(const unsigned char *p, size_t n)
+/* Text the page can show as it is: UTF-8 without NUL bytes. */
+static int is_text(const unsigned char *p, size_t n)
 {
-	for (size_t i = 0; i < n;) {
-		unsigned char c = p[i];
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len = c >= 0xC2 && c <= 0xDF ? 2 : (c & 0xF0) == 0xE0 ? 3
-						 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-		if (!len || i + len > n)
-			return 0;
-		unsigned long cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
-		for (size_t k = 1; k < len; k++) {
-			if ((p[i + k] & 0xC0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (p[i + k] & 0x3F);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF))
-			return 0;
-		i += len;
+	return !memchr(p, '\0', n) && utf8_invalid_at(p, n) == n;
+}
+
+static struct json_object *blob_json(const char *name, const struct buf *body, const char *etag,
+                                     const char *ctype)
+{
+	struct json_object *o = json_object_new_object();
+	int text = is_text(body->p, body->len);
+	jsonx_add_str(o, "blob_name", name);
+	jsonx_add_str(o, "status", "success");
+	if (text) {
+		jsonx_add(o, "content", json_object_new_string_len((const char *)body->p, (int)body->len));
+	} else {
+		char *b64 = b64_encode(body->p, body->len, B64_STD, B64_PAD_REQUIRED);
+		jsonx_add_str(o, "content", b64);
+		jsonx_add_str(o, "content_encoding", "base64");
+		free(b64);
 	}
-	return 1;
+	jsonx_add_bool(o, "is_text", text);
+	jsonx_add_int(o, "size", (long long)body->len);
+	jsonx_add_str(o, "content_type", ctype);
+	jsonx_add_str(o, "etag", etag);
+	jsonx_add_str(o, "security_note", security_note);
+	jsonx_add_bool(o, "authenticated", 1);
+	return o;
+}
+
+static int within_limit(const char *name, const struct buf *body, struct err *e)
+{
+	if (body->len <= MAX_DOWNLOAD)
+		return 0;
+	err_set(e, ERR_TOO_LARGE, "blob '%s' is %zu bytes; downloads here stop at %u", name,
+	        body->len, MAX_DOWNLOAD);
+	return err_in(e, STAGE_STORE);
 }
 
 static void download(struct http_req *rq, struct http_resp *rs)
 {
 	struct err e;
-	err_clear(&e);
-	char *name = decode_name(rq->path + strlen(DOWNLOAD_PREFIX), &e);
-	if (!name) {
-		http_send_err(rs, &e, NULL);
-		return;
-	}
-	struct json_object *x = json_object_new_object();
-	jsonx_add_str(x, "blob_name", name);
-	struct blob_store *s = store(&e);
+	struct blob_store *s = NULL;
 	struct buf body;
 	char *etag = NULL, *ctype = NULL;
+	err_clear(&e);
 	buf_init(&body);
-	if (!s || blob_get(s, name, &body, &etag, &ctype, &e) < 0) {
+	char *name = decode_name(rq->path + strlen(DOWNLOAD_PREFIX), &e);
+	if (!name || !(s = blob_default(&e)) || blob_get(s, name, &body, &etag, &ctype, &e) < 0 ||
+	    within_limit(name, &body, &e) < 0) {
+		struct json_object *x = json_object_new_object();
+		jsonx_add_str(x, "blob_name", name);
 		http_send_err(rs, &e, x);
-		buf_free(&body);
-		free(name);
-		return;
-	}
-	if (!body.p)
-		buf_append(&body, "", 0);
-	if (body.len > MAX_DOWNLOAD) {
-		err_set(&e, ERR_TOO_LARGE, "blob '%s' is %zu bytes; downloads here stop at %u", name,
-			body.len, MAX_DOWNLOAD);
-		http_send_err(rs, &e, x);
-		x = NULL;
 	} else {
-		struct json_object *o = x;
-		int text = is_utf8_text(body.p, body.len);
-		jsonx_add_str(o, "status", "success");
-		if (text) {
-			jsonx_add(o, "content",
-				  json_object_new_string_len((const char *)body.p, (int)body.len));
-		} else {
-			char *b64 = b64_encode(body.p, body.len, B64_STD, B64_PAD_REQUIRED);
-			jsonx_add_str(o, "content", b64);
-			jsonx_add_str(o, "content_encoding", "base64");
-			free(b64);
-		}
-		jsonx_add_bool(o, "is_text", text);
-		jsonx_add_int(o, "size", (long long)body.len);
-		jsonx_add_str(o, "content_type", ctype);
-		jsonx_add_str(o, "etag", etag);
-		jsonx_add_str(o, "security_note", security_note);
-		jsonx_add_bool(o, "authenticated", 1);
-		x = NULL;
-		http_send_json(rs, 200, o);
+		if (!body.p)
+			buf_append(&body, "", 0);
+		http_send_json(rs, 200, blob_json(name, &body, etag, ctype));
 	}
-	json_object_put(x);
 	buf_free(&body);
 	free(etag);
 	free(ctype);

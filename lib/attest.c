@@ -13,31 +13,17 @@
 #include "maa.h"
 #include "sidecar.h"
 #include "thim.h"
+#include "token.h"
 
-enum attest_via attest_choose(void)
-{
-	switch (cfg.backend) {
-	case BACKEND_NATIVE: return ATTEST_NATIVE;
-	case BACKEND_SIDECAR: return ATTEST_SIDECAR;
-	case BACKEND_AUTO: break;
-	}
-	return evidence_source() ? ATTEST_NATIVE : ATTEST_SIDECAR;
-}
-
-const char *attest_via_name(enum attest_via via)
-{
-	return via == ATTEST_NATIVE ? "native" : "sidecar";
-}
-
-/*
- * In auto mode the sidecar is the fallback when no device exists; if it is
- * not there either, the real story is "no TEE", so say that first.
- */
-static void explain_no_tee(struct err *e)
-{
-	if (cfg.backend == BACKEND_AUTO && e->code == ERR_UNAVAILABLE && !evidence_source())
-		err_wrap(e, "no SEV-SNP device (/dev/sev-guest, /dev/sev) and no SKR sidecar");
-}
+/* One attestation backend: where reports and tokens come from. */
+struct backend {
+	enum attest_via via;
+	const char *name;
+	int (*raw)(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE],
+	           const char **source, struct attest_timing *t, struct err *e);
+	int (*token)(const uint8_t *runtime, size_t n, char **jwt, const char **source,
+	             struct attest_timing *t, struct err *e);
+};
 
 static void report_data_for(const uint8_t *runtime, size_t n, uint8_t out[64])
 {
@@ -53,193 +39,264 @@ char *attest_runtime_digest_hex(const uint8_t *runtime, size_t n)
 	return hex_encode(rd, 32);
 }
 
-int attest_raw(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE], const char **source,
-	       struct attest_timing *t, struct err *e)
+uint8_t *attest_fresh_runtime(const char *purpose, size_t *n)
 {
+	char *doc = xasprintf("{\"purpose\":\"%s\",\"timestamp\":%lld}", purpose, now_unix());
+	*n = strlen(doc);
+	return (uint8_t *)doc;
+}
+
+/* ---- native: evidence provider + VCEK chain + attestation service ---- */
+
+static int native_raw(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE],
+                      const char **source, struct attest_timing *t, struct err *e)
+{
+	uint8_t rd[64];
+	report_data_for(runtime, n, rd);
 	double t0 = now_ms();
-	memset(t, 0, sizeof(*t));
-	int rc;
-	if (attest_choose() == ATTEST_SIDECAR) {
-		*source = "sidecar";
-		rc = sidecar_attest_raw(runtime, n, report, e);
-		if (rc < 0)
-			explain_no_tee(e);
-	} else {
-		uint8_t rd[64];
-		report_data_for(runtime, n, rd);
-		rc = evidence_report(rd, report, source, e);
-	}
-	t->report_ms = t->total_ms = now_ms() - t0;
+	int rc = evidence_report(rd, report, source, e);
+	t->report_ms = now_ms() - t0;
 	return rc;
 }
 
-int attest_token(const uint8_t *runtime, size_t n, char **jwt, const char **source,
-		 struct attest_timing *t, struct err *e)
+static int native_token(const uint8_t *runtime, size_t n, char **jwt, const char **source,
+                        struct attest_timing *t, struct err *e)
 {
-	memset(t, 0, sizeof(*t));
-	*jwt = NULL;
-	if (!cfg.maa.set)
-		return err_set(e, ERR_BAD_REQUEST,
-			       "SKR_MAA_ENDPOINT is empty: set it to the attestation service, e.g. sharedeus.eus.attest.azure.net");
-	double t0 = now_ms();
-	if (attest_choose() == ATTEST_SIDECAR) {
-		*source = "sidecar";
-		int rc = sidecar_attest_maa(cfg.maa.host, runtime, n, jwt, e);
-		if (rc < 0)
-			explain_no_tee(e);
-		t->maa_ms = t->total_ms = now_ms() - t0;
-		return rc;
+	uint8_t report[SNP_REPORT_SIZE];
+	if (!cfg.maa.set) {
+		err_set(e, ERR_CONFIG, "SKR_MAA_ENDPOINT is empty: set it to the attestation service, "
+		                       "e.g. sharedeus.eus.attest.azure.net");
+		return err_in(e, STAGE_CONFIG);
 	}
-	uint8_t rd[64], report[SNP_REPORT_SIZE];
-	report_data_for(runtime, n, rd);
-	if (evidence_report(rd, report, source, e) < 0)
+	if (native_raw(runtime, n, report, source, t, e) < 0)
 		return -1;
 	double t1 = now_ms();
-	t->report_ms = t1 - t0;
 	char *pem = NULL, *tcbm = NULL;
 	const char *chain_source;
-	if (thim_chain(&pem, &tcbm, &chain_source, e) < 0)
-		return err_wrap(e, "cannot get the VCEK certificate chain");
+	if (thim_chain(&pem, &tcbm, &chain_source, e) < 0) {
+		err_wrap(e, "cannot get the VCEK certificate chain");
+		return err_in(e, STAGE_CERTS);
+	}
 	double t2 = now_ms();
 	t->certs_ms = t2 - t1;
 	int rc = maa_attest(&cfg.maa, report, pem, runtime, n, thim_uvm_endorsement(), jwt, e);
 	t->maa_ms = now_ms() - t2;
-	t->total_ms = now_ms() - t0;
 	free(pem);
 	free(tcbm);
 	return rc;
 }
 
+/* ---- sidecar: Microsoft's SKR sidecar on loopback ---- */
+
+/*
+ * In auto mode the sidecar is the fallback when no device exists; if it is
+ * not there either, the real story is "no TEE": say that.
+ */
+static int sidecar_failed(struct err *e)
+{
+	if (cfg.backend == BACKEND_AUTO && e->code == ERR_UNAVAILABLE && !e->upstream_status) {
+		err_wrap(e, "no SEV-SNP device (/dev/sev-guest, /dev/sev) and no SKR sidecar");
+		e->stage = STAGE_EVIDENCE;
+	}
+	return -1;
+}
+
+static int sidecar_raw(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE],
+                       const char **source, struct attest_timing *t, struct err *e)
+{
+	double t0 = now_ms();
+	*source = "sidecar";
+	int rc = sidecar_attest_raw(runtime, n, report, e);
+	t->report_ms = now_ms() - t0;
+	return rc < 0 ? sidecar_failed(e) : 0;
+}
+
+static int sidecar_token(const uint8_t *runtime, size_t n, char **jwt, const char **source,
+                         struct attest_timing *t, struct err *e)
+{
+	double t0 = now_ms();
+	*source = "sidecar";
+	int rc = sidecar_attest_maa(cfg.maa.host, runtime, n, jwt, e);
+	t->maa_ms = now_ms() - t0;
+	return rc < 0 ? sidecar_failed(e) : 0;
+}
+
+static const struct backend backends[] = {
+    [ATTEST_NATIVE] = {ATTEST_NATIVE, "native", native_raw, native_token},
+    [ATTEST_SIDECAR] = {ATTEST_SIDECAR, "sidecar", sidecar_raw, sidecar_token},
+};
+
+enum attest_via attest_backend_now(void)
+{
+	switch (cfg.backend) {
+	case BACKEND_NATIVE: return ATTEST_NATIVE;
+	case BACKEND_SIDECAR: return ATTEST_SIDECAR;
+	case BACKEND_AUTO: break;
+	}
+	return evidence_provider() || evidence_virtual_configured() ? ATTEST_NATIVE : ATTEST_SIDECAR;
+}
+
+const char *attest_via_name(enum attest_via via)
+{
+	return backends[via].name;
+}
+
+int attest_can_attest(void)
+{
+	if (evidence_provider())
+		return 1;
+	if (cfg.backend == BACKEND_NATIVE)
+		return 0;
+	long st = 0;
+	char *body = NULL;
+	struct err e;
+	err_clear(&e);
+	int up = sidecar_status(&st, &body, &e) == 0 && st == 200;
+	free(body);
+	return up;
+}
+
+int attest_raw(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE],
+               const char **source, struct attest_timing *t, struct err *e)
+{
+	double t0 = now_ms();
+	memset(t, 0, sizeof(*t));
+	*source = NULL;
+	int rc = backends[attest_backend_now()].raw(runtime, n, report, source, t, e);
+	t->total_ms = now_ms() - t0;
+	return rc;
+}
+
+int attest_token(const uint8_t *runtime, size_t n, char **jwt, const char **source,
+                 struct attest_timing *t, struct err *e)
+{
+	double t0 = now_ms();
+	memset(t, 0, sizeof(*t));
+	*jwt = NULL;
+	*source = NULL;
+	int rc = backends[attest_backend_now()].token(runtime, n, jwt, source, t, e);
+	t->total_ms = now_ms() - t0;
+	return rc;
+}
+
+int attest_binds(struct json_object *claims, const uint8_t *runtime, size_t n)
+{
+	const char *rd = jsonx_str(claims, "x-ms-sevsnpvm-reportdata");
+	char *digest = attest_runtime_digest_hex(runtime, n);
+	int ok = rd && strlen(rd) >= 64 && !strncmp(rd, digest, 64);
+	free(digest);
+	return ok;
+}
+
+int attest_is_emulated(const char *source, struct json_object *claims)
+{
+	static const struct evidence_provider *const providers[] = {
+	    &evidence_sev_guest, &evidence_sev, &evidence_virtual};
+	for (size_t i = 0; source && i < NELEM(providers); i++)
+		if (!strcmp(source, providers[i]->name) && providers[i]->emulated)
+			return 1;
+	struct json_object *em = NULL;
+	if (claims && json_object_object_get_ex(claims, "x-demo-emulated", &em) &&
+	    json_object_get_boolean(em))
+		return 1;
+	const char *iss = jsonx_str(claims, "iss");
+	if (iss && !strncmp(iss, "http://", 7))
+		return 1;
+	return (cfg.maa.set && cfg.maa.loopback) || (cfg.akv.set && cfg.akv.loopback);
+}
+
+int attest_token_verified(const uint8_t *runtime, size_t n, struct attest_token_result *r,
+                          struct err *e)
+{
+	memset(r, 0, sizeof(*r));
+	r->via = attest_backend_now();
+	if (attest_token(runtime, n, &r->jwt, &r->source, &r->timing, e) < 0)
+		return -1;
+	double v0 = now_ms();
+	struct err ve;
+	err_clear(&ve);
+	r->verified = token_verify(r->jwt, &cfg.maa, &r->claims, &ve) == 0;
+	if (!r->verified)
+		snprintf(r->verify_error, sizeof(r->verify_error), "%s", ve.msg);
+	r->timing.verification_ms = now_ms() - v0;
+	r->timing.total_ms += r->timing.verification_ms;
+	r->bound = r->verified && attest_binds(r->claims, runtime, n);
+	r->emulated = attest_is_emulated(r->source, r->claims);
+	return 0;
+}
+
+void attest_token_result_free(struct attest_token_result *r)
+{
+	free(r->jwt);
+	json_object_put(r->claims);
+	memset(r, 0, sizeof(*r));
+}
+
 int attest_verify_report(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
-			 struct json_object **checks, struct err *e)
+                         struct json_object **checks, struct err *e)
 {
 	/* The trusted roots come from the pins and the configuration: load them once per process. */
 	static struct snp_roots *roots;
 	if (!roots) {
-		struct snp_roots *r = snp_roots_new(1);
-		if (*cfg.extra_roots && snp_roots_add_file(r, cfg.extra_roots, 1, e) < 0) {
-			snp_roots_free(r);
+		struct snp_roots *rs = snp_roots_new(1);
+		if (*cfg.extra_roots && snp_roots_add_file(rs, cfg.extra_roots, 1, e) < 0) {
+			snp_roots_free(rs);
 			*checks = NULL;
-			return err_wrap(e, "SNP_EXTRA_ROOTS");
+			err_wrap(e, "SNP_EXTRA_ROOTS");
+			e->code = ERR_CONFIG;
+			return err_in(e, STAGE_CONFIG);
 		}
-		roots = r;
+		roots = rs;
 	}
-	return snp_verify(report, chain_pem, roots, checks, e);
+	return tee_sev_snp.verify(report, chain_pem, roots, checks, e);
 }
 
-const char *attest_failure_reason(const struct err *e)
+/* Decode and check a report the way /attest/raw shows it. */
+static void examine(struct attest_report_result *r, const uint8_t *runtime, size_t n)
 {
-	if (strstr(e->msg, "no SEV-SNP device") || strstr(e->msg, "SEV") || strstr(e->msg, "SNP"))
-		if (e->code == ERR_UNAVAILABLE)
-			return "No AMD SEV-SNP hardware: this container is not running in a TEE";
-	switch (e->code) {
-	case ERR_UNAVAILABLE: return "A required service is not reachable";
-	case ERR_TIMEOUT: return "A required service did not answer in time";
-	case ERR_BAD_REQUEST: return "Bad request";
-	case ERR_UNAUTHORIZED:
-	case ERR_FORBIDDEN: return "Attestation was refused";
-	case ERR_VERIFY: return "The evidence failed verification";
-	case ERR_UPSTREAM: return "A service answered something unusable";
-	default: return "Internal error";
-	}
-}
-
-struct json_object *attest_diagnosis(const struct err *e, enum attest_via via)
-{
-	struct json_object *d = json_object_new_object();
-	const char *cause, *solution, *command;
-	if (e->code == ERR_UNAVAILABLE && via == ATTEST_NATIVE) {
-		cause = "No SEV-SNP evidence provider could be used.";
-		solution = "Deploy with the Confidential SKU (sku: Confidential) so /dev/sev-guest exists, or run the "
-			   "local demo with `make run`, which provides a virtual SEV-SNP host.";
-		command = "az container show -g <rg> -n <name> --query sku";
-	} else if (e->code == ERR_UNAVAILABLE) {
-		cause = "Neither an SEV-SNP device nor the SKR sidecar is available: this container runs on "
-			"standard hardware.";
-		solution = "Deploy with the Confidential SKU; on standard hardware attestation cannot succeed, "
-			   "which is what this instance demonstrates.";
-		command = "az container show -g <rg> -n <name> --query sku";
-	} else if (e->code == ERR_TIMEOUT) {
-		cause = "The attestation service or sidecar did not answer in time.";
-		solution = "Check network egress to the attestation endpoint and retry.";
-		command = "curl -s https://<maa-endpoint>/.well-known/openid-configuration";
-	} else if (e->code == ERR_VERIFY || e->code == ERR_FORBIDDEN || e->code == ERR_UNAUTHORIZED) {
-		cause = "The attestation service rejected the evidence (signature, certificate chain, TCB or "
-			"report_data binding).";
-		solution = "Check the VCEK chain (THIM) matches the report's TCB; run snp-verify on the raw "
-			   "report to see which check fails.";
-		command = "snp-verify report.hex thim.json";
-	} else if (e->code == ERR_BAD_REQUEST) {
-		cause = "The request or configuration is invalid.";
-		solution = "Read the message; fix the named field or environment variable.";
-		command = "env | grep -E 'SKR_|ATTESTATION_|SNP_'";
+	struct err pe;
+	err_clear(&pe);
+	r->fields = tee_sev_snp.describe(r->report, SNP_REPORT_SIZE, &pe);
+	if (!r->fields)
+		snprintf(r->parse_error, sizeof(r->parse_error), "%s", pe.msg);
+	uint8_t rd[64];
+	report_data_for(runtime, n, rd);
+	r->bound = ct_equal(rd, r->report + 0x50, 32);
+	double v0 = now_ms();
+	char *tcbm = NULL;
+	struct err ce;
+	err_clear(&ce);
+	if (thim_chain(&r->chain_pem, &tcbm, &r->chain_source, &ce) == 0) {
+		if (attest_verify_report(r->report, r->chain_pem, &r->checks, &ce) < 0 && !r->checks) {
+			r->checks = json_object_new_object();
+			jsonx_add_bool(r->checks, "verified", 0);
+			jsonx_add_str(r->checks, "error", ce.msg);
+		}
 	} else {
-		cause = "An unexpected error occurred.";
-		solution = "See the service logs below.";
-		command = "tail -n 100 $LOG_DIR/app.log";
+		r->checks = json_object_new_object();
+		jsonx_add_bool(r->checks, "verified", 0);
+		jsonx_add_str(r->checks, "error", ce.msg);
 	}
-	jsonx_add_str(d, "likely_cause", cause);
-	jsonx_add_str(d, "solution", solution);
-	jsonx_add_str(d, "command", command);
-	jsonx_add_str(d, "detail", e->msg);
-	jsonx_add_str(d, "attestation_backend", attest_via_name(via));
-	return d;
+	free(tcbm);
+	r->timing.verification_ms = now_ms() - v0;
+	r->timing.total_ms += r->timing.verification_ms;
 }
 
-/* Last `lines` lines of a file, at most 16 KiB, or a note saying why not. */
-static char *tail_file(const char *path, int lines)
+int attest_report(const uint8_t *runtime, size_t n, struct attest_report_result *r, struct err *e)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return xasprintf("(file not found: %s)", path);
-	enum { MAXB = 16384 };
-	char *buf = xmalloc(MAXB + 1);
-	long size = 0;
-	if (fseek(f, 0, SEEK_END) == 0)
-		size = ftell(f);
-	long start = size > MAXB ? size - MAXB : 0;
-	if (fseek(f, start, SEEK_SET) != 0)
-		start = 0;
-	size_t n = fread(buf, 1, MAXB, f);
-	fclose(f);
-	buf[n] = '\0';
-	if (n == 0) {
-		free(buf);
-		return xstrdup("(empty)");
-	}
-	char *p = buf + n;
-	int seen = 0;
-	while (p > buf) {
-		p--;
-		if (*p == '\n' && p != buf + n - 1 && ++seen == lines) {
-			p++;
-			break;
-		}
-	}
-	char *out = xstrdup(p);
-	free(buf);
-	return out;
+	memset(r, 0, sizeof(*r));
+	r->via = attest_backend_now();
+	if (attest_raw(runtime, n, r->report, &r->source, &r->timing, e) < 0)
+		return -1;
+	r->emulated = attest_is_emulated(r->source, NULL);
+	examine(r, runtime, n);
+	return 0;
 }
 
-struct json_object *attest_logs(void)
+void attest_report_result_free(struct attest_report_result *r)
 {
-	static const struct {
-		const char *key, *file;
-	} files[] = {
-		{"skr", "skr.log"},
-		{"skr_error", "skr_error.log"},
-		{"app", "app.log"},
-		{"lighttpd_error", "lighttpd_error.log"},
-		{"supervisord", "supervisord.log"},
-	};
-	struct json_object *o = json_object_new_object();
-	for (size_t i = 0; i < NELEM(files); i++) {
-		char *path = xasprintf("%s/%s", cfg.log_dir, files[i].file);
-		char *t = tail_file(path, 100);
-		jsonx_add_str(o, files[i].key, t);
-		free(t);
-		free(path);
-	}
-	jsonx_add(o, "sev_device", evidence_device_status());
-	return o;
+	json_object_put(r->fields);
+	json_object_put(r->checks);
+	free(r->chain_pem);
+	memset(r, 0, sizeof(*r));
 }

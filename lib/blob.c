@@ -54,47 +54,51 @@ int blob_open_account_url(struct blob_store **out, const char *url, struct err *
 	return 0;
 }
 
-static int open_from_cfg(struct blob_store **out, struct err *e);
-
-int blob_open(struct blob_store **out, struct err *e)
-{
-	if (open_from_cfg(out, e) < 0)
-		return -1;
-	/* For a fresh emulator (make run with Azurite): create the container on first use. */
-	const char *create = getenv("BLOB_CREATE_CONTAINER");
-	if (create && !strcmp(create, "1") && blob_ensure_container(*out, e) < 0) {
-		blob_close(*out);
-		*out = NULL;
-		return -1;
-	}
-	return 0;
-}
-
 static int open_from_cfg(struct blob_store **out, struct err *e)
 {
 	*out = NULL;
-	if (cfg.blob_backend && !strcmp(cfg.blob_backend, "azure")) {
-		/* The container is not part of the connection-string grammar. */
-		const char *container = getenv("STORAGE_CONTAINER");
-		if (!container || !*container)
-			container = "privateappdata";
-		if (cfg.storage_conn && *cfg.storage_conn)
-			return blob_open_conn(out, cfg.storage_conn, container, e);
-		const char *url = getenv("AZURE_STORAGE_ACCOUNT_URL");
-		if (url && *url)
-			return blob_open_account_url(out, url, e);
-		return err_set(e, ERR_UNAVAILABLE,
+	if (cfg.blob_kind == BLOB_KIND_AZURE) {
+		if (*cfg.storage_conn)
+			return blob_open_conn(out, cfg.storage_conn, cfg.storage_container, e);
+		if (*cfg.storage_account_url)
+			return blob_open_account_url(out, cfg.storage_account_url, e);
+		return err_set(e, ERR_CONFIG,
 			       "BLOB_BACKEND=azure but neither AZURE_STORAGE_CONNECTION_STRING nor "
 			       "AZURE_STORAGE_ACCOUNT_URL is set: set one, or use BLOB_BACKEND=dir");
 	}
-	if (cfg.blob_dir && *cfg.blob_dir)
+	if (*cfg.blob_dir)
 		return blob_open_dir(out, cfg.blob_dir, e);
-	if (!cfg.state_dir || !*cfg.state_dir)
-		return err_set(e, ERR_UNAVAILABLE, "BLOB_DIR is empty: set it to the blob directory");
+	if (!*cfg.state_dir)
+		return err_set(e, ERR_CONFIG, "BLOB_DIR and STATE_DIR are empty: set BLOB_DIR");
 	char *dir = xasprintf("%s/blobs", cfg.state_dir);
 	int rc = blob_open_dir(out, dir, e);
 	free(dir);
 	return rc;
+}
+
+int blob_open(struct blob_store **out, struct err *e)
+{
+	if (open_from_cfg(out, e) < 0) {
+		/* A connection string or URL that does not parse is this server's configuration. */
+		if (e->code == ERR_BAD_REQUEST)
+			e->code = ERR_CONFIG;
+		return err_in(e, e->code == ERR_CONFIG ? STAGE_CONFIG : STAGE_STORE);
+	}
+	/* For a fresh emulator (make run with Azurite): create the container on first use. */
+	if (cfg.blob_create_container && blob_ensure_container(*out, e) < 0) {
+		blob_close(*out);
+		*out = NULL;
+		return err_in(e, STAGE_STORE);
+	}
+	return 0;
+}
+
+struct blob_store *blob_default(struct err *e)
+{
+	static struct blob_store *s;
+	if (!s && blob_open(&s, e) < 0)
+		return NULL;
+	return s;
 }
 
 void blob_close(struct blob_store *s)
@@ -156,8 +160,10 @@ int blob_get(struct blob_store *s, const char *name, struct buf *body, char **et
 	if (content_type)
 		*content_type = NULL;
 	if (blob_name_check(name, e) < 0)
-		return -1;
-	return s->ops->get(s->impl, name, body, etag, content_type, e);
+		return err_in(e, STAGE_REQUEST);
+	if (s->ops->get(s->impl, name, body, etag, content_type, e) < 0)
+		return err_in(e, STAGE_STORE);
+	return 0;
 }
 
 static int etag_ok(const char *etag)
@@ -191,8 +197,10 @@ int blob_put(struct blob_store *s, const char *name, const void *data, size_t le
 			return err_set(e, ERR_BAD_REQUEST, "malformed content type");
 	if (strlen(content_type) > 128)
 		return err_set(e, ERR_BAD_REQUEST, "content type longer than 128 bytes");
-	return s->ops->put(s->impl, name, data, len, content_type, if_match, if_none_match_star,
-			   new_etag, e);
+	if (s->ops->put(s->impl, name, data, len, content_type, if_match, if_none_match_star,
+			new_etag, e) < 0)
+		return err_in(e, STAGE_STORE);
+	return 0;
 }
 
 static const char *name_of(struct json_object *o)
@@ -223,7 +231,7 @@ int blob_list(struct blob_store *s, const char *prefix, struct json_object **out
 	struct json_object *arr = json_object_new_array();
 	if (s->ops->list(s->impl, prefix, s->page_size, arr, e) < 0) {
 		json_object_put(arr);
-		return -1;
+		return err_in(e, STAGE_STORE);
 	}
 	json_object_array_sort(arr, by_name);
 	*out = arr;
@@ -232,13 +240,13 @@ int blob_list(struct blob_store *s, const char *prefix, struct json_object **out
 
 int blob_ensure_container(struct blob_store *s, struct err *e)
 {
-	return s->ops->ensure_container(s->impl, e);
+	return s->ops->ensure_container(s->impl, e) < 0 ? err_in(e, STAGE_STORE) : 0;
 }
 
 struct json_object *blob_describe(struct blob_store *s)
 {
 	struct json_object *o = json_object_new_object();
-	jsonx_add_str(o, "backend", s->ops->kind);
+	jsonx_add_str(o, "backend", config_blob_kind_name(s->ops->kind));
 	s->ops->describe(s->impl, o);
 	return o;
 }

@@ -28,6 +28,7 @@
 
 #include <json-c/json.h>
 
+#include "config.h"
 #include "err.h"
 
 #define BLOB_NAME_MAX 256
@@ -44,6 +45,13 @@ struct blob_store;
  * (for a fresh emulator).
  */
 int blob_open(struct blob_store **out, struct err *e) MUST_CHECK;
+/*
+ * The process's store, opened by the first call with blob_open() and kept
+ * for the life of the process (FastCGI programs keep it, and a managed-
+ * identity token, across requests).  NULL with e set if it cannot be opened;
+ * a later call tries again.  Never close it.
+ */
+struct blob_store *blob_default(struct err *e);
 /* A directory store rooted at dir (created if missing). */
 int blob_open_dir(struct blob_store **out, const char *dir, struct err *e) MUST_CHECK;
 /* An Azure store from a connection string and a container name. */
@@ -105,7 +113,7 @@ void blob_set_page_size(struct blob_store *s, unsigned n);
  * checked; impl is the backend's own state.
  */
 struct blob_ops {
-	const char *kind; /* "azure" or "dir" */
+	enum blob_kind kind;
 	int (*get)(void *impl, const char *name, struct buf *body, char **etag, char **ctype,
 		   struct err *e);
 	int (*put)(void *impl, const char *name, const void *data, size_t len, const char *ctype,

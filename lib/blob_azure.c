@@ -692,7 +692,7 @@ static void az_close(void *impl)
 }
 
 static const struct blob_ops az_ops = {
-	.kind = "azure",
+	.kind = BLOB_KIND_AZURE,
 	.get = az_get,
 	.put = az_put,
 	.list = az_list,

@@ -543,7 +543,7 @@ static void dir_close(void *impl)
 }
 
 static const struct blob_ops dir_ops = {
-	.kind = "dir",
+	.kind = BLOB_KIND_DIR,
 	.get = dir_get,
 	.put = dir_put,
 	.list = dir_list,

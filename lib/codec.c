@@ -241,3 +241,20 @@ size_t utf8_invalid_at(const void *s, size_t n)
 	}
 	return n;
 }
+
+size_t utf8_text_invalid_at(const void *s, size_t n, unsigned long *cp)
+{
+	const unsigned char *p = s;
+	size_t i = 0;
+	while (i < n) {
+		size_t len = utf8_decode(p + i, n - i, cp);
+		if (!len) {
+			*cp = (unsigned long)-1;
+			return i;
+		}
+		if (*cp < 0x20 || *cp == 0x7F || (*cp >= 0x80 && *cp <= 0x9F))
+			return i;
+		i += len;
+	}
+	return n;
+}

@@ -57,5 +57,10 @@ int pct_decode(const char *s, size_t n, unsigned flags, char **out, int *refused
 size_t utf8_decode(const unsigned char *p, size_t avail, unsigned long *cp);
 /* Offset of the first byte of s[0..n) that is not part of well-formed UTF-8, or n. */
 size_t utf8_invalid_at(const void *s, size_t n);
+/*
+ * The same for text: also stops at a control character (C0, DEL, C1), with its code
+ * point in *cp; at malformed UTF-8 *cp is (unsigned long)-1.  n when all is text.
+ */
+size_t utf8_text_invalid_at(const void *s, size_t n, unsigned long *cp);
 
 #endif

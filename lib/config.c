@@ -7,10 +7,17 @@
 #include <string.h>
 
 struct config cfg;
+static struct err load_error;
+static int load_failed;
+
+const char *config_env(const char *name)
+{
+	return getenv(name);
+}
 
 static const char *env_or(const char *name, const char *def)
 {
-	const char *v = getenv(name);
+	const char *v = config_env(name);
 	return v ? v : def;
 }
 
@@ -50,18 +57,18 @@ int config_parse_endpoint(const char *name, const char *value, struct endpoint *
 		h += 7;
 		scheme = "http";
 	} else if (strstr(h, "://")) {
-		return err_set(e, ERR_BAD_REQUEST, "%s: unsupported scheme in '%.100s': use https://",
+		return err_set(e, ERR_CONFIG, "%s: unsupported scheme in '%.100s': use https://",
 			       name, value);
 	}
 	size_t len = strlen(h);
 	while (len && h[len - 1] == '/')
 		len--;
 	if (!len || len > 253)
-		return err_set(e, ERR_BAD_REQUEST, "%s: no host in '%.100s'", name, value);
+		return err_set(e, ERR_CONFIG, "%s: no host in '%.100s'", name, value);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)h[i];
 		if (!(isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
-			return err_set(e, ERR_BAD_REQUEST,
+			return err_set(e, ERR_CONFIG,
 				       "%s: '%.100s' is not a host[:port] (only letters, digits, '.', '-', ':' allowed; no path)",
 				       name, value);
 	}
@@ -73,18 +80,18 @@ int config_parse_endpoint(const char *name, const char *value, struct endpoint *
 		size_t plen = len - (size_t)(colon - h) - 1;
 		unsigned long p;
 		if (plen == 0 || plen >= sizeof(port))
-			return err_set(e, ERR_BAD_REQUEST, "%s: bad port in '%.100s'", name, value);
+			return err_set(e, ERR_CONFIG, "%s: bad port in '%.100s'", name, value);
 		memcpy(port, colon + 1, plen);
 		port[plen] = '\0';
 		if (parse_ulong(port, 1, 65535, &p) < 0)
-			return err_set(e, ERR_BAD_REQUEST, "%s: bad port in '%.100s'", name, value);
+			return err_set(e, ERR_CONFIG, "%s: bad port in '%.100s'", name, value);
 	}
 	size_t hostlen = colon ? (size_t)(colon - h) : len;
 	out->loopback = is_loopback_host(h, hostlen);
 	/* The one non-loopback plain-http peer is IMDS, link-local by design. */
 	int imds = hostlen == 15 && !strncmp(h, "169.254.169.254", 15);
 	if (!strcmp(scheme, "http") && !out->loopback && !imds)
-		return err_set(e, ERR_BAD_REQUEST,
+		return err_set(e, ERR_CONFIG,
 			       "%s: plain http is allowed only for loopback stand-ins; use https:// for '%.100s'",
 			       name, value);
 	out->set = 1;
@@ -105,7 +112,7 @@ static int parse_choice(const char *name, const char *v, const char *const *choi
 	buf_init(&list);
 	for (int i = 0; i < n; i++)
 		buf_appendf(&list, "%s%s", i ? "|" : "", choices[i]);
-	err_set(e, ERR_BAD_REQUEST, "%s: '%.60s' is not one of %s", name, v, (char *)list.p);
+	err_set(e, ERR_CONFIG, "%s: '%.60s' is not one of %s", name, v, (char *)list.p);
 	buf_free(&list);
 	return -1;
 }
@@ -115,7 +122,7 @@ static int parse_num(const char *name, unsigned long min, unsigned long max, con
 {
 	const char *v = env_or(name, def);
 	if (parse_ulong(v, min, max, out) < 0)
-		return err_set(e, ERR_BAD_REQUEST, "%s: '%.40s' is not a whole number in %lu..%lu",
+		return err_set(e, ERR_CONFIG, "%s: '%.40s' is not a whole number in %lu..%lu",
 			       name, v, min, max);
 	return 0;
 }
@@ -125,11 +132,11 @@ static int parse_name(const char *name, const char *def, size_t max, char **out,
 	const char *v = env_or(name, def);
 	size_t len = strlen(v);
 	if (len > max)
-		return err_set(e, ERR_BAD_REQUEST, "%s: longer than %zu characters", name, max);
+		return err_set(e, ERR_CONFIG, "%s: longer than %zu characters", name, max);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)v[i];
 		if (!(isalnum(c) || c == '-' || c == '_' || c == '.'))
-			return err_set(e, ERR_BAD_REQUEST,
+			return err_set(e, ERR_CONFIG,
 				       "%s: '%.60s' may hold only letters, digits, '-', '_' and '.'", name,
 				       v);
 	}
@@ -153,9 +160,21 @@ static char *derive_company(const char *key_name)
 	return c;
 }
 
+static const char *const backends[] = {"auto", "sidecar", "native"};
+static const char *const blob_kinds[] = {"dir", "azure"};
+
+const char *config_backend_name(enum attest_backend b)
+{
+	return (unsigned)b < NELEM(backends) ? backends[b] : "auto";
+}
+
+const char *config_blob_kind_name(enum blob_kind k)
+{
+	return (unsigned)k < NELEM(blob_kinds) ? blob_kinds[k] : "dir";
+}
+
 int config_load(struct config *c, struct err *e)
 {
-	static const char *const backends[] = {"auto", "sidecar", "native"};
 	static const char *const evidences[] = {"auto", "sev-guest", "sev", "virtual", "none"};
 	int choice;
 	memset(c, 0, sizeof(*c));
@@ -184,13 +203,36 @@ int config_load(struct config *c, struct err *e)
 	for (char *p = c->company; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	c->storage_conn = xstrdup(env_or("AZURE_STORAGE_CONNECTION_STRING", ""));
+	c->storage_account_url = xstrdup(env_or("AZURE_STORAGE_ACCOUNT_URL", ""));
 	c->container_image = xstrdup(env_or("CONTAINER_IMAGE", ""));
 	c->virtual_socket = xstrdup(env_or("SNP_VIRTUAL_SOCKET", ""));
 	c->extra_roots = xstrdup(env_or("SNP_EXTRA_ROOTS", ""));
+	c->akv_trust_cert = xstrdup(env_or("AKV_TRUST_CERT", ""));
+	c->uvm_host_amd_cert = xstrdup(env_or("UVM_HOST_AMD_CERTIFICATE", ""));
+	c->uvm_security_context = xstrdup(env_or("UVM_SECURITY_CONTEXT_DIR", ""));
+	c->uvm_reference_info = xstrdup(env_or("UVM_REFERENCE_INFO", ""));
 	c->state_dir = xstrdup(env_or("STATE_DIR", "/var/lib/attestation-demo"));
 	c->log_dir = xstrdup(env_or("LOG_DIR", "/var/log/supervisor"));
+	c->log_file = xstrdup(env_or("LOG_FILE", ""));
 	c->data_dir = xstrdup(env_or("DATA_DIR", "/app"));
 	c->blob_dir = xstrdup(env_or("BLOB_DIR", ""));
+	if (parse_name("STORAGE_CONTAINER", "privateappdata", 63, &c->storage_container, e) < 0)
+		goto fail;
+	if (!*c->storage_container) {
+		free(c->storage_container);
+		c->storage_container = xstrdup("privateappdata");
+	}
+	{
+		static const char *const levels[] = {"debug", "info", "warn", "error"};
+		if (parse_choice("LOG_LEVEL", env_or("LOG_LEVEL", "info"), levels, 4, &choice, e) < 0)
+			goto fail;
+		c->log_level = (enum log_level)choice;
+		static const char *const onoff[] = {"0", "1"};
+		if (parse_choice("BLOB_CREATE_CONTAINER", env_or("BLOB_CREATE_CONTAINER", "0"), onoff,
+				 2, &choice, e) < 0)
+			goto fail;
+		c->blob_create_container = choice;
+	}
 	if (parse_choice("ATTESTATION_BACKEND", env_or("ATTESTATION_BACKEND", "auto"), backends, 3,
 			 &choice, e) < 0)
 		goto fail;
@@ -199,30 +241,30 @@ int config_load(struct config *c, struct err *e)
 		goto fail;
 	c->evidence = (enum evidence_kind)choice;
 	if (c->evidence == EVIDENCE_VIRTUAL && !*c->virtual_socket) {
-		err_set(e, ERR_BAD_REQUEST,
+		err_set(e, ERR_CONFIG,
 			"SNP_VIRTUAL_SOCKET: empty, but SNP_EVIDENCE=virtual needs the virtual SEV-SNP host's socket path");
 		goto fail;
 	}
 	{
-		static const char *const blobs[] = {"dir", "azure"};
-		const char *url = env_or("AZURE_STORAGE_ACCOUNT_URL", "");
-		const char *def = *c->storage_conn || *url ? "azure" : "dir";
-		if (parse_choice("BLOB_BACKEND", env_or("BLOB_BACKEND", def), blobs, 2, &choice, e) < 0)
+		const char *def = *c->storage_conn || *c->storage_account_url ? "azure" : "dir";
+		if (parse_choice("BLOB_BACKEND", env_or("BLOB_BACKEND", def), blob_kinds, 2, &choice,
+				 e) < 0)
 			goto fail;
-		c->blob_backend = xstrdup(blobs[choice]);
+		c->blob_kind = (enum blob_kind)choice;
 	}
 	if (parse_num("MAX_BODY_BYTES", 1024, 16UL << 20, "65536", &c->max_body, e) < 0 ||
 	    parse_num("HTTP_TIMEOUT_SECONDS", 1, 600, "30", &c->http_timeout, e) < 0 ||
 	    parse_num("KEY_SIZE_BITS", 2048, 4096, "2048", &c->key_bits, e) < 0)
 		goto fail;
 	if (c->key_bits % 1024) {
-		err_set(e, ERR_BAD_REQUEST, "KEY_SIZE_BITS: %lu is not 2048, 3072 or 4096", c->key_bits);
+		err_set(e, ERR_CONFIG, "KEY_SIZE_BITS: %lu is not 2048, 3072 or 4096", c->key_bits);
 		goto fail;
 	}
 	return 0;
 fail:
 	config_free(c);
-	return -1;
+	e->code = ERR_CONFIG;
+	return err_in(e, STAGE_CONFIG);
 }
 
 void config_free(struct config *c)
@@ -238,8 +280,14 @@ void config_free(struct config *c)
 	free(c->other_key_name);
 	free(c->resource_group);
 	free_secret_str(c->storage_conn);
-	free(c->blob_backend);
+	free(c->storage_account_url);
+	free(c->storage_container);
 	free(c->blob_dir);
+	free(c->akv_trust_cert);
+	free(c->uvm_host_amd_cert);
+	free(c->uvm_security_context);
+	free(c->uvm_reference_info);
+	free(c->log_file);
 	free(c->container_image);
 	free(c->virtual_socket);
 	free(c->extra_roots);
@@ -252,12 +300,49 @@ void config_free(struct config *c)
 
 void config_init(void)
 {
-	struct err e;
-	err_clear(&e);
-	if (config_load(&cfg, &e) < 0) {
-		fprintf(stderr, "configuration error: %s\n", e.msg);
-		exit(2);
-	}
+	err_clear(&load_error);
+	load_failed = config_load(&cfg, &load_error) < 0;
+	/* cfg stays empty: the programs answer every request with the reason (http_main). */
+	if (load_failed)
+		cfg.max_body = 65536;
+}
+
+const struct err *config_error(void)
+{
+	return load_failed ? &load_error : NULL;
+}
+
+int config_differs(const struct endpoint *configured, const char *value)
+{
+	if (!value || !*value)
+		return 0;
+	struct endpoint ep;
+	struct err ignore;
+	if (config_parse_endpoint("value", value, &ep, &ignore) < 0)
+		return 1;
+	int same = ep.set && configured->set && !strcmp(ep.url, configured->url);
+	endpoint_free(&ep);
+	return !same;
+}
+
+const char *config_maa_url(void)
+{
+	return cfg.maa.set ? cfg.maa.url : "(not configured)";
+}
+
+const char *config_akv_url(void)
+{
+	return cfg.akv.set ? cfg.akv.url : "(not configured)";
+}
+
+const char *config_key_name(void)
+{
+	return cfg.key_name && *cfg.key_name ? cfg.key_name : "(not configured)";
+}
+
+const char *config_log_dir(void)
+{
+	return cfg.log_dir && *cfg.log_dir ? cfg.log_dir : "/var/log/supervisor";
 }
 
 void config_die(const char *prog, const char *var, const char *fmt, ...)

@@ -185,7 +185,7 @@ done:
 	return rc;
 }
 
-int crypto_encrypt(EVP_PKEY *key, const uint8_t *pt, size_t n, char **out, const char **algorithm,
+static int crypto_encrypt_do(EVP_PKEY *key, const uint8_t *pt, size_t n, char **out, const char **algorithm,
                    struct err *e)
 {
 	*out = NULL;
@@ -278,7 +278,7 @@ done:
 	return rc;
 }
 
-int crypto_decrypt(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n, const char **algorithm,
+static int crypto_decrypt_do(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n, const char **algorithm,
                    struct err *e)
 {
 	*pt = NULL;
@@ -314,4 +314,42 @@ int crypto_decrypt(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n, con
 	}
 	free(ct);
 	return rc;
+}
+
+int crypto_encrypt(EVP_PKEY *key, const uint8_t *pt, size_t n, char **out, const char **algorithm,
+                   struct err *e)
+{
+	return crypto_encrypt_do(key, pt, n, out, algorithm, e) < 0 ? err_in(e, STAGE_CRYPTO) : 0;
+}
+
+int crypto_decrypt(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n, const char **algorithm,
+                   struct err *e)
+{
+	return crypto_decrypt_do(key, text, pt, n, algorithm, e) < 0 ? err_in(e, STAGE_CRYPTO) : 0;
+}
+
+int crypto_decrypt_text(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n,
+                        const char **algorithm, struct err *e)
+{
+	if (crypto_decrypt(key, text, pt, n, algorithm, e) < 0)
+		return -1;
+	if (utf8_invalid_at(*pt, *n) == *n)
+		return 0;
+	wipe(*pt, *n);
+	free(*pt);
+	*pt = NULL;
+	*n = 0;
+	err_set(e, ERR_UNPROCESSABLE, "the decrypted data is not UTF-8 text");
+	return err_in(e, STAGE_CRYPTO);
+}
+
+size_t crypto_ciphertext_bytes(const char *text)
+{
+	size_t plen = strlen(CRYPTO_ENVELOPE_PREFIX);
+	if (!strncmp(text, CRYPTO_ENVELOPE_PREFIX, plen))
+		text += plen;
+	size_t len = strlen(text);
+	while (len && text[len - 1] == '=')
+		len--;
+	return len % 4 == 1 ? 0 : len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
 }

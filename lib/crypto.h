@@ -60,6 +60,14 @@ int crypto_encrypt(EVP_PKEY *key, const uint8_t *pt, size_t n, char **out, const
 int crypto_decrypt(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n, const char **algorithm,
                    struct err *e) MUST_CHECK;
 
+/* The same, for text: plaintext that is not UTF-8 is ERR_UNPROCESSABLE (and wiped). */
+int crypto_decrypt_text(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n,
+                        const char **algorithm, struct err *e) MUST_CHECK;
+
+/* Bytes of ciphertext text stands for, from its base64 length (without the envelope
+ * prefix): 256 for one RSA-2048 block, as the original reported it. */
+size_t crypto_ciphertext_bytes(const char *text);
+
 /* First 8 bytes of SHA-256(SubjectPublicKeyInfo DER) of key; 0 or -1. */
 int crypto_key_id(EVP_PKEY *key, uint8_t id[8]) MUST_CHECK;
 

@@ -134,7 +134,7 @@ static int write_private(const char *name, const void *data, size_t n, struct er
 	return rc;
 }
 
-int custody_store(EVP_PKEY *key, struct json_object *facts, struct err *e)
+static int custody_store_do(EVP_PKEY *key, struct json_object *facts, struct err *e)
 {
 	if (!key)
 		return err_set(e, ERR_INTERNAL, "no key to keep");
@@ -183,7 +183,7 @@ static int parse_facts(struct buf *b, struct json_object **facts, struct err *e)
 	return 0;
 }
 
-int custody_facts(struct json_object **facts, struct err *e)
+static int custody_facts_do(struct json_object **facts, struct err *e)
 {
 	struct buf b;
 	buf_init(&b);
@@ -209,7 +209,7 @@ static EVP_PKEY *decode_key(struct buf *b, struct err *e)
 	return k;
 }
 
-int custody_load(EVP_PKEY **key, struct json_object **facts, struct err *e)
+static int custody_load_do(EVP_PKEY **key, struct json_object **facts, struct err *e)
 {
 	*key = NULL;
 	if (facts)
@@ -295,4 +295,19 @@ void custody_clear(void)
 {
 	wipe_file(CUSTODY_KEY_FILE);
 	wipe_file(CUSTODY_FACTS_FILE);
+}
+
+int custody_store(EVP_PKEY *key, struct json_object *facts, struct err *e)
+{
+	return custody_store_do(key, facts, e) < 0 ? err_in(e, STAGE_CUSTODY) : 0;
+}
+
+int custody_facts(struct json_object **facts, struct err *e)
+{
+	return custody_facts_do(facts, e) < 0 ? err_in(e, STAGE_CUSTODY) : 0;
+}
+
+int custody_load(EVP_PKEY **key, struct json_object **facts, struct err *e)
+{
+	return custody_load_do(key, facts, e) < 0 ? err_in(e, STAGE_CUSTODY) : 0;
 }

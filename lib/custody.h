@@ -24,7 +24,7 @@
 
 #define CUSTODY_KEY_FILE   "released-key"
 #define CUSTODY_FACTS_FILE "released-key.json"
-#define CUSTODY_NONE_MSG   "no key has been released yet: POST /skr/release first"
+#define CUSTODY_NONE_MSG   "No key released: POST /skr/release first"
 
 /* Replace the held key and its facts (facts is not taken; "thumbprint" is set from key). */
 int custody_store(EVP_PKEY *key, struct json_object *facts, struct err *e) MUST_CHECK;

@@ -5,9 +5,7 @@
 
 void err_clear(struct err *e)
 {
-	e->code = ERR_NONE;
-	e->upstream_status = 0;
-	e->msg[0] = '\0';
+	memset(e, 0, sizeof(*e));
 }
 
 int err_set(struct err *e, enum err_code code, const char *fmt, ...)
@@ -36,27 +34,28 @@ int err_wrap(struct err *e, const char *fmt, ...)
 	return -1;
 }
 
-int err_http_status(enum err_code code)
+int err_in(struct err *e, enum err_stage stage)
 {
-	switch (code) {
-	case ERR_NONE: return 200;
-	case ERR_BAD_REQUEST: return 400;
-	case ERR_UNAUTHORIZED: return 401;
-	case ERR_FORBIDDEN: return 403;
-	case ERR_NOT_FOUND: return 404;
-	case ERR_METHOD: return 405;
-	case ERR_CONFLICT: return 409;
-	case ERR_PRECONDITION: return 412;
-	case ERR_TOO_LARGE: return 413;
-	case ERR_UNSUPPORTED: return 415;
-	case ERR_UNPROCESSABLE: return 422;
-	case ERR_VERIFY: return 422;
-	case ERR_INTERNAL: return 500;
-	case ERR_UPSTREAM: return 502;
-	case ERR_UNAVAILABLE: return 503;
-	case ERR_TIMEOUT: return 504;
-	}
-	return 500;
+	if (e && e->stage == STAGE_NONE)
+		e->stage = stage;
+	return -1;
+}
+
+static void copy_printable(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src ? src : "");
+	for (char *p = dst; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+}
+
+void err_upstream(struct err *e, long status, const char *code, const char *request_id)
+{
+	if (!e)
+		return;
+	e->upstream_status = (int)status;
+	copy_printable(e->upstream_code, sizeof(e->upstream_code), code);
+	copy_printable(e->request_id, sizeof(e->request_id), request_id);
 }
 
 const char *err_code_name(enum err_code code)
@@ -78,8 +77,33 @@ const char *err_code_name(enum err_code code)
 	case ERR_UPSTREAM: return "bad_upstream_response";
 	case ERR_UNAVAILABLE: return "unavailable";
 	case ERR_TIMEOUT: return "timeout";
+	case ERR_CONFIG: return "configuration";
 	}
 	return "internal";
+}
+
+const char *err_stage_name(enum err_stage stage)
+{
+	static const char *const names[STAGE_COUNT] = {
+	    [STAGE_NONE] = "none",
+	    [STAGE_REQUEST] = "request",
+	    [STAGE_CONFIG] = "configuration",
+	    [STAGE_EVIDENCE] = "evidence",
+	    [STAGE_CERTS] = "certificates",
+	    [STAGE_SIDECAR] = "sidecar",
+	    [STAGE_ATTESTATION] = "attestation",
+	    [STAGE_TOKEN] = "token_verification",
+	    [STAGE_IDENTITY] = "identity",
+	    [STAGE_VAULT] = "release",
+	    [STAGE_RELEASE_PROOF] = "verification",
+	    [STAGE_UNWRAP] = "unwrap",
+	    [STAGE_CUSTODY] = "custody",
+	    [STAGE_CRYPTO] = "crypto",
+	    [STAGE_STORE] = "store",
+	    [STAGE_RECORDS] = "records",
+	    [STAGE_DATA] = "data",
+	};
+	return (unsigned)stage < STAGE_COUNT && names[stage] ? names[stage] : "none";
 }
 
 void err_blank_controls(char *s)

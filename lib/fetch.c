@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "jsonx.h"
 
 struct sink {
 	struct fetch_resp *resp;
@@ -63,6 +64,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	keep(&s->resp->content_type, header_value(p, n, "Content-Type"));
 	keep(&s->resp->ms_error_code, header_value(p, n, "x-ms-error-code"));
 	keep(&s->resp->last_modified, header_value(p, n, "Last-Modified"));
+	keep(&s->resp->request_id, header_value(p, n, "x-ms-request-id"));
 	return n;
 }
 
@@ -139,7 +141,9 @@ void fetch_resp_free(struct fetch_resp *resp)
 	free(resp->content_type);
 	free(resp->ms_error_code);
 	free(resp->last_modified);
+	free(resp->request_id);
 	resp->etag = resp->content_type = resp->ms_error_code = resp->last_modified = NULL;
+	resp->request_id = NULL;
 }
 
 char *fetch_escape(const char *s)
@@ -158,5 +162,51 @@ char *fetch_escape(const char *s)
 		}
 	}
 	*o = '\0';
+	return out;
+}
+
+const char *fetch_status_text(long status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 410: return "Gone";
+	case 412: return "Precondition Failed";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "";
+}
+
+char *fetch_error_detail(const struct fetch_resp *resp, struct err *e)
+{
+	struct json_object *o = NULL;
+	struct err ignore;
+	const char *code = NULL, *msg = NULL;
+	if (resp->body.len && jsonx_parse((const char *)resp->body.p, resp->body.len, &o, &ignore) == 0 &&
+	    json_object_is_type(o, json_type_object)) {
+		struct json_object *eo = jsonx_obj(o, "error");
+		code = jsonx_str(eo ? eo : o, "code");
+		msg = jsonx_str(eo ? eo : o, "message");
+	}
+	char *out = NULL;
+	if (code || msg) {
+		char *c = err_printable(code ? code : "(no code)", 100);
+		char *m = err_printable(msg ? msg : "(no message)", 400);
+		out = xasprintf("%s: %s", c, m);
+		free(c);
+		free(m);
+	}
+	err_upstream(e, resp->status, code ? code : resp->ms_error_code, resp->request_id);
+	json_object_put(o);
 	return out;
 }

@@ -29,12 +29,23 @@ struct fetch_resp {
 	char *content_type;          /* or NULL */
 	char *ms_error_code;         /* x-ms-error-code, or NULL */
 	char *last_modified;         /* or NULL */
+	char *request_id;            /* x-ms-request-id, or NULL */
 	double elapsed_ms;
 };
 
 /* Perform the request.  0 with resp filled (any status), or -1 with e set. */
 int fetch(const struct fetch_req *rq, struct fetch_resp *resp, struct err *e) MUST_CHECK;
 void fetch_resp_free(struct fetch_resp *resp);
+/*
+ * What an error answer says, for a message: "<code>: <message>" when the body
+ * is an Azure error document ({"error":{"code","message"}} or {"code",
+ * "message"}), printable and bounded, else NULL: any other body (an HTML
+ * error page...) is never quoted.  Also records the status, the error code
+ * (or x-ms-error-code) and the request id in e.  Caller frees.
+ */
+char *fetch_error_detail(const struct fetch_resp *resp, struct err *e);
+/* The standard reason phrase of an HTTP status ("Service Unavailable"), or "". */
+const char *fetch_status_text(long status);
 /* Percent-encode s for a URL path segment or query value; caller frees. */
 char *fetch_escape(const char *s);
 

@@ -7,9 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "codec.h"
 #include "config.h"
 #include "jsonx.h"
 #include "log.h"
+#include "outcome.h"
 
 extern char **environ;
 
@@ -104,73 +106,286 @@ void http_send_error(struct http_resp *rs, int status, const char *msg, struct j
 
 void http_send_err(struct http_resp *rs, const struct err *e, struct json_object *extra)
 {
-	if (!extra)
-		extra = json_object_new_object();
-	jsonx_add_str(extra, "error_code", err_code_name(e->code));
-	http_send_error(rs, err_http_status(e->code), e->msg, extra);
+	struct json_object *x = outcome_envelope(e);
+	if (extra) {
+		json_object_object_foreach(extra, k, v)
+		{
+			json_object_object_add(x, k, json_object_get(v));
+		}
+		json_object_put(extra);
+	}
+	http_send_error(rs, outcome_status(e), e->msg, x);
+}
+
+void http_note_ignored(struct json_object *answer, const char *field, const char *requested,
+                       const char *used, const char *variable)
+{
+	char *key = xasprintf("%s_requested", field);
+	char *shown = err_printable(requested, 200);
+	jsonx_add_str(answer, key, shown);
+	struct json_object *notes = jsonx_arr(answer, "configuration_notes");
+	if (!notes) {
+		notes = json_object_new_array();
+		jsonx_add(answer, "configuration_notes", notes);
+	}
+	char *note = xasprintf("%s '%s' in the request was ignored: this server uses its configured "
+	                       "%s (%s), so a request cannot redirect trust",
+	                       field, shown, used, variable);
+	json_object_array_add(notes, json_object_new_string(note));
+	free(note);
+	free(shown);
+	free(key);
+}
+
+static int is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 int http_body_json(const struct http_req *rq, struct json_object **out, struct err *e)
 {
 	*out = NULL;
 	size_t i = 0;
-	while (i < rq->body_len && strchr(" \t\r\n", rq->body[i]))
+	while (i < rq->body_len && is_space(rq->body[i]))
 		i++;
 	if (i == rq->body_len) {
 		*out = json_object_new_object();
 		return 0;
 	}
 	if (jsonx_parse((const char *)rq->body, rq->body_len, out, e) < 0)
-		return -1;
+		return err_in(e, STAGE_REQUEST);
 	if (!json_object_is_type(*out, json_type_object)) {
 		json_object_put(*out);
 		*out = NULL;
-		return err_set(e, ERR_BAD_REQUEST, "request body must be a JSON object");
+		err_set(e, ERR_BAD_REQUEST, "request body must be a JSON object");
+		return err_in(e, STAGE_REQUEST);
 	}
 	return 0;
 }
 
-int http_validate(struct json_object *body, const struct field_spec *spec, size_t n, struct err *e)
+static int bad_field(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static int bad_field(struct err *e, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	e->code = ERR_BAD_REQUEST;
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return err_in(e, STAGE_REQUEST);
+}
+
+/* Bytes of UTF-8 text s to quote in at most max bytes without splitting a character. */
+static int quote_len(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+	if (n > max) {
+		n = max;
+		while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	return (int)n;
+}
+
+static int key_name_ok(const char *s, size_t n)
+{
+	size_t slash = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '/' && !slash && i > 0 && i + 1 < n)
+			slash = i;
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		           c == '-'))
+			return 0;
+	}
+	return n > 0;
+}
+
+/* The declared check of one non-empty string field. */
+static int check_string(const struct field_spec *f, const char *s, size_t len,
+                        struct field_value *v, struct err *e)
+{
+	switch (f->check) {
+	case CHECK_NONE:
+		return 0;
+	case CHECK_TEXT: {
+		unsigned long cp;
+		size_t at = utf8_text_invalid_at(s, len, &cp);
+		if (at == len)
+			return 0;
+		if (cp == (unsigned long)-1)
+			return bad_field(e, "field '%s' is not valid UTF-8 (byte %zu)", f->name, at);
+		return bad_field(e, "field '%s' holds a control character (U+%04lX at byte %zu)",
+		                 f->name, cp, at);
+	}
+	case CHECK_BASE64: {
+		unsigned char *b = NULL;
+		size_t nb = 0;
+		if (b64_decode(s, len, B64_STD, B64_PAD_ANY, &b, &nb) < 0 &&
+		    b64_decode(s, len, B64_URL, B64_PAD_ANY, &b, &nb) < 0)
+			return bad_field(e, "field '%s' is not valid base64 (standard or URL alphabet)",
+			                 f->name);
+		if (v) {
+			v->bytes = b;
+			v->nbytes = nb;
+		} else {
+			free(b);
+		}
+		return 0;
+	}
+	case CHECK_ENUM:
+		for (int i = 0; f->choices && f->choices[i]; i++)
+			if (!strcmp(s, f->choices[i])) {
+				if (v)
+					v->choice = i;
+				return 0;
+			}
+		{
+			struct buf list;
+			buf_init(&list);
+			for (int i = 0; f->choices && f->choices[i]; i++)
+				buf_appendf(&list, "%s\"%s\"", i ? " or " : "", f->choices[i]);
+			bad_field(e, "field '%s' must be %s, not '%.*s'", f->name,
+			          list.p ? (char *)list.p : "(nothing)", quote_len(s, 40), s);
+			buf_free(&list);
+		}
+		return -1;
+	case CHECK_ENDPOINT: {
+		struct endpoint ep;
+		struct err pe;
+		err_clear(&pe);
+		if (config_parse_endpoint(f->name, s, &ep, &pe) < 0)
+			return bad_field(e, "%s", pe.msg);
+		endpoint_free(&ep);
+		return 0;
+	}
+	case CHECK_KEY_NAME:
+		if (!key_name_ok(s, len))
+			return bad_field(e,
+			                 "field '%s' is not a key name (letters, digits and '-', "
+			                 "optionally /version): '%.*s'",
+			                 f->name, quote_len(s, 100), s);
+		return 0;
+	}
+	return 0;
+}
+
+static int check_field(const struct field_spec *f, struct json_object *v, struct field_value *out,
+                       struct err *e)
+{
+	switch (f->type) {
+	case FIELD_STRING: {
+		if (!json_object_is_type(v, json_type_string))
+			return bad_field(e, "field '%s' must be a string", f->name);
+		const char *s = json_object_get_string(v);
+		size_t len = (size_t)json_object_get_string_len(v);
+		if (!len && !f->allow_empty)
+			return bad_field(e, "field '%s' must not be empty", f->name);
+		if (f->max_len && len > f->max_len)
+			return bad_field(e, "field '%s' is %zu bytes long; the limit is %zu", f->name,
+			                 len, f->max_len);
+		if (memchr(s, '\0', len))
+			return bad_field(e, "field '%s' holds a NUL character", f->name);
+		if (out) {
+			out->str = s;
+			out->len = len;
+		}
+		return len ? check_string(f, s, len, out, e) : 0;
+	}
+	case FIELD_BOOL:
+		if (!json_object_is_type(v, json_type_boolean))
+			return bad_field(e, "field '%s' must be true or false", f->name);
+		if (out)
+			out->boolean = json_object_get_boolean(v);
+		return 0;
+	case FIELD_INT:
+		if (!json_object_is_type(v, json_type_int))
+			return bad_field(e, "field '%s' must be an integer", f->name);
+		if (out)
+			out->integer = (long long)json_object_get_int64(v);
+		return 0;
+	}
+	return 0;
+}
+
+int http_validate(struct json_object *body, const struct field_spec *spec, size_t n,
+                  struct field_value *values, struct err *e)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *v = NULL;
+		struct field_value *out = values ? &values[i] : NULL;
 		int present = json_object_object_get_ex(body, spec[i].name, &v) && v;
 		if (!present) {
 			if (spec[i].required)
-				return err_set(e, ERR_BAD_REQUEST, "missing field '%s'", spec[i].name);
+				return bad_field(e, "missing field '%s'", spec[i].name);
 			continue;
 		}
-		switch (spec[i].type) {
-		case FIELD_STRING: {
-			if (!json_object_is_type(v, json_type_string))
-				return err_set(e, ERR_BAD_REQUEST, "field '%s' must be a string",
-					       spec[i].name);
-			size_t len = (size_t)json_object_get_string_len(v);
-			if (!len && !spec[i].allow_empty)
-				return err_set(e, ERR_BAD_REQUEST, "field '%s' must not be empty",
-					       spec[i].name);
-			if (spec[i].max_len && len > spec[i].max_len)
-				return err_set(e, ERR_BAD_REQUEST,
-					       "field '%s' is %zu bytes long; the limit is %zu",
-					       spec[i].name, len, spec[i].max_len);
-			if (memchr(json_object_get_string(v), '\0', len))
-				return err_set(e, ERR_BAD_REQUEST, "field '%s' holds a NUL character",
-					       spec[i].name);
-			break;
-		}
-		case FIELD_BOOL:
-			if (!json_object_is_type(v, json_type_boolean))
-				return err_set(e, ERR_BAD_REQUEST, "field '%s' must be true or false",
-					       spec[i].name);
-			break;
-		case FIELD_INT:
-			if (!json_object_is_type(v, json_type_int))
-				return err_set(e, ERR_BAD_REQUEST, "field '%s' must be an integer",
-					       spec[i].name);
-			break;
-		}
+		if (check_field(&spec[i], v, out, e) < 0)
+			return -1;
+		if (out)
+			out->present = 1;
 	}
 	return 0;
+}
+
+int http_form_read(const struct http_req *rq, const struct field_spec *spec, size_t n,
+                   struct http_form *f, struct err *e)
+{
+	memset(f, 0, sizeof(*f));
+	if (n > HTTP_FORM_MAX) {
+		err_set(e, ERR_INTERNAL, "an endpoint declares %zu fields; the limit is %d", n,
+		        HTTP_FORM_MAX);
+		return -1;
+	}
+	f->spec = spec;
+	f->n = n;
+	if (http_body_json(rq, &f->body, e) < 0)
+		return -1;
+	return http_validate(f->body, spec, n, f->v, e);
+}
+
+const struct field_value *http_form_get(const struct http_form *f, const char *name)
+{
+	static const struct field_value absent;
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->spec[i].name, name))
+			return &f->v[i];
+	return &absent;
+}
+
+const char *http_form_str(const struct http_form *f, const char *name)
+{
+	const struct field_value *v = http_form_get(f, name);
+	return v->present ? v->str : NULL;
+}
+
+static void wipe_strings(struct json_object *o)
+{
+	if (json_object_is_type(o, json_type_string)) {
+		wipe((char *)json_object_get_string(o), (size_t)json_object_get_string_len(o));
+	} else if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			wipe_strings(json_object_array_get_idx(o, i));
+	} else if (json_object_is_type(o, json_type_object)) {
+		json_object_object_foreach(o, k, v)
+		{
+			(void)k;
+			wipe_strings(v);
+		}
+	}
+}
+
+void http_form_free(struct http_form *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->v[i].bytes) {
+			wipe(f->v[i].bytes, f->v[i].nbytes);
+			free(f->v[i].bytes);
+		}
+	if (f->body) {
+		wipe_strings(f->body);
+		json_object_put(f->body);
+	}
+	memset(f, 0, sizeof(*f));
 }
 
 /* I/O of one request: FastCGI streams, or stdin/stdout in CGI mode. */
@@ -241,6 +456,52 @@ static void allowed_methods(const struct http_route *routes, size_t n, const cha
 	}
 }
 
+/*
+ * Route the request and read its body: 0 with rq->route set and the body in
+ * body, or -1 with the request's fault in e (and the Allow header added to rs
+ * for a known path with another method).
+ */
+static int read_request(struct io *io, char **envp, const struct http_route *routes, size_t n,
+                        struct http_req *rq, struct http_resp *rs, struct buf *body, struct err *e)
+{
+	const char *cl = env_in(envp, "CONTENT_LENGTH");
+	unsigned long clen = 0;
+	int path_known;
+	rq->route = route(routes, n, rq->method, rq->path, &path_known);
+	err_in(e, STAGE_REQUEST);
+	if (cl && *cl && parse_ulong(cl, 0, (unsigned long)-1 >> 1, &clen) < 0)
+		return err_set(e, ERR_BAD_REQUEST, "invalid Content-Length");
+	if (clen > cfg.max_body)
+		return err_set(e, ERR_TOO_LARGE, "request body is %lu bytes; the limit is %lu bytes",
+		               clen, cfg.max_body);
+	if (!rq->route && path_known) {
+		struct buf allow;
+		buf_init(&allow);
+		allowed_methods(routes, n, rq->path, &allow);
+		http_add_header(rs, "Allow", allow.len ? (char *)allow.p : "");
+		err_set(e, ERR_METHOD, "method %.10s is not allowed on %.100s; use %s", rq->method,
+		        rq->path, allow.len ? (char *)allow.p : "another method");
+		buf_free(&allow);
+		return -1;
+	}
+	if (!rq->route)
+		return err_set(e, ERR_NOT_FOUND, "no endpoint %.150s", rq->path);
+	if (clen) {
+		unsigned char *p = xmalloc(clen + 1);
+		int short_body = io_read(io, p, clen) < 0;
+		if (!short_body)
+			buf_append(body, p, clen);
+		wipe(p, clen);
+		free(p);
+		if (short_body)
+			return err_set(e, ERR_BAD_REQUEST, "request body shorter than Content-Length");
+	}
+	if (!body->p)
+		buf_append(body, "", 0);
+	e->stage = STAGE_NONE;
+	return 0;
+}
+
 static void handle_one(struct io *io, char **envp, const struct http_route *routes, size_t n,
 		       int is_cgi)
 {
@@ -293,53 +554,21 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 
 	struct buf body;
 	buf_init(&body);
-	const char *cl = env_in(envp, "CONTENT_LENGTH");
-	unsigned long clen = 0;
-	int path_known;
-	const struct http_route *r = route(routes, n, rq.method, rq.path, &path_known);
-	if (cl && *cl && parse_ulong(cl, 0, (unsigned long)-1 >> 1, &clen) < 0) {
-		http_send_error(&rs, 400, "invalid Content-Length", NULL);
-	} else if (clen > cfg.max_body) {
-		char msg[160];
-		snprintf(msg, sizeof(msg), "request body is %lu bytes; the limit is %lu bytes", clen,
-			 cfg.max_body);
-		http_send_error(&rs, 413, msg, NULL);
-	} else if (!r) {
-		if (path_known) {
-			struct buf allow;
-			buf_init(&allow);
-			allowed_methods(routes, n, rq.path, &allow);
-			http_add_header(&rs, "Allow", allow.len ? (char *)allow.p : "");
-			char msg[200];
-			snprintf(msg, sizeof(msg), "method %.10s is not allowed on %.100s; use %s",
-				 rq.method, rq.path, allow.len ? (char *)allow.p : "another method");
-			buf_free(&allow);
-			http_send_error(&rs, 405, msg, NULL);
-		} else {
-			char msg[200];
-			snprintf(msg, sizeof(msg), "no endpoint %.150s", rq.path);
-			http_send_error(&rs, 404, msg, NULL);
-		}
+	struct err e;
+	err_clear(&e);
+	if (read_request(io, envp, routes, n, &rq, &rs, &body, &e) < 0) {
+		http_send_err(&rs, &e, NULL);
 	} else {
-		if (clen) {
-			unsigned char *p = xmalloc(clen + 1);
-			if (io_read(io, p, clen) < 0) {
-				free(p);
-				http_send_error(&rs, 400, "request body shorter than Content-Length", NULL);
-			} else {
-				buf_append(&body, p, clen);
-				wipe(p, clen);
-				free(p);
-			}
-		}
+		rq.body = body.p;
+		rq.body_len = body.len;
+		const struct err *bad_config = config_error();
+		if (bad_config)
+			http_send_err(&rs, bad_config, NULL);
+		else
+			rq.route->fn(&rq, &rs);
 		if (!rs.sent) {
-			if (!body.p)
-				buf_append(&body, "", 0);
-			rq.body = body.p;
-			rq.body_len = body.len;
-			r->fn(&rq, &rs);
-			if (!rs.sent)
-				http_send_error(&rs, 500, "handler produced no response", NULL);
+			err_set(&e, ERR_INTERNAL, "handler produced no response");
+			http_send_err(&rs, &e, NULL);
 		}
 	}
 
@@ -364,8 +593,11 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 
 int http_main(const char *prog, const struct http_route *routes, size_t nroutes)
 {
-	log_init(prog);
 	config_init();
+	log_init(prog, cfg.log_file, cfg.log_level);
+	if (config_error())
+		log_error("configuration error: %s (every request is answered with it)",
+		          config_error()->msg);
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_IsCGI()) {
 		struct io io = {NULL, NULL};

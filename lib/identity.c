@@ -192,8 +192,10 @@ int identity_token(const char *resource, char **access_token, struct err *e)
 		if (st < 500)
 			break;
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		log_warn("managed identity token for %s failed: %s", resource, e->msg);
+		err_in(e, STAGE_IDENTITY);
+	}
 	free(url);
 	return rc;
 }

@@ -60,6 +60,46 @@ static int syn_number(struct syn *s)
 	return 0;
 }
 
+/* The four hex digits after \u (s->p at the 'u'); -1 if they are not there. */
+static long syn_hex4(struct syn *s)
+{
+	long v = 0;
+	for (int i = 1; i <= 4; i++) {
+		if (s->p + i >= s->end || hex_nibble(s->p[i]) < 0) {
+			s->p += i;
+			syn_fail(s, "\\u needs four hex digits");
+			return -1;
+		}
+		v = v << 4 | hex_nibble(s->p[i]);
+	}
+	s->p += 5;
+	return v;
+}
+
+/*
+ * A \u escape (s->p at the 'u').  json-c turns an unpaired surrogate into
+ * U+FFFD; a repaired value must never be stored or encrypted, so refuse it.
+ */
+static int syn_escape(struct syn *s)
+{
+	long hi = syn_hex4(s);
+	if (hi < 0)
+		return -1;
+	if (hi >= 0xDC00 && hi <= 0xDFFF)
+		return syn_fail(s, "unpaired UTF-16 surrogate (a low surrogate without a high one)");
+	if (hi < 0xD800 || hi > 0xDBFF)
+		return 0;
+	if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u')
+		return syn_fail(s, "unpaired UTF-16 surrogate (a high surrogate without a low one)");
+	s->p++;
+	long lo = syn_hex4(s);
+	if (lo < 0)
+		return -1;
+	if (lo < 0xDC00 || lo > 0xDFFF)
+		return syn_fail(s, "unpaired UTF-16 surrogate (a high surrogate without a low one)");
+	return 0;
+}
+
 static int syn_string(struct syn *s)
 {
 	s->p++; /* the opening quote */
@@ -75,12 +115,8 @@ static int syn_string(struct syn *s)
 			if (++s->p >= s->end)
 				break;
 			if (*s->p == 'u') {
-				for (int i = 1; i <= 4; i++)
-					if (s->p + i >= s->end || hex_nibble(s->p[i]) < 0) {
-						s->p += i;
-						return syn_fail(s, "\\u needs four hex digits");
-					}
-				s->p += 5;
+				if (syn_escape(s) < 0)
+					return -1;
 				continue;
 			}
 			if (!strchr("\"\\/bfnrt", *s->p) || !*s->p)

@@ -11,18 +11,15 @@ static char prog_name[64] = "demo";
 static int log_fd = STDERR_FILENO;
 static enum log_level min_level = LOG_INFO;
 
-void log_init(const char *prog)
+void log_init(const char *prog, const char *file, enum log_level min)
 {
 	snprintf(prog_name, sizeof(prog_name), "%s", prog);
-	const char *path = getenv("LOG_FILE");
-	if (path && *path) {
-		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (file && *file) {
+		int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd >= 0)
 			log_fd = fd;
 	}
-	const char *lvl = getenv("LOG_LEVEL");
-	if (lvl && !strcmp(lvl, "debug"))
-		min_level = LOG_DEBUG;
+	min_level = min;
 }
 
 void log_msg(enum log_level lvl, const char *fmt, ...)

@@ -12,8 +12,9 @@
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
-/* Set the program name and open LOG_FILE if set; call once at start. */
-void log_init(const char *prog);
+/* Set the program name, the file to append to (NULL or "": stderr) and the lowest level
+ * written; call once at start. */
+void log_init(const char *prog, const char *file, enum log_level min);
 void log_msg(enum log_level lvl, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

@@ -1,10 +1,10 @@
 #include "maa.h"
 
-#include <ctype.h>
 #include <openssl/rand.h>
 #include <string.h>
 
 #include "codec.h"
+#include "evidence.h"
 #include "fetch.h"
 #include "jsonx.h"
 #include "jwt.h"
@@ -104,46 +104,16 @@ int maa_build_request(const uint8_t report[SNP_REPORT_SIZE], const char *chain_p
 	return 0;
 }
 
-/* Keep only printable ASCII of untrusted text put into an error message. */
-static void sanitize(char *s)
-{
-	for (; *s; s++)
-		if (!isprint((unsigned char)*s))
-			*s = '?';
-}
-
-/* "code: message" from an Azure error body, else a short cleaned excerpt of the body. */
-static char *error_detail(const struct fetch_resp *rs)
-{
-	struct json_object *o = NULL;
-	struct err pe = {0};
-	char *d = NULL;
-	if (rs->body.len && jsonx_parse((const char *)rs->body.p, rs->body.len, &o, &pe) == 0) {
-		struct json_object *eo = jsonx_obj(o, "error");
-		const char *code = jsonx_str(eo ? eo : o, "code");
-		const char *msg = jsonx_str(eo ? eo : o, "message");
-		if (code || msg)
-			d = xasprintf("%.100s: %.400s", code ? code : "(no code)",
-			              msg ? msg : "(no message)");
-	}
-	json_object_put(o);
-	if (!d && rs->ms_error_code)
-		d = xasprintf("%.100s", rs->ms_error_code);
-	if (!d)
-		d = rs->body.len ? xasprintf("%.200s", (const char *)rs->body.p)
-		                 : xstrdup("(empty response)");
-	sanitize(d);
-	return d;
-}
-
-int maa_attest(const struct endpoint *maa, const uint8_t report[SNP_REPORT_SIZE],
-               const char *chain_pem, const uint8_t *runtime, size_t runtime_len,
-               const char *uvm_endorsement_b64, char **jwt, struct err *e)
+static int attest_once(const struct endpoint *maa, const uint8_t report[SNP_REPORT_SIZE],
+                       const char *chain_pem, const uint8_t *runtime, size_t runtime_len,
+                       const char *uvm_endorsement_b64, char **jwt, struct err *e)
 {
 	*jwt = NULL;
-	if (!maa || !maa->set || !maa->url)
-		return err_set(e, ERR_BAD_REQUEST,
-		               "no attestation endpoint configured: set SKR_MAA_ENDPOINT");
+	if (!maa || !maa->set || !maa->url) {
+		err_set(e, ERR_CONFIG, "SKR_MAA_ENDPOINT is empty: set it to the attestation service, "
+		                       "e.g. sharedeus.eus.attest.azure.net");
+		return err_in(e, STAGE_CONFIG);
+	}
 	uint64_t nonce;
 	if (RAND_bytes((unsigned char *)&nonce, sizeof(nonce)) != 1)
 		return err_set(e, ERR_INTERNAL, "no randomness for the attestation nonce");
@@ -153,7 +123,7 @@ int maa_attest(const struct endpoint *maa, const uint8_t report[SNP_REPORT_SIZE]
 		return -1;
 	char *js = jsonx_dump(body);
 	json_object_put(body);
-	char *url = xasprintf("%s/attest/SevSnpVm?api-version=%s", maa->url, MAA_API_VERSION);
+	char *url = xasprintf("%s%s?api-version=%s", maa->url, tee_sev_snp.maa_path, MAA_API_VERSION);
 	static const char *const hdrs[] = {"Content-Type: application/json",
 	                                   "Accept: application/json", NULL};
 	struct fetch_req rq = {.method = "POST",
@@ -165,47 +135,56 @@ int maa_attest(const struct endpoint *maa, const uint8_t report[SNP_REPORT_SIZE]
 	struct fetch_resp rs;
 	int rc = -1;
 	if (fetch(&rq, &rs, e) != 0) {
-		err_wrap(e, "attestation service %s", maa->url);
+		err_wrap(e, "attestation service %s (SKR_MAA_ENDPOINT)", maa->url);
 		free(js);
 		free(url);
 		return -1;
 	}
 	free(js);
-
 	if (rs.status == 200) {
 		struct json_object *o = NULL;
 		const char *tok;
-		if (jsonx_parse((const char *)rs.body.p, rs.body.len, &o, e) != 0) {
-			e->code = ERR_UPSTREAM;
-			err_wrap(e, "attestation service %s answered 200 with", maa->url);
-		} else if (!(tok = jsonx_str(o, "token")) || !*tok || strlen(tok) > JWT_MAX_LEN) {
+		if (jsonx_parse((const char *)rs.body.p, rs.body.len, &o, e) != 0 ||
+		    !(tok = jsonx_str(o, "token")) || !*tok || strlen(tok) > JWT_MAX_LEN) {
 			err_set(e, ERR_UPSTREAM,
 			        "attestation service %s answered 200 without a usable \"token\"",
 			        maa->url);
+			err_upstream(e, 200, NULL, rs.request_id);
 		} else {
 			*jwt = xstrdup(tok);
 			rc = 0;
 		}
-		if (rc != 0)
-			e->upstream_status = 200;
 		json_object_put(o);
 	} else {
-		char *d = error_detail(&rs);
-		if (rs.status == 400)
-			err_set(e, ERR_VERIFY, "attestation service rejected the evidence: %s", d);
-		else if (rs.status == 401 || rs.status == 403)
-			err_set(e, ERR_FORBIDDEN,
-			        "attestation service %s refused the request (HTTP %ld): %s",
-			        maa->url, rs.status, d);
+		char *d = fetch_error_detail(&rs, e);
+		const char *reason = fetch_status_text(rs.status);
+		enum err_code c = rs.status == 400                       ? ERR_VERIFY
+		                  : rs.status == 401 || rs.status == 403 ? ERR_FORBIDDEN
+		                  : rs.status == 429 || rs.status == 502 || rs.status == 503
+		                      ? ERR_UNAVAILABLE
+		                  : rs.status == 504 ? ERR_TIMEOUT
+		                                     : ERR_UPSTREAM;
+		if (c == ERR_VERIFY)
+			err_set(e, c, "attestation service rejected the evidence: %s",
+			        d ? d : "HTTP 400 with no error document");
 		else
-			err_set(e, ERR_UPSTREAM, "attestation service %s answered HTTP %ld: %s",
-			        maa->url, rs.status, d);
-		e->upstream_status = (int)rs.status;
-		log_warn("attestation at %s failed: HTTP %ld", maa->url, rs.status);
+			err_set(e, c, "attestation service %s answered HTTP %ld%s%s%s%s", maa->url,
+			        rs.status, *reason ? " " : "", reason, d ? ": " : "", d ? d : "");
+		log_warn("attestation at %s failed: %s", maa->url, e->msg);
 		free(d);
 	}
 	log_debug("attestation call to %s took %.0f ms", maa->url, rs.elapsed_ms);
 	fetch_resp_free(&rs);
 	free(url);
 	return rc;
+}
+
+int maa_attest(const struct endpoint *maa, const uint8_t report[SNP_REPORT_SIZE],
+               const char *chain_pem, const uint8_t *runtime, size_t runtime_len,
+               const char *uvm_endorsement_b64, char **jwt, struct err *e)
+{
+	if (attest_once(maa, report, chain_pem, runtime, runtime_len, uvm_endorsement_b64, jwt, e) <
+	    0)
+		return err_in(e, STAGE_ATTESTATION);
+	return 0;
 }

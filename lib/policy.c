@@ -680,3 +680,30 @@ int policy_evaluate(struct json_object *policy, const char *issuer, struct json_
 		json_object_put(rep);
 	return r.sat ? 1 : 0;
 }
+
+static void claim_names(struct json_object *node, struct json_object *names)
+{
+	if (json_object_is_type(node, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(node); i++)
+			claim_names(json_object_array_get_idx(node, i), names);
+		return;
+	}
+	if (!json_object_is_type(node, json_type_object))
+		return;
+	const char *c = jsonx_str(node, "claim");
+	if (c) {
+		size_t i, n = json_object_array_length(names);
+		for (i = 0; i < n; i++)
+			if (!strcmp(json_object_get_string(json_object_array_get_idx(names, i)), c))
+				break;
+		if (i == n)
+			json_object_array_add(names, json_object_new_string(c));
+	}
+	claim_names(jsonx_arr(node, "anyOf"), names);
+	claim_names(jsonx_arr(node, "allOf"), names);
+}
+
+void policy_claim_names(struct json_object *policy, struct json_object *names)
+{
+	claim_names(policy, names);
+}

@@ -60,6 +60,10 @@ int policy_validate(struct json_object *policy, struct err *e) MUST_CHECK;
 int policy_evaluate(struct json_object *policy, const char *issuer, struct json_object *claims,
                     struct json_object **report, char **first_failure, struct err *e) MUST_CHECK;
 
+/* Append the name of every "claim" of the policy tree to names (a JSON array of strings),
+ * skipping names already there. */
+void policy_claim_names(struct json_object *policy, struct json_object *names);
+
 /* Normalised form of an authority or issuer URL (see above); caller frees. */
 char *policy_normalise_authority(const char *url);
 

@@ -236,7 +236,7 @@ int records_read(struct blob_store *s, const char *blob, struct json_object **ou
 	buf_free(&body);
 	if (rc < 0) {
 		free(et);
-		return -1;
+		return err_in(e, STAGE_RECORDS);
 	}
 	if (etag)
 		*etag = et;
@@ -285,11 +285,15 @@ int records_append(struct blob_store *s, const char *blob, struct json_object *n
 		char *text = records_serialize(arr);
 		json_object_put(arr);
 		size_t len = strlen(text);
-		int rc = len > RECORDS_MAX_FILE
-				 ? err_set(e, ERR_TOO_LARGE, "the record file would exceed %u bytes",
-					   RECORDS_MAX_FILE)
-				 : blob_put(s, blob, text, len, "application/json", create ? NULL : etag,
-					    create, NULL, e);
+		int rc;
+		if (len > RECORDS_MAX_FILE) {
+			err_set(e, ERR_TOO_LARGE, "the record file would exceed %u bytes",
+				RECORDS_MAX_FILE);
+			rc = err_in(e, STAGE_RECORDS);
+		} else {
+			rc = blob_put(s, blob, text, len, "application/json", create ? NULL : etag,
+				      create, NULL, e);
+		}
 		free(text);
 		free(etag);
 		if (rc == 0) {
@@ -304,8 +308,9 @@ int records_append(struct blob_store *s, const char *blob, struct json_object *n
 			return err_wrap(e, "cannot write the record file %s", blob);
 		backoff(attempt);
 	}
-	return err_set(e, ERR_CONFLICT,
-		       "the record file %s kept changing under concurrent writers; gave up after %d "
-		       "attempts, nothing written: try again",
-		       blob, RECORDS_MAX_ATTEMPTS);
+	err_set(e, ERR_CONFLICT,
+		"the record file %s kept changing under concurrent writers; gave up after %d "
+		"attempts, nothing written: try again",
+		blob, RECORDS_MAX_ATTEMPTS);
+	return err_in(e, STAGE_RECORDS);
 }

@@ -87,8 +87,7 @@ static int answer_error(long status, const struct buf *body, struct err *e)
 			  : status == 400 ? ERR_BAD_REQUEST
 					  : ERR_UPSTREAM;
 	err_set(e, c, "sidecar answered %ld: %s", status, t);
-	if (e)
-		e->upstream_status = (int)status;
+	err_upstream(e, status, NULL, NULL);
 	free(t);
 	return -1;
 }
@@ -167,7 +166,7 @@ static int check_host(const char *name, const char *v, struct err *e)
 	return 0;
 }
 
-int sidecar_status(long *http_status, char **body, struct err *e)
+static int sidecar_status_once(long *http_status, char **body, struct err *e)
 {
 	*http_status = 0;
 	*body = NULL;
@@ -203,7 +202,7 @@ static int ok_body(const char *path, struct fetch_resp *rs, struct json_object *
 	return 0;
 }
 
-int sidecar_attest_raw(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE],
+static int sidecar_attest_raw_once(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE],
 		       struct err *e)
 {
 	if (check_runtime(runtime, n, e) < 0)
@@ -235,7 +234,7 @@ int sidecar_attest_raw(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPO
 	return ret;
 }
 
-int sidecar_attest_maa(const char *maa_host, const uint8_t *runtime, size_t n, char **jwt,
+static int sidecar_attest_maa_once(const char *maa_host, const uint8_t *runtime, size_t n, char **jwt,
 		       struct err *e)
 {
 	*jwt = NULL;
@@ -271,7 +270,7 @@ static void wipe_json_string(struct json_object *v)
 		     (size_t)json_object_get_string_len(v));
 }
 
-int sidecar_key_release(const char *maa_host, const char *akv_host, const char *kid,
+static int sidecar_key_release_once(const char *maa_host, const char *akv_host, const char *kid,
 			char **jwk_json, struct err *e)
 {
 	*jwk_json = NULL;
@@ -307,4 +306,27 @@ int sidecar_key_release(const char *maa_host, const char *akv_host, const char *
 	json_object_put(o);
 	fetch_resp_free(&rs);
 	return ret;
+}
+
+int sidecar_status(long *http_status, char **body, struct err *e)
+{
+	return sidecar_status_once(http_status, body, e) < 0 ? err_in(e, STAGE_SIDECAR) : 0;
+}
+
+int sidecar_attest_raw(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE],
+		       struct err *e)
+{
+	return sidecar_attest_raw_once(runtime, n, report, e) < 0 ? err_in(e, STAGE_SIDECAR) : 0;
+}
+
+int sidecar_attest_maa(const char *maa_host, const uint8_t *runtime, size_t n, char **jwt,
+		       struct err *e)
+{
+	return sidecar_attest_maa_once(maa_host, runtime, n, jwt, e) < 0 ? err_in(e, STAGE_SIDECAR) : 0;
+}
+
+int sidecar_key_release(const char *maa_host, const char *akv_host, const char *kid,
+			char **jwk_json, struct err *e)
+{
+	return sidecar_key_release_once(maa_host, akv_host, kid, jwk_json, e) < 0 ? err_in(e, STAGE_SIDECAR) : 0;
 }

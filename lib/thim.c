@@ -110,9 +110,8 @@ int thim_parse_b64(const char *b64, size_t len, const char *what, char **pem, ch
 /* $UVM_SECURITY_CONTEXT_DIR, else the first /security-context-* directory; caller frees. */
 static char *security_context_dir(void)
 {
-	const char *d = getenv("UVM_SECURITY_CONTEXT_DIR");
-	if (d && *d)
-		return xstrdup(d);
+	if (*cfg.uvm_security_context)
+		return xstrdup(cfg.uvm_security_context);
 	glob_t g;
 	char *out = NULL;
 	if (glob("/security-context-*", GLOB_ONLYDIR, NULL, &g) == 0 && g.gl_pathc > 0)
@@ -178,7 +177,7 @@ int thim_chain(char **pem, char **tcbm, const char **source, struct err *e)
 	if (source)
 		*source = NULL;
 	if (!cached_pem) {
-		const char *env = getenv("UVM_HOST_AMD_CERTIFICATE");
+		const char *env = cfg.uvm_host_amd_cert;
 		const char *src;
 		char *p = NULL, *t = NULL;
 		if (env && *env) {
@@ -250,8 +249,8 @@ const char *thim_uvm_endorsement(void)
 		buf_free(&text);
 	}
 	if (!cached_endorsement) {
-		const char *env = getenv("UVM_REFERENCE_INFO");
-		if (env)
+		const char *env = cfg.uvm_reference_info;
+		if (*env)
 			cached_endorsement = trimmed_or_null(env, strlen(env));
 	}
 	endorsement_looked = 1;

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "jsonx.h"
 #include "records.h"
+#include "outcome.h"
 #include "testlib.h"
 
 static struct blob_store *st;
@@ -178,7 +179,7 @@ static void test_not_found(void)
 	err_clear(&e);
 	CHECK(blob_get(st, n, &b, &et, NULL, &e) < 0);
 	CHECK_INT(e.code, ERR_NOT_FOUND);
-	CHECK_INT(err_http_status(e.code), 404);
+	CHECK_INT(outcome_status(&e), 404);
 	CHECK(et == NULL);
 	buf_free(&b);
 	struct json_object *arr = NULL;
@@ -378,7 +379,7 @@ static void test_store_down(void)
 	err_clear(&e);
 	CHECK(blob_get(down, n, &b, NULL, NULL, &e) < 0);
 	CHECK_MSG(e.code == ERR_UNAVAILABLE, "get: %s (%s)", e.msg, err_code_name(e.code));
-	CHECK_INT(err_http_status(e.code), 503);
+	CHECK_INT(outcome_status(&e), 503);
 	CHECK(!strstr(e.msg, "sig=") && !strstr(e.msg, "Eby8vdM02x"));
 	err_clear(&e);
 	CHECK(blob_put(down, n, "x", 1, NULL, NULL, 0, NULL, &e) < 0);

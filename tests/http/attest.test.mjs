@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createPublicKey, verify, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { URLS, call, sha256hex, b64, decodeJwt } from './lib.mjs';
+import { URLS, PORT, call, sha256hex, b64, decodeJwt } from './lib.mjs';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const policyDigest = (inst) => sha256hex(readFileSync(`${repo}/emulator/policies/${inst}.rego`));
@@ -156,7 +156,7 @@ test('bad input gets a 4xx JSON error', async () => {
     [{ method: 'POST', raw: '[1,2]', headers: { 'content-type': 'application/json' } }, 400, /JSON object/],
     [{ method: 'POST', body: { runtime_data: '%%%not base64' } }, 400, /base64/],
     [{ method: 'POST', body: { runtime_data: 42 } }, 400, /must be a string/],
-    [{ method: 'POST', body: { maa_endpoint: 'evil.example.com' } }, 400, /configuration/],
+    [{ method: 'POST', body: { maa_endpoint: 'https://evil.example.com/path' } }, 400, /maa_endpoint/],
     [{ method: 'POST', raw: 'x'.repeat(70000), headers: { 'content-type': 'application/json' } }, 413, /limit/],
     [{ method: 'GET' }, 405, /not allowed/],
   ];
@@ -169,6 +169,18 @@ test('bad input gets a 4xx JSON error', async () => {
   const nf = await call(URLS.contoso, '/attest/nope', { method: 'POST', body: {} });
   assert.equal(nf.status, 404);
   assert.equal(nf.json.status, 'error');
+});
+
+test("the original page's maa_endpoint is ignored: the configured service attests, and the answer says so", async () => {
+  const r = await call(URLS.contoso, '/attest/maa', {
+    method: 'POST', body: { maa_endpoint: 'sharedeus.eus.attest.azure.net', runtime_data: b64('{"demo":1}') },
+  });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.token_verified, true);
+  assert.equal(r.json.maa_endpoint, `127.0.0.1:${PORT + 10}`);
+  assert.equal(r.json.claims.iss, `http://127.0.0.1:${PORT + 10}`, 'issued by the configured service');
+  assert.equal(r.json.maa_endpoint_requested, 'sharedeus.eus.attest.azure.net');
+  assert.match(r.json.configuration_notes[0], /ignored.*SKR_MAA_ENDPOINT/);
 });
 
 test('the local attestation service rejects forged evidence MAA-style', async () => {

@@ -199,29 +199,42 @@ test("the snooper's release is denied with a diagnosis", async () => {
   assert.match(e.json.message, /No key released/);
 });
 
-test('a body naming another key or endpoint gets a 4xx and releases nothing', async () => {
+test('a body naming another key or endpoint is answered from the configuration and says so', async () => {
+  // The original page always sends its defaults; the configuration decides, the request is
+  // never followed, and the answer reports what it ignored (DESIGN.md invariant 2).
   const bodies = [
-    { kid: 'fabrikam-secret-key' },
-    { akv_endpoint: `127.0.0.1:${PORT + 22}` },
-    { akv_endpoint: `http://127.0.0.1:${PORT + 22}`, kid: 'fabrikam-secret-key' },
-    { akv_endpoint: 'attacker.example.com' },
-    { maa_endpoint: 'attacker.example.com' },
-    { maa_endpoint: `http://127.0.0.1:${PORT + 9}` },
-    { kid: 123 },
+    [{ kid: 'fabrikam-secret-key' }, ['kid']],
+    [{ akv_endpoint: `127.0.0.1:${PORT + 22}` }, ['akv_endpoint']],
+    [{ akv_endpoint: `http://127.0.0.1:${PORT + 22}`, kid: 'fabrikam-secret-key' }, ['akv_endpoint', 'kid']],
+    [{ akv_endpoint: 'attacker.example.com' }, ['akv_endpoint']],
+    [{ maa_endpoint: 'attacker.example.com' }, ['maa_endpoint']],
+    [{ maa_endpoint: `http://127.0.0.1:${PORT + 9}` }, ['maa_endpoint']],
   ];
-  for (const body of bodies) {
+  for (const [body, ignored] of bodies) {
     const r = await post('contoso', '/skr/release', body);
-    assert.ok(r.status >= 400 && r.status < 500, `${JSON.stringify(body)}: ${r.status} ${r.text}`);
+    assert.equal(r.status, 200, `${JSON.stringify(body)}: ${r.status} ${r.text}`);
+    assert.equal(r.json.key.name, 'contoso-secret-key', 'the configured key, never the named one');
+    assert.equal(r.json.akv_endpoint, `127.0.0.1:${PORT + 21}`);
+    assert.equal(r.json.maa_endpoint, `127.0.0.1:${PORT + 10}`);
+    for (const f of ignored) assert.equal(r.json[`${f}_requested`], body[f], `${f} is reported as ignored`);
+    assert.equal(r.json.configuration_notes.length, ignored.length, r.text);
+    assert.equal(r.json.key.thumbprint, state.contosoThumb, 'still contoso\'s own key');
+  }
+  // Malformed values are bad input.
+  for (const body of [{ kid: 123 }, { kid: '../etc' }, { akv_endpoint: 'https://a.example/path' }]) {
+    const r = await post('contoso', '/skr/release', body);
+    assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.status} ${r.text}`);
     assert.equal(r.json.status, 'error');
   }
   const ks = await call(URLS.contoso, '/skr/key-status');
   assert.equal(ks.json.thumbprint, state.contosoThumb, 'still contoso\'s own key');
   assert.notEqual(ks.json.thumbprint, state.fabrikamThumb);
-  // Naming the configured values is allowed.
+  // Naming the configured values reports nothing.
   const ok = await post('contoso', '/skr/release', {
     kid: 'contoso-secret-key', akv_endpoint: `http://127.0.0.1:${PORT + 21}`,
   });
   assert.equal(ok.status, 200, ok.text);
+  assert.equal(ok.json.configuration_notes, undefined);
 });
 
 test('request fields that are not UTF-8 get a 400; quotes of long fields never split a character', async () => {

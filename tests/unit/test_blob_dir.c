@@ -8,6 +8,7 @@
 #include "blob.h"
 #include "jsonx.h"
 #include "records.h"
+#include "outcome.h"
 #include "testlib.h"
 
 static char root[64];
@@ -66,7 +67,7 @@ static void test_conditions(void)
 	err_clear(&e);
 	CHECK(blob_put(s, "cond.txt", "b", 1, NULL, "\"0xDEADBEEF00000000\"", 0, NULL, &e) < 0);
 	CHECK_INT(e.code, ERR_PRECONDITION);
-	CHECK_INT(err_http_status(e.code), 412);
+	CHECK_INT(outcome_status(&e), 412);
 	CHECK(blob_put(s, "cond.txt", "b", 1, NULL, a, 0, &b2, &e) == 0);
 	err_clear(&e);
 	CHECK(blob_put(s, "cond.txt", "c", 1, NULL, a, 0, NULL, &e) < 0);

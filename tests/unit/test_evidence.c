@@ -338,6 +338,7 @@ static void set_thim_env(const char *json)
 	char *b = b64_encode(json, strlen(json), B64_STD, B64_PAD_REQUIRED);
 	setenv("UVM_HOST_AMD_CERTIFICATE", b, 1);
 	free(b);
+	reload();
 	thim_reset();
 }
 
@@ -363,12 +364,14 @@ static void test_thim_env_good(void)
 	CHECK_STR(tcbm, "7308000000000003");
 	free(pem);
 	free(tcbm);
+	reload();
 	thim_reset();
 }
 
 static void thim_env_fails(const char *env_value, const char *needle)
 {
 	setenv("UVM_HOST_AMD_CERTIFICATE", env_value, 1);
+	reload();
 	thim_reset();
 	char *pem = (char *)1, *tcbm = (char *)1;
 	struct err e;
@@ -394,6 +397,7 @@ static void test_thim_env_bad(void)
 	thim_env_fails(b, "not hex");
 	free(b);
 	unsetenv("UVM_HOST_AMD_CERTIFICATE");
+	reload();
 	thim_reset();
 }
 
@@ -424,6 +428,7 @@ static void test_thim_security_context_and_imds(void)
 	unsetenv("UVM_HOST_AMD_CERTIFICATE");
 	setenv("UVM_SECURITY_CONTEXT_DIR", ctx, 1);
 	setenv("UVM_REFERENCE_INFO", "ZW52", 1);
+	reload();
 	thim_reset();
 	char *pem = NULL, *tcbm = NULL;
 	const char *src = NULL;
@@ -452,6 +457,7 @@ static void test_thim_security_context_and_imds(void)
 	unsetenv("UVM_REFERENCE_INFO");
 	unsetenv("IMDS_ENDPOINT");
 	unsetenv("UVM_SECURITY_CONTEXT_DIR");
+	reload();
 	thim_reset();
 	reload();
 }
@@ -687,6 +693,7 @@ static void test_thim_from_imds(void)
 	waitpid(pid, NULL, 0);
 	unsetenv("IMDS_ENDPOINT");
 	unsetenv("UVM_SECURITY_CONTEXT_DIR");
+	reload();
 	thim_reset();
 	reload();
 }
@@ -698,6 +705,7 @@ static void test_cleanup(void)
 		CHECK_INT(system(cmd), 0);
 		free(cmd);
 	}
+	reload();
 	thim_reset();
 	config_free(&cfg);
 }

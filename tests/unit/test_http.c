@@ -1,6 +1,7 @@
 /* The request layer's input checks: JSON bodies and declared field tables. */
 #include "http.h"
 #include "jsonx.h"
+#include "outcome.h"
 #include "testlib.h"
 
 static int body(const char *text, struct json_object **out, struct err *e)
@@ -42,7 +43,7 @@ static void test_body_json(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o = NULL;
 		CHECK_MSG(body(bad[i], &o, &e) < 0 && !o && e.code == ERR_BAD_REQUEST &&
-				  err_http_status(e.code) == 400,
+				  outcome_status(&e) == 400,
 			  "%s accepted", bad[i]);
 	}
 }
@@ -61,7 +62,7 @@ static const char *validate(const char *text)
 	err_clear(&e);
 	if (jsonx_parse(text, strlen(text), &o, &e) < 0)
 		return "unparsable test input";
-	int rc = http_validate(o, spec, sizeof(spec) / sizeof(spec[0]), &e);
+	int rc = http_validate(o, spec, sizeof(spec) / sizeof(spec[0]), NULL, &e);
 	json_object_put(o);
 	return rc == 0 ? NULL : e.msg;
 }

@@ -4,6 +4,10 @@
  * built with keywrap_wrap, the sidecar's private JWK, and vault error mapping.
  */
 #include "keyrelease.h"
+#include "config.h"
+#include "jwkpriv.h"
+#include "kvclient.h"
+#include "releaseproof.h"
 
 #include <openssl/core_names.h>
 #include <openssl/pem.h>
@@ -245,12 +249,19 @@ static void test_runtime_jwks_shape(void)
 	json_object_put(o);
 }
 
+/* Trust the loopback vault certificates in path (NULL: none), as AKV_TRUST_CERT does. */
+static void trust(const char *path)
+{
+	free(cfg.akv_trust_cert);
+	cfg.akv_trust_cert = xstrdup(path ? path : "");
+}
+
 static int verify(const char *jws, const struct endpoint *ep, enum err_code *code)
 {
 	struct json_object *p = NULL;
 	struct err e;
 	err_clear(&e);
-	int rc = keyrelease_verify_jws(jws, ep, &p, &e);
+	int rc = releaseproof_verify(jws, ep, &p, &e);
 	*code = e.code;
 	json_object_put(p);
 	return rc;
@@ -264,12 +275,12 @@ static void test_jws_local_trust(void)
 	char *jws = make_jws(signer, cert, "RS256", pl);
 	enum err_code c;
 
-	unsetenv(KEYRELEASE_TRUST_ENV);
+	trust(NULL);
 	CHECK(verify(jws, &local_vault, &c) < 0 && c == ERR_VERIFY);
-	setenv(KEYRELEASE_TRUST_ENV, pem_path, 1);
+	trust(pem_path);
 	struct json_object *p = NULL;
 	struct err e;
-	CHECK(keyrelease_verify_jws(jws, &local_vault, &p, &e) == 0);
+	CHECK(releaseproof_verify(jws, &local_vault, &p, &e) == 0);
 	CHECK_STR(jsonx_str(p, "hello"), "world");
 	json_object_put(p);
 
@@ -426,24 +437,24 @@ static void test_private_jwk(void)
 	setup();
 	struct err e;
 	char *jwk = private_jwk(target, target);
-	EVP_PKEY *k = keyrelease_private_from_jwk(jwk, &e);
+	EVP_PKEY *k = jwkpriv_to_pkey(jwk, &e);
 	CHECK_MSG(k != NULL, "%s", e.msg);
 	CHECK(k && EVP_PKEY_eq(k, target) == 1);
 	EVP_PKEY_free(k);
 	free_secret_str(jwk);
 
 	jwk = private_jwk(target, signer); /* d of another key */
-	k = keyrelease_private_from_jwk(jwk, &e);
+	k = jwkpriv_to_pkey(jwk, &e);
 	CHECK(k == NULL);
 	free_secret_str(jwk);
 
-	CHECK(keyrelease_private_from_jwk("{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", &e) ==
+	CHECK(jwkpriv_to_pkey("{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", &e) ==
 	      NULL);
 	CHECK(strstr(e.msg, "\"d\"") != NULL);
-	CHECK(keyrelease_private_from_jwk("{\"kty\":\"oct\",\"k\":\"AAAA\"}", &e) == NULL &&
+	CHECK(jwkpriv_to_pkey("{\"kty\":\"oct\",\"k\":\"AAAA\"}", &e) == NULL &&
 	      e.code == ERR_UNSUPPORTED);
-	CHECK(keyrelease_private_from_jwk("not json", &e) == NULL);
-	CHECK(keyrelease_private_from_jwk(NULL, &e) == NULL);
+	CHECK(jwkpriv_to_pkey("not json", &e) == NULL);
+	CHECK(jwkpriv_to_pkey(NULL, &e) == NULL);
 }
 
 static void test_vault_errors(void)
@@ -452,21 +463,20 @@ static void test_vault_errors(void)
 	const char *b403 = "{\"error\":{\"code\":\"Forbidden\",\"message\":\"Target environment "
 	                   "attestation statement cannot be verified: claim x-ms-sevsnpvm-hostdata "
 	                   "does not equal 'ab12'\"}}";
-	CHECK(keyrelease_vault_error(403, b403, strlen(b403), "release of key 'k'", &e) == -1);
+	CHECK(kv_error(403, b403, strlen(b403), NULL, "release of key 'k'", &e) == -1);
 	CHECK_INT(e.code, ERR_FORBIDDEN);
 	CHECK_INT(e.upstream_status, 403);
 	CHECK(strstr(e.msg, "x-ms-sevsnpvm-hostdata does not equal") != NULL);
 	CHECK(strstr(e.msg, "(Forbidden)") != NULL);
-	CHECK(keyrelease_vault_error(401, "", 0, "w", &e) == -1 && e.code == ERR_UNAUTHORIZED);
-	CHECK(keyrelease_vault_error(404,
-	                             "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}", 45,
-	                             "w", &e) == -1 &&
+	CHECK(kv_error(401, "", 0, NULL, "w", &e) == -1 && e.code == ERR_UNAUTHORIZED);
+	CHECK(kv_error(404, "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}", 45,
+	               NULL, "w", &e) == -1 &&
 	      e.code == ERR_NOT_FOUND);
-	CHECK(keyrelease_vault_error(500, "<html>", 6, "w", &e) == -1 && e.code == ERR_UPSTREAM);
-	CHECK(keyrelease_vault_error(503, "", 0, "w", &e) == -1 && e.code == ERR_UNAVAILABLE);
+	CHECK(kv_error(500, "<html>", 6, NULL, "w", &e) == -1 && e.code == ERR_UPSTREAM);
+	CHECK(kv_error(503, "", 0, NULL, "w", &e) == -1 && e.code == ERR_UNAVAILABLE);
 	/* Control characters from the vault never reach a log line */
 	const char *nl = "{\"error\":{\"code\":\"Forbidden\",\"message\":\"a\\nb\"}}";
-	CHECK(keyrelease_vault_error(403, nl, strlen(nl), "w", &e) == -1 && !strchr(e.msg, '\n'));
+	CHECK(kv_error(403, nl, strlen(nl), NULL, "w", &e) == -1 && !strchr(e.msg, '\n'));
 }
 
 static void test_cleanup(void)
