@@ -372,7 +372,7 @@ static int decode_body(struct json_object *body, struct evidence_in *ev, char *m
 			snprintf(msg, msgsz, "nonce must be a string or a number");
 			goto done;
 		}
-		/* json-c saturates integers beyond 64 bits: refuse rather than echo another value. */
+		/* json-c saturates integers past 64 bits: refuse rather than echo another value. */
 		if (json_object_is_type(nonce, json_type_int) &&
 		    (json_object_get_uint64(nonce) == UINT64_MAX ||
 		     json_object_get_int64(nonce) == INT64_MIN)) {

@@ -184,8 +184,8 @@ static void note_attempts(struct err *e, int attempts, double ms, int cut_by_bud
 		         attempts, attempts == 1 ? "" : "s", ms / 1000.0,
 		         cfg.http_timeout ? cfg.http_timeout : 30UL);
 	else
-		snprintf(e->msg + n, sizeof(e->msg) - n, " (after %d attempts in %.1f s)",
-		         attempts, ms / 1000.0);
+		snprintf(e->msg + n, sizeof(e->msg) - n, " (after %d attempts in %.1f s)", attempts,
+		         ms / 1000.0);
 }
 
 static void sleep_ms(long ms)

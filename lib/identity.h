@@ -44,9 +44,9 @@ int identity_token(const char *resource, char **access_token, struct err *e) MUS
 #define IDENTITY_RETRIES_STATUS    5
 #define IDENTITY_RETRIES_TRANSPORT 3
 /* Backoff factors in ms: 410 (IMDS is being updated) waits longer, 75 s over 5 retries. */
-#define IDENTITY_BACKOFF_MS        800
-#define IDENTITY_BACKOFF_410_MS    2500
-#define IDENTITY_BACKOFF_MAX_MS    60000
+#define IDENTITY_BACKOFF_MS     800
+#define IDENTITY_BACKOFF_410_MS 2500
+#define IDENTITY_BACKOFF_MAX_MS 60000
 
 /* Retry bookkeeping of one token request; start zeroed. */
 struct identity_retry {

@@ -63,8 +63,8 @@ static void serve_one(int c)
 		                 "\"token_type\":\"Bearer\"}",
 		                 hits, now_unix() + 100);
 	else
-		body = xasprintf("{\"error\":\"e%d\",\"error_description\":\"scripted %d\"}", status,
-		                 status);
+		body = xasprintf("{\"error\":\"e%d\",\"error_description\":\"scripted %d\"}",
+		                 status, status);
 	char *resp = xasprintf("HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
 	                       "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 	                       status, strlen(body), body);
@@ -147,7 +147,8 @@ static void test_policy_statuses(void)
 		long w = identity_retry_next(&st, s);
 		CHECK_MSG((w >= 0) == want, "status %ld: wait %ld", s, w);
 		if (want)
-			CHECK_MSG(w == 0 && st.total == 1, "status %ld: first retry waits %ld", s, w);
+			CHECK_MSG(w == 0 && st.total == 1, "status %ld: first retry waits %ld", s,
+			          w);
 		else
 			CHECK_MSG(st.total == 0, "status %ld counted a retry", s);
 	}
