@@ -39,6 +39,7 @@ static const char *const resources[] = {
     "https://vault.azure.net",
     "https://managedhsm.azure.net",
     "https://storage.azure.com",
+    "https://attest.azure.net", /* the attestation SDKs ask for it; MAA ignores it */
 };
 
 static struct {
@@ -197,7 +198,8 @@ static void token(struct http_req *rq, struct http_resp *rs)
 		snprintf(msg, sizeof(msg),
 		         "AADSTS500011: The resource principal named %.120s was not found. This "
 		         "stand-in issues tokens for https://vault.azure.net, "
-		         "https://managedhsm.azure.net and https://storage.azure.com/ only.",
+		         "https://managedhsm.azure.net, https://storage.azure.com/ and "
+		         "https://attest.azure.net only.",
 		         resource);
 		imds_error(rs, 400, "invalid_resource", msg);
 	} else if (rc == 1 && strcasecmp(client, id.client_id)) {

@@ -7,13 +7,18 @@
  *        -> {"value":"<JWS>"}: the key wrapped to the attested runtime key (§5.3)
  *   keyvault init KV_DIR --key NAME --policy FILE [--size BITS] [--grant OID:perms]...
  *        [--force] [--host HOST]                     (from a shell) create keys and grants
+ * An empty {version} (/keys/NAME/, /keys/NAME//release) is the latest, as the SDKs send it.
  *
- * A release needs, in this order: a bearer token from the local identity endpoint
- * (RS256 by the local AAD key, audience https://vault.azure.net) -> 401; the token's
- * oid holding `release` in this vault's access policy -> 403; the key -> 404; an
- * attestation token whose issuer is an authority of the key's release policy and
- * that verifies against that authority's /certs (never the token's own jku) -> 403;
- * the release policy satisfied by its claims -> 403 naming the unmet condition.
+ * Every request is authenticated first, before its api-version, path or body are looked
+ * at: a bearer token from the local identity endpoint (RS256 by the local AAD key,
+ * audience https://vault.azure.net), else 401 with Key Vault's challenge, which is how
+ * the SDKs discover where to get a token.  Then the api-version (one Key Vault serves,
+ * 7.3 or later for release) -> 400; the path -> 404; the token's oid holding the
+ * operation's permission in this vault's access policy -> 403; the body -> 400; the
+ * key -> 404.  A release then needs an attestation token whose issuer is an authority
+ * of the key's release policy and that verifies against that authority's /certs (never
+ * the token's own jku) -> 403; the release policy satisfied by its claims -> 403 naming
+ * the unmet condition.
  * Errors are Key Vault's {"error":{"code","message"}}.  Key material and tokens are
  * never logged or put in a message; the JWS is signed with the vault's own key and
  * carries its self-signed certificate (CN = the vault host) in x5c.
@@ -524,7 +529,8 @@ struct target {
 	char *name, *version;
 };
 
-/* /keys/NAME[/VERSION][/OP]: returns 0 and fills t, op ("" if none), or -1. */
+/* /keys/NAME[/VERSION][/OP]: returns 0 and fills t, or -1.  An empty VERSION means the
+ * latest, as in Key Vault: the SDKs send /keys/NAME/ and /keys/NAME//release for it. */
 static int parse_path(const char *path, struct target *t, const char *want_op)
 {
 	memset(t, 0, sizeof(*t));
@@ -544,11 +550,11 @@ static int parse_path(const char *path, struct target *t, const char *want_op)
 	int want = want_op ? 1 : 0;
 	if (n - want < 1 || n - want > 2 || (want && strcmp(segs[n - 1], want_op)))
 		goto done;
-	if (!valid_name(segs[0]) || (n - want == 2 && !valid_name(segs[1])))
+	if (!valid_name(segs[0]) || (n - want == 2 && *segs[1] && !valid_name(segs[1])))
 		goto done;
 	t->name = segs[0];
 	segs[0] = NULL;
-	if (n - want == 2) {
+	if (n - want == 2 && *segs[1]) {
 		t->version = segs[1];
 		segs[1] = NULL;
 	}
@@ -565,37 +571,70 @@ static void target_free(struct target *t)
 	free(t->version);
 }
 
-static int api_version_ok(struct http_req *rq, struct http_resp *rs)
+/* The api-versions Key Vault serves, and whether each has the release operation (7.3 on). */
+static const struct {
+	const char *v;
+	int release;
+} api_versions[] = {
+    {"2016-10-01", 0},    {"7.0", 0}, {"7.1", 0},           {"7.2", 0},
+    {"7.3-preview", 1},   {"7.3", 1}, {"7.4-preview.1", 1}, {"7.4", 1},
+    {"7.5-preview.1", 1}, {"7.5", 1}, {"7.6-preview.1", 1}, {"7.6-preview.2", 1},
+    {"7.6", 1},
+};
+#define API_LATEST "7.6"
+
+/* 1 if the request's api-version is one Key Vault serves (with release, if need_release);
+ * otherwise a 400 is sent and 0 returned. */
+static int api_version_ok(struct http_req *rq, struct http_resp *rs, int need_release)
 {
 	char *v = NULL;
-	int r = aad_query_get(rq->query, "api-version", &v);
-	int ok = r == 1 && (!strcmp(v, "7.3") || !strcmp(v, "7.4") || !strcmp(v, "7.5"));
-	if (!ok) {
-		if (r == 1)
-			kv_error(rs, 400, "BadParameter",
-			         "The api-version '%.20s' is not supported; use 7.3, 7.4 or 7.5",
-			         v);
-		else
-			kv_error(rs, 400, "BadParameter",
-			         "The 'api-version' query parameter is required (e.g. 7.4)");
-	}
+	int r = aad_query_get(rq->query, "api-version", &v), known = -1;
+	for (size_t i = 0; r == 1 && i < NELEM(api_versions) && known < 0; i++)
+		if (!strcmp(v, api_versions[i].v))
+			known = (int)i;
+	int ok = known >= 0 && (!need_release || api_versions[known].release);
+	if (r != 1)
+		kv_error(rs, 400, "BadParameter",
+		         "The 'api-version' query parameter is required (e.g. " API_LATEST ")");
+	else if (known < 0)
+		kv_error(rs, 400, "BadParameter",
+		         "The specified version (%.30s) is not recognized. Consider using the "
+		         "latest supported version (" API_LATEST ").",
+		         v);
+	else if (!ok)
+		kv_error(rs, 400, "BadParameter",
+		         "The release operation needs api-version 7.3 or later, not %.30s", v);
 	free(v);
 	return ok;
 }
 
-/* The caller's oid after checking its bearer token and permission, or NULL (reply sent). */
-static struct json_object *authorise(struct http_req *rq, struct http_resp *rs, const char *perm,
-                                     const char *op, const char *key)
+/*
+ * The caller's token claims, or NULL with a 401 and the challenge sent.  This comes
+ * before every other check, as on Key Vault: the SDKs learn where to get a token by
+ * sending a first request without Authorization and without a body, and must get the
+ * challenge back whatever the api-version, path or body.
+ */
+static struct json_object *authenticate(struct http_req *rq, struct http_resp *rs, const char *op)
 {
-	struct json_object *claims = NULL, *access = NULL;
+	struct json_object *claims = NULL;
 	struct err e;
 	err_clear(&e);
 	if (aad_verify_bearer(http_env(rq, "HTTP_AUTHORIZATION"), kv.aad_pub, kv.aad_iss, AUDIENCE,
 	                      &claims, &e) < 0) {
-		outcome(op, NULL, key, "401 bad bearer token");
+		outcome(op, NULL, NULL, "401 bad bearer token");
 		kv_error(rs, 401, "Unauthorized", "%s", e.msg);
 		return NULL;
 	}
+	return claims;
+}
+
+/* 1 if the caller (claims' oid) holds perm in this vault's access policy; else 403 sent. */
+static int permitted(struct http_resp *rs, struct json_object *claims, const char *perm,
+                     const char *op, const char *key)
+{
+	struct json_object *access = NULL;
+	struct err e;
+	err_clear(&e);
 	const char *oid = jsonx_str(claims, "oid");
 	char *apath = xasprintf("%s/%s", kv.dir, ACCESS_FILE);
 	int granted = 0;
@@ -620,10 +659,8 @@ static struct json_object *authorise(struct http_req *rq, struct http_resp *rs, 
 		    "The user, group or application 'oid=%.64s' does not have keys %s permission "
 		    "on key vault '%.100s'",
 		    oid, perm, kv.name);
-		json_object_put(claims);
-		return NULL;
 	}
-	return claims;
+	return granted;
 }
 
 struct key {
@@ -717,16 +754,18 @@ static struct json_object *key_bundle(struct key *k)
 
 static void get_key(struct http_req *rq, struct http_resp *rs)
 {
-	struct target t;
-	if (parse_path(rq->path, &t, NULL) < 0) {
-		kv_error(rs, 404, "NotFound", "No such key path: use /keys/{name}[/{version}]");
-		return;
-	}
+	struct target t = {0};
 	struct json_object *claims = NULL;
 	struct key k = {0};
 	struct err e;
 	err_clear(&e);
-	if (!api_version_ok(rq, rs) || !(claims = authorise(rq, rs, "get", "get", t.name)))
+	if (!(claims = authenticate(rq, rs, "get")) || !api_version_ok(rq, rs, 0))
+		goto done;
+	if (parse_path(rq->path, &t, NULL) < 0) {
+		kv_error(rs, 404, "NotFound", "No such key path: use /keys/{name}[/{version}]");
+		goto done;
+	}
+	if (!permitted(rs, claims, "get", "get", t.name))
 		goto done;
 	const char *oid = jsonx_str(claims, "oid");
 	if (key_load(&t, &k, &e) < 0) {
@@ -826,12 +865,7 @@ static int wrap_key(struct key *k, EVP_PKEY *wrap_pub, enum keywrap_alg alg, cha
 
 static void release(struct http_req *rq, struct http_resp *rs)
 {
-	struct target t;
-	if (parse_path(rq->path, &t, "release") < 0) {
-		kv_error(rs, 404, "NotFound",
-		         "No such operation: use POST /keys/{name}[/{version}]/release");
-		return;
-	}
+	struct target t = {0};
 	static const struct field_spec spec[] = {
 	    {"target", FIELD_STRING, 1, JWT_MAX_LEN, 0},
 	    {"nonce", FIELD_STRING, 0, NONCE_MAX, 1},
@@ -848,7 +882,16 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	struct err e;
 	err_clear(&e);
 	enum keywrap_alg alg = KEYWRAP_RSA_AES;
-	if (!api_version_ok(rq, rs))
+	/* Authentication first: the body is checked only for a caller allowed to release. */
+	if (!(claims = authenticate(rq, rs, "release")) || !api_version_ok(rq, rs, 1))
+		goto done;
+	if (parse_path(rq->path, &t, "release") < 0) {
+		kv_error(rs, 404, "NotFound",
+		         "No such operation: use POST /keys/{name}[/{version}]/release");
+		goto done;
+	}
+	oid = jsonx_str(claims, "oid");
+	if (!permitted(rs, claims, "release", "release", t.name))
 		goto done;
 	if (http_body_json(rq, &body, &e) < 0 || http_validate(body, spec, NELEM(spec), NULL, &e) < 0) {
 		kv_error(rs, 400, "BadParameter", "%s", e.msg);
@@ -859,9 +902,6 @@ static void release(struct http_req *rq, struct http_resp *rs)
 		kv_error(rs, 400, "BadParameter", "%s", e.msg);
 		goto done;
 	}
-	if (!(claims = authorise(rq, rs, "release", "release", t.name)))
-		goto done;
-	oid = jsonx_str(claims, "oid");
 	if (key_load(&t, &k, &e) < 0) {
 		outcome("release", oid, t.name, e.code == ERR_NOT_FOUND ? "404" : "500");
 		kv_error(rs, e.code == ERR_NOT_FOUND ? 404 : 500,

@@ -43,6 +43,7 @@
 #define CERT_FILE        "signing.pem"
 #define KEY_BITS         2048
 #define DEFAULT_LIFETIME 28800
+#define NONCE_MAX        1024
 
 /* MAA's default SEV-SNP policy: permit all, no extra issuance rules. */
 static const char default_policy[] =
@@ -157,17 +158,14 @@ static void maa_error(struct http_req *rq, struct http_resp *rs, int status, con
 	http_send_json(rs, status, o);
 }
 
+/* Exactly MAA's shape (REST spec example Get_Certs): kid, kty and the x5c chain only; no
+ * n/e/use/alg, so a verifier must take the key from x5c[0] as it must on Azure. */
 static void certs(struct http_req *rq, struct http_resp *rs)
 {
 	(void)rq;
-	struct json_object *pub = jwk_public(maa.key);
 	struct json_object *k = json_object_new_object(), *x5c = json_object_new_array();
 	jsonx_add_str(k, "kid", maa.kid);
 	jsonx_add_str(k, "kty", "RSA");
-	jsonx_add_str(k, "use", "sig");
-	jsonx_add_str(k, "alg", "RS256");
-	jsonx_add_str(k, "n", jsonx_str(pub, "n"));
-	jsonx_add_str(k, "e", jsonx_str(pub, "e"));
 	unsigned char *der = NULL;
 	int n = i2d_X509(maa.cert, &der);
 	if (n > 0) {
@@ -177,7 +175,6 @@ static void certs(struct http_req *rq, struct http_resp *rs)
 	}
 	OPENSSL_free(der);
 	jsonx_add(k, "x5c", x5c);
-	json_object_put(pub);
 	struct json_object *o = json_object_new_object(), *keys = json_object_new_array();
 	json_object_array_add(keys, k);
 	jsonx_add(o, "keys", keys);
@@ -194,6 +191,7 @@ static const char *const claim_names[] = {
     "x-ms-attestation-type",
     "x-ms-compliance-status",
     "x-ms-policy-hash",
+    "nonce",
     "x-ms-runtime",
     "x-ms-sevsnpvm-hostdata",
     "x-ms-sevsnpvm-reportdata",
@@ -287,6 +285,7 @@ struct evidence_in {
 	unsigned char *inittime;
 	size_t inittime_len;
 	int has_endorsements;
+	char *nonce; /* the request's nonce as text, echoed in the "nonce" claim; or NULL */
 };
 
 static void evidence_free(struct evidence_in *ev)
@@ -295,6 +294,7 @@ static void evidence_free(struct evidence_in *ev)
 	free(ev->chain);
 	free(ev->runtime);
 	free(ev->inittime);
+	free(ev->nonce);
 	json_object_put(ev->runtime_json);
 	memset(ev, 0, sizeof(*ev));
 }
@@ -361,11 +361,31 @@ static int decode_body(struct json_object *body, struct evidence_in *ev, char *m
 		                        &ev->inittime_len, msg, msgsz) != 0)
 			goto done;
 	}
+	/* The REST spec types nonce as a string; the SKR sidecar sends a JSON number (a
+	 * random u64).  The service takes both and echoes the text in the token. */
 	struct json_object *nonce;
 	if (json_object_object_get_ex(body, "nonce", &nonce) &&
-	    !json_object_is_type(nonce, json_type_int)) {
-		snprintf(msg, msgsz, "nonce must be an integer");
-		goto done;
+	    !json_object_is_type(nonce, json_type_null)) {
+		int is_num = json_object_is_type(nonce, json_type_int) ||
+		             json_object_is_type(nonce, json_type_double);
+		if (!is_num && !json_object_is_type(nonce, json_type_string)) {
+			snprintf(msg, msgsz, "nonce must be a string or a number");
+			goto done;
+		}
+		/* json-c saturates integers past 64 bits: refuse rather than echo another value. */
+		if (json_object_is_type(nonce, json_type_int) &&
+		    (json_object_get_uint64(nonce) == UINT64_MAX ||
+		     json_object_get_int64(nonce) == INT64_MIN)) {
+			snprintf(msg, msgsz,
+			         "nonce is a number outside the 64-bit range: send it as a string");
+			goto done;
+		}
+		const char *text = json_object_get_string(nonce);
+		if (strlen(text) > NONCE_MAX) {
+			snprintf(msg, msgsz, "nonce is longer than %d characters", NONCE_MAX);
+			goto done;
+		}
+		ev->nonce = xstrdup(text);
 	}
 	rc = 0;
 done:
@@ -382,7 +402,8 @@ static int body_is_json(const char *ctype)
 }
 
 static struct json_object *make_claims(const struct snp_report *r, struct json_object *checks,
-                                       struct json_object *runtime_json, long long now)
+                                       struct json_object *runtime_json, const char *nonce,
+                                       long long now)
 {
 	struct json_object *c = json_object_new_object();
 	unsigned char jti[32];
@@ -407,6 +428,8 @@ static struct json_object *make_claims(const struct snp_report *r, struct json_o
 	jsonx_add_str(c, "x-ms-attestation-type", "sevsnpvm");
 	jsonx_add_str(c, "x-ms-compliance-status", "azure-compliant-uvm");
 	jsonx_add_str(c, "x-ms-policy-hash", maa.policy_hash);
+	if (nonce)
+		jsonx_add_str(c, "nonce", nonce);
 	if (runtime_json)
 		jsonx_add(c, "x-ms-runtime", json_object_get(runtime_json));
 	add_hex(c, "x-ms-sevsnpvm-hostdata", r->host_data, sizeof(r->host_data));
@@ -500,7 +523,7 @@ static void attest(struct http_req *rq, struct http_resp *rs)
 	}
 
 	long long now = now_unix();
-	if (!(claims = make_claims(&r, checks, ev.runtime_json, now)) ||
+	if (!(claims = make_claims(&r, checks, ev.runtime_json, ev.nonce, now)) ||
 	    !(tok = jwt_sign_rs256(maa.key, maa.kid, maa.jku, claims))) {
 		maa_error(rq, rs, 500, "InternalError", "could not issue the token");
 		goto done;

@@ -1,6 +1,8 @@
 #include "identity.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -9,8 +11,7 @@
 #include "jsonx.h"
 #include "log.h"
 
-#define IMDS_MAX_RESP  (1024 * 1024)
-#define IMDS_TIMEOUT_S 10
+#define IMDS_MAX_RESP (1024 * 1024)
 
 struct slot {
 	char *resource;
@@ -20,8 +21,6 @@ struct slot {
 
 static struct slot slots[2];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-/* Waits before attempts 2 and 3; the unit tests shorten them. */
-static unsigned retry_ms[2] = {1000, 4000};
 
 const char *identity_resource_for(const char *vault_host)
 {
@@ -123,6 +122,14 @@ static int parse_answer(const struct fetch_resp *rs, const char *resource, char 
 	return 0;
 }
 
+/* What azure-identity retries for IMDS: no answer (0), 404 (IMDS updating), 408, 410 (IMDS
+ * being upgraded), 429 and every 5xx. */
+static int retryable(long status)
+{
+	return status == 0 || status == 404 || status == 408 || status == 410 || status == 429 ||
+	       (status >= 500 && status <= 599);
+}
+
 static int refusal(const struct fetch_resp *rs, struct err *e)
 {
 	struct json_object *o = NULL;
@@ -134,7 +141,8 @@ static int refusal(const struct fetch_resp *rs, struct err *e)
 			why = jsonx_str(o, "error");
 	}
 	char *msg = err_printable(why ? why : "(no error_description)", 300);
-	err_set(e, rs->status >= 500 ? ERR_UNAVAILABLE : ERR_UNAUTHORIZED,
+	/* What is retried is transient: after the retries it is "not there", not "refused". */
+	err_set(e, retryable(rs->status) ? ERR_UNAVAILABLE : ERR_UNAUTHORIZED,
 	        "managed identity token: IMDS answered HTTP %ld: %s%s", rs->status, msg,
 	        rs->status == 400 && !*cfg.client_id
 	            ? " (does this container group have a managed identity? set "
@@ -144,6 +152,47 @@ static int refusal(const struct fetch_resp *rs, struct err *e)
 	free(msg);
 	json_object_put(o);
 	return -1;
+}
+
+long identity_retry_next(struct identity_retry *st, long status)
+{
+	int transport = status == 0;
+	if (!retryable(status) || st->total >= IDENTITY_RETRIES_TOTAL ||
+	    (transport && st->transport >= IDENTITY_RETRIES_TRANSPORT) ||
+	    (!transport && st->status >= IDENTITY_RETRIES_STATUS))
+		return -1;
+	st->total++;
+	if (transport)
+		st->transport++;
+	else
+		st->status++;
+	if (st->total == 1)
+		return 0;
+	long factor = status == 410 ? IDENTITY_BACKOFF_410_MS : IDENTITY_BACKOFF_MS;
+	long wait = factor << (st->total - 1);
+	return wait < IDENTITY_BACKOFF_MAX_MS ? wait : IDENTITY_BACKOFF_MAX_MS;
+}
+
+/* Say how hard we tried, after the last answer's own message. */
+static void note_attempts(struct err *e, int attempts, double ms, int cut_by_budget)
+{
+	size_t n = strlen(e->msg);
+	if (cut_by_budget)
+		snprintf(e->msg + n, sizeof(e->msg) - n,
+		         " (gave up after %d attempt%s in %.1f s: HTTP_TIMEOUT_SECONDS=%lu bounds "
+		         "the whole request)",
+		         attempts, attempts == 1 ? "" : "s", ms / 1000.0,
+		         cfg.http_timeout ? cfg.http_timeout : 30UL);
+	else
+		snprintf(e->msg + n, sizeof(e->msg) - n, " (after %d attempts in %.1f s)", attempts,
+		         ms / 1000.0);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
 }
 
 int identity_token(const char *resource, char **access_token, struct err *e)
@@ -164,33 +213,39 @@ int identity_token(const char *resource, char **access_token, struct err *e)
 	free(res);
 	free(cid);
 	static const char *const hdrs[] = {"Metadata: true", "Accept: application/json", NULL};
-	struct fetch_req rq = {.method = "GET",
-	                       .url = url,
-	                       .headers = hdrs,
-	                       .timeout_s = IMDS_TIMEOUT_S,
-	                       .max_resp = IMDS_MAX_RESP};
-	int rc = -1;
-	for (int attempt = 0; attempt < 3; attempt++) {
-		if (attempt) {
-			unsigned ms = retry_ms[attempt - 1];
-			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-			nanosleep(&ts, NULL);
-		}
+	struct fetch_req rq = {
+	    .method = "GET", .url = url, .headers = hdrs, .max_resp = IMDS_MAX_RESP};
+	/* The whole call, every attempt and wait, fits in HTTP_TIMEOUT_SECONDS. */
+	double budget_ms = 1000.0 * (double)(cfg.http_timeout ? cfg.http_timeout : 30);
+	double start = now_ms();
+	struct identity_retry st = {0};
+	int rc = -1, attempts = 0;
+	for (;;) {
+		long left_s = (long)((budget_ms - (now_ms() - start)) / 1000.0);
+		rq.timeout_s = left_s > 0 ? left_s : 1;
+		attempts++;
 		struct fetch_resp rs;
+		long status = 0;
 		if (fetch(&rq, &rs, e) < 0) {
 			err_wrap(e, "managed identity token");
-			continue;
-		}
-		if (rs.status == 200) {
+		} else if (rs.status == 200) {
 			rc = parse_answer(&rs, resource, access_token, e);
 			fetch_resp_free(&rs);
 			break;
+		} else {
+			refusal(&rs, e);
+			status = rs.status;
+			fetch_resp_free(&rs);
 		}
-		refusal(&rs, e);
-		long st = rs.status;
-		fetch_resp_free(&rs);
-		if (st < 500)
+		long wait = identity_retry_next(&st, status);
+		int over = wait >= 0 && now_ms() - start + (double)wait + 1000.0 > budget_ms;
+		if (wait < 0 || over) {
+			if (attempts > 1 || over)
+				note_attempts(e, attempts, now_ms() - start, over);
 			break;
+		}
+		if (wait)
+			sleep_ms(wait);
 	}
 	if (rc < 0) {
 		log_warn("managed identity token for %s failed: %s", resource, e->msg);

@@ -237,6 +237,7 @@ static struct json_object *platform_info_json(uint64_t p)
 	jsonx_add_bool(o, "rapl_dis", !!(p & 8));
 	jsonx_add_bool(o, "ciphertext_hiding_en", !!(p & 16));
 	jsonx_add_bool(o, "alias_check_complete", !!(p & 32));
+	jsonx_add_bool(o, "tio_en", !!(p & 128)); /* SEV-TIO enabled (ABI 1.58) */
 	return o;
 }
 
@@ -646,6 +647,8 @@ enum { CK_SIG, CK_VCEK, CK_ASK, CK_ARK, CK_TCB, CK_CHIP, CK_N };
 
 struct verdict {
 	struct json_object *root;
+	const char *ek; /* the report's signing key, as the details name it: "VCEK" or "VLEK" */
+	const char *ik; /* the key that certifies it: "ASK" (VCEK) or "ASVK" (VLEK) */
 	int ok[CK_N];
 	int set[CK_N];
 };
@@ -666,7 +669,7 @@ static void PRINTF_LIKE(4, 5) put_check(struct verdict *v, int which, int ok, co
 }
 
 /* ECDSA P-384 / SHA-384 over the raw signed bytes; r and s are 72-byte little-endian. */
-static int verify_report_sig(const uint8_t *raw, X509 *vcek, char *why, size_t wn)
+static int verify_report_sig(const uint8_t *raw, X509 *vcek, const char *ek, char *why, size_t wn)
 {
 	EVP_PKEY *pk = X509_get0_pubkey(vcek);
 	char group[64] = "";
@@ -674,7 +677,7 @@ static int verify_report_sig(const uint8_t *raw, X509 *vcek, char *why, size_t w
 	if (!pk || EVP_PKEY_get_base_id(pk) != EVP_PKEY_EC ||
 	    !EVP_PKEY_get_group_name(pk, group, sizeof(group), &glen) ||
 	    strcmp(group, "secp384r1") != 0) {
-		snprintf(why, wn, "VCEK key is not EC P-384 (%s)", group[0] ? group : "not EC");
+		snprintf(why, wn, "%s key is not EC P-384 (%s)", ek, group[0] ? group : "not EC");
 		return 0;
 	}
 	int ok = 0;
@@ -696,7 +699,7 @@ static int verify_report_sig(const uint8_t *raw, X509 *vcek, char *why, size_t w
 	}
 	ok = EVP_DigestVerify(ctx, der, (size_t)dl, raw, SNP_SIGNED_SIZE) == 1;
 	if (!ok)
-		snprintf(why, wn, "ECDSA P-384 signature does not match the VCEK key");
+		snprintf(why, wn, "ECDSA P-384 signature does not match the %s key", ek);
 out:
 	OPENSSL_free(der);
 	ECDSA_SIG_free(sig);
@@ -870,26 +873,24 @@ static void tcb_checks(struct verdict *v, const struct snp_report *rep, X509 *vc
 	for (size_t i = 0; i < nspl; i++) {
 		int got;
 		if (amd_ext_spl(vcek, spl[i].oid, &got) < 0) {
-			put_check(v, CK_TCB, 0,
-			          "VCEK has no valid %s extension (" AMD_OID_ARC "%s)", spl[i].name,
-			          spl[i].oid);
+			put_check(v, CK_TCB, 0, "%s has no valid %s extension (" AMD_OID_ARC "%s)",
+			          v->ek, spl[i].name, spl[i].oid);
 			return;
 		}
 		if (got != spl[i].want) {
-			put_check(v, CK_TCB, 0,
-			          "reported_tcb %s has %s=%d but the VCEK is for %s=%d", tcbm,
-			          spl[i].name, spl[i].want, spl[i].name, got);
+			put_check(v, CK_TCB, 0, "reported_tcb %s has %s=%d but the %s is for %s=%d",
+			          tcbm, spl[i].name, spl[i].want, v->ek, spl[i].name, got);
 			return;
 		}
 	}
 	if (layout == SNP_TCB_TURIN)
 		put_check(v, CK_TCB, 1,
-		          "reported_tcb %s = VCEK SPLs (fmc %d, bl %d, tee %d, snp %d, ucode %d)",
-		          tcbm, t.fmc, t.bootloader, t.tee, t.snp, t.microcode);
+		          "reported_tcb %s = %s SPLs (fmc %d, bl %d, tee %d, snp %d, ucode %d)",
+		          tcbm, v->ek, t.fmc, t.bootloader, t.tee, t.snp, t.microcode);
 	else
 		put_check(v, CK_TCB, 1,
-		          "reported_tcb %s = VCEK SPLs (bl %d, tee %d, snp %d, ucode %d)", tcbm,
-		          t.bootloader, t.tee, t.snp, t.microcode);
+		          "reported_tcb %s = %s SPLs (bl %d, tee %d, snp %d, ucode %d)", tcbm,
+		          v->ek, t.bootloader, t.tee, t.snp, t.microcode);
 }
 
 static void chip_check(struct verdict *v, const struct snp_report *rep, X509 *vcek,
@@ -906,26 +907,29 @@ static void chip_check(struct verdict *v, const struct snp_report *rep, X509 *vc
 			put_check(v, CK_CHIP, 1, "skipped: signed by a VLEK, which has no hwID");
 		else
 			put_check(v, CK_CHIP, 0,
-			          "VCEK has no valid hwID extension (" AMD_OID_ARC "4)");
+			          "%s has no valid hwID extension (" AMD_OID_ARC "4)", v->ek);
 		return;
 	}
-	/* Turin VCEKs carry only the first 8 bytes of chip_id (unconfirmed, §3.4). */
+	/* Turin VCEKs carry only the first 8 bytes of chip_id as hwID (§3.4; confirmed by a
+	 * real Turin v5 report and its VCEK from AMD's KDS). */
 	if (hwlen == 64 || (hwlen == 8 && !strcmp(product, "Turin"))) {
 		if (!memcmp(hw, rep->chip_id, hwlen))
-			put_check(v, CK_CHIP, 1, "chip_id equals the VCEK hwID (%zu bytes)", hwlen);
+			put_check(v, CK_CHIP, 1, "chip_id equals the %s hwID (%zu bytes)", v->ek,
+			          hwlen);
 		else
-			put_check(v, CK_CHIP, 0,
-			          "chip_id differs from the VCEK hwID: the VCEK "
-			          "belongs to another chip");
+			put_check(
+			    v, CK_CHIP, 0,
+			    "chip_id differs from the %s hwID: the %s belongs to another chip",
+			    v->ek, v->ek);
 		return;
 	}
-	put_check(v, CK_CHIP, 0, "VCEK hwID has unexpected length %zu", hwlen);
+	put_check(v, CK_CHIP, 0, "%s hwID has unexpected length %zu", v->ek, hwlen);
 }
 
 int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
                const struct snp_roots *roots, struct json_object **checks, struct err *e)
 {
-	struct verdict v = {.root = json_object_new_object()};
+	struct verdict v = {.root = json_object_new_object(), .ek = "VCEK", .ik = "ASK"};
 	struct snp_report rep;
 	struct chain c = {0};
 	char why[256], product[32] = "unknown", cn[128] = "";
@@ -941,21 +945,27 @@ int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 		goto finish;
 	}
 	product_name(c.vcek, c.ark, product, sizeof(product));
+	if (rep.signing_key == SNP_SIGNING_KEY_VLEK) {
+		v.ek = "VLEK";
+		v.ik = "ASVK";
+	}
 
 	if (rep.signing_key != SNP_SIGNING_KEY_VCEK && rep.signing_key != SNP_SIGNING_KEY_VLEK)
 		put_check(&v, CK_SIG, 0, "report is not signed (key_info signing_key=%u)",
 		          rep.signing_key);
-	else if (verify_report_sig(report, c.vcek, why, sizeof(why)))
+	else if (verify_report_sig(report, c.vcek, v.ek, why, sizeof(why)))
 		put_check(&v, CK_SIG, 1,
 		          "ECDSA P-384 SHA-384 over bytes 0x000-0x29F verifies "
-		          "with the VCEK");
+		          "with the %s",
+		          v.ek);
 	else
 		put_check(&v, CK_SIG, 0, "%s", why);
 
 	if (X509_NAME_cmp(X509_get_issuer_name(c.vcek), X509_get_subject_name(c.ask)) != 0)
-		put_check(&v, CK_VCEK, 0, "VCEK issuer name is not the ASK subject");
+		put_check(&v, CK_VCEK, 0, "%s issuer name is not the %s subject", v.ek, v.ik);
 	else if (verify_pss(c.vcek, X509_get0_pubkey(c.ask), why, sizeof(why)))
-		put_check(&v, CK_VCEK, 1, "RSASSA-PSS SHA-384 signature verifies");
+		put_check(&v, CK_VCEK, 1,
+		          "the %s's RSASSA-PSS SHA-384 signature by the %s verifies", v.ek, v.ik);
 	else
 		put_check(&v, CK_VCEK, 0, "%s", why);
 
@@ -979,7 +989,7 @@ int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 			          snp_roots_count(roots));
 		else
 			put_check(&v, CK_ARK, 0,
-			          "chain has no ARK and no trusted root issued the ASK");
+			          "chain has no ARK and no trusted root issued the %s", v.ik);
 		snprintf(cn, sizeof(cn), "%s", acn);
 		emulated = c.ark && name_looks_emulated(c.ark);
 	}
@@ -987,11 +997,11 @@ int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 	/* Verify the ASK with the trusted root's key when there is one, never only the chain's. */
 	X509 *issuer = root ? root->cert : c.ark;
 	if (!issuer)
-		put_check(&v, CK_ASK, 0, "no ARK to check the ASK against");
+		put_check(&v, CK_ASK, 0, "no ARK to check the %s against", v.ik);
 	else if (X509_NAME_cmp(X509_get_issuer_name(c.ask), X509_get_subject_name(issuer)) != 0)
-		put_check(&v, CK_ASK, 0, "ASK issuer name is not the ARK subject");
+		put_check(&v, CK_ASK, 0, "%s issuer name is not the ARK subject", v.ik);
 	else if (verify_pss(c.ask, X509_get0_pubkey(issuer), why, sizeof(why)))
-		put_check(&v, CK_ASK, 1, "RSASSA-PSS SHA-384 signature verifies%s",
+		put_check(&v, CK_ASK, 1, "the %s's RSASSA-PSS SHA-384 signature verifies%s", v.ik,
 		          root ? " with the trusted root"
 		               : " with the chain's own (untrusted) ARK");
 	else

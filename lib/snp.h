@@ -47,7 +47,8 @@
 /* Which byte layout a TCB_VERSION uses (§3.1). */
 enum snp_tcb_layout {
 	SNP_TCB_MILAN, /* Milan and Genoa: [0] bl, [1] tee, [6] snp, [7] ucode */
-	SNP_TCB_TURIN, /* [0] fmc, [1] bl, [2] tee, [3] snp, [7] ucode (unconfirmed) */
+	SNP_TCB_TURIN, /* [0] fmc, [1] bl, [2] tee, [3] snp, [7] ucode (a real Turin v5
+	                * report and its KDS VCEK verify with this layout) */
 };
 
 struct snp_tcb {

@@ -5,7 +5,7 @@ set -eu
 
 APT_PACKAGES="build-essential clang pkg-config lighttpd supervisor libfcgi-dev libssl-dev
 libcurl4-openssl-dev libjson-c-dev libexpat1-dev curl openssl nodejs npm chromium shellcheck jq
-wrk cppcheck"
+wrk cppcheck python3-azure"
 
 missing=""
 for p in $APT_PACKAGES; do

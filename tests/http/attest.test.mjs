@@ -1,7 +1,7 @@
 // Remote attestation on the running local stack: every attest endpoint on all three instances.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPublicKey, verify, X509Certificate } from 'node:crypto';
+import { verify, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { URLS, PORT, call, sha256hex, b64, decodeJwt } from './lib.mjs';
@@ -9,20 +9,26 @@ import { URLS, PORT, call, sha256hex, b64, decodeJwt } from './lib.mjs';
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const policyDigest = (inst) => sha256hex(readFileSync(`${repo}/emulator/policies/${inst}.rego`));
 
-// Verify a JWT independently of the C code: only `<iss>/certs` and node's crypto.
+// Verify a JWT independently of the C code: only `<iss>/certs` and node's crypto.  MAA's keys carry
+// only kid, kty and x5c, so the key comes from the x5c[0] certificate, as it must on Azure.
 async function independentVerify(jwt) {
   const { header, payload, signingInput, signature } = decodeJwt(jwt);
   assert.equal(header.alg, 'RS256');
   assert.equal(payload.iss, URLS.maa, 'issuer is the local attestation service');
+  assert.equal(header.jku, `${payload.iss}/certs`);
   const jwks = await (await fetch(`${payload.iss}/certs`)).json();
   const jwk = jwks.keys.find((k) => k.kid === header.kid);
   assert.ok(jwk, `kid ${header.kid} is in ${payload.iss}/certs`);
-  const fromJwk = createPublicKey({ key: { kty: jwk.kty, n: jwk.n, e: jwk.e }, format: 'jwk' });
-  assert.ok(verify('RSA-SHA256', Buffer.from(signingInput), fromJwk, signature), 'signature verifies with n/e');
-  if (jwk.x5c) {
-    const cert = new X509Certificate(Buffer.from(jwk.x5c[0], 'base64'));
-    assert.ok(verify('RSA-SHA256', Buffer.from(signingInput), cert.publicKey, signature), 'and with x5c[0]');
-  }
+  assert.ok(Array.isArray(jwk.x5c) && jwk.x5c.length >= 1, 'the key has an x5c chain');
+  const cert = new X509Certificate(Buffer.from(jwk.x5c[0], 'base64'));
+  const key = cert.publicKey;
+  assert.equal(key.asymmetricKeyType, 'rsa');
+  assert.ok(key.asymmetricKeyDetails.modulusLength >= 2048, 'RSA key of at least 2048 bits');
+  assert.ok(verify('RSA-SHA256', Buffer.from(signingInput), key, signature), 'signature verifies with x5c[0]');
+  const forged = Buffer.from(signature);
+  forged[forged.length - 1] ^= 1;
+  assert.ok(!verify('RSA-SHA256', Buffer.from(signingInput), key, forged), 'and a changed signature does not');
+  assert.ok(!verify('RSA-SHA256', Buffer.from(signingInput + 'x'), key, signature), 'nor changed content');
   const now = Date.now() / 1000;
   assert.ok(payload.nbf <= now + 60 && payload.exp > now, 'token in date');
   return payload;
@@ -198,4 +204,70 @@ test('the local attestation service rejects forged evidence MAA-style', async ()
   assert.equal(res.status, 400);
   const body = await res.json();
   assert.ok(body.error && body.error.code && body.error.message, JSON.stringify(body));
+});
+
+// The published shapes (REST spec 2022-08-01 examples): /certs keys are kid, kty and x5c only.
+test('the local attestation service serves /certs in MAA\'s shape: kid, kty, x5c only', async () => {
+  const r = await call(URLS.maa, '/certs');
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /application\/json/);
+  assert.deepEqual(Object.keys(r.json), ['keys']);
+  assert.ok(r.json.keys.length >= 1);
+  for (const k of r.json.keys) {
+    assert.deepEqual(Object.keys(k).sort(), ['kid', 'kty', 'x5c'], JSON.stringify(k).slice(0, 200));
+    assert.equal(k.kty, 'RSA');
+    for (const c of k.x5c) assert.ok(new X509Certificate(Buffer.from(c, 'base64')).subject);
+  }
+  const meta = await call(URLS.maa, '/.well-known/openid-configuration');
+  assert.equal(meta.json.jwks_uri, `${URLS.maa}/certs`);
+  assert.ok(meta.json.claims_supported.includes('nonce'));
+});
+
+// An AttestSevSnpVm request as the spec writes it, its nonce member given as raw JSON text (a
+// u64 like the sidecar's is beyond a JS number's precision), or none.
+async function attestWithNonce(nonceJson) {
+  const rt = 'nonce test ' + Math.random().toString(36).slice(2);
+  const raw = await call(URLS.contoso, '/attest/raw', { method: 'POST', body: { runtime_data: b64(rt) } });
+  assert.equal(raw.status, 200, raw.text);
+  const thim = JSON.parse(readFileSync(`${process.env.DEMO_STATE_DIR}/azure/vsnp-contoso/thim.json`, 'utf8'));
+  const b64u = (b) => Buffer.from(b).toString('base64url');
+  const body = {
+    report: b64u(JSON.stringify({
+      SnpReport: b64u(Buffer.from(raw.json.attestation_report, 'hex')),
+      VcekCertChain: b64u(thim.vcekCert + thim.certificateChain),
+    })),
+    runtimeData: { data: b64u(rt), dataType: 'Binary' },
+  };
+  let text = JSON.stringify(body);
+  if (nonceJson !== undefined) text = text.slice(0, -1) + `,"nonce":${nonceJson}}`;
+  const res = await fetch(`${URLS.maa}/attest/SevSnpVm?api-version=2022-08-01`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: text,
+  });
+  const answer = await res.text();
+  return { status: res.status, text: answer, json: JSON.parse(answer) };
+}
+
+test('AttestSevSnpVm takes a string nonce (REST spec) and echoes it in the nonce claim', async () => {
+  const nonce = 'c3RyaW5nIG5vbmNl-' + Date.now();
+  const r = await attestWithNonce(JSON.stringify(nonce));
+  assert.equal(r.status, 200, r.text);
+  const claims = await independentVerify(r.json.token);
+  assert.equal(claims.nonce, nonce);
+});
+
+test('AttestSevSnpVm takes a number nonce (what the SKR sidecar sends) and echoes its text', async () => {
+  for (const n of ['18446744073709551614', '1234567890123', '0']) {
+    const r = await attestWithNonce(n);
+    assert.equal(r.status, 200, `${n}: ${r.text}`);
+    assert.equal((await independentVerify(r.json.token)).nonce, n);
+  }
+  const none = await attestWithNonce(undefined);
+  assert.equal(none.status, 200, none.text);
+  assert.ok(!('nonce' in (await independentVerify(none.json.token))), 'no nonce, no nonce claim');
+  for (const bad of ['{"a":1}', '[1]', 'true', '123456789012345678901234567890']) {
+    const b = await attestWithNonce(bad);
+    assert.equal(b.status, 400, `${bad}: ${b.text}`);
+    assert.equal(b.json.error.code, 'InvalidParameter');
+    assert.match(b.json.error.message, /nonce/);
+  }
 });

@@ -571,6 +571,113 @@ static void test_tcb_and_chip_mismatch(void)
 	inst_free(&good);
 }
 
+static int bool_member(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_boolean)
+	           ? json_object_get_boolean(v)
+	           : -1;
+}
+
+static const char *detail_of(struct json_object *c, const char *check)
+{
+	const char *d = jsonx_str(jsonx_obj(c, check), "detail");
+	return d ? d : "";
+}
+
+/* platform_info bit 7 is TIO_EN (SEV-TIO, ABI 1.58), and only bit 7. */
+static void test_platform_info_tio_en(void)
+{
+	uint8_t chip[64], raw[SNP_REPORT_SIZE];
+	chip_of(chip, 1);
+	struct inst in;
+	inst_make(&in, 1, "good", chip, TCB);
+	struct vsnp_launch l;
+	fill_launch(&l, chip);
+	static const struct {
+		uint8_t bits;
+		int tio, smt, alias;
+	} cases[] = {{0x00, 0, 0, 0}, {0x80, 1, 0, 0}, {0x40, 0, 0, 0}, {0xA1, 1, 1, 1}};
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		sign_ok(&l, in.key, raw);
+		raw[0x40] = cases[i].bits;
+		resign(raw, in.key);
+		struct snp_report r;
+		struct err e = {0};
+		CHECK(snp_report_parse(raw, sizeof(raw), &r, &e) == 0);
+		CHECK_INT(r.platform_info, cases[i].bits);
+		struct json_object *j = snp_report_json(&r), *pi = jsonx_obj(j, "platform_info");
+		CHECK_MSG(bool_member(pi, "tio_en") == cases[i].tio, "bits 0x%02x: tio_en %d",
+		          cases[i].bits, bool_member(pi, "tio_en"));
+		CHECK_INT(bool_member(pi, "smt_en"), cases[i].smt);
+		CHECK_INT(bool_member(pi, "alias_check_complete"), cases[i].alias);
+		json_object_put(j);
+		/* The bit is reported, not judged: the report still verifies. */
+		struct snp_roots *roots = roots_with(0, 1);
+		struct json_object *c = NULL;
+		CHECK(run_verify(raw, in.chain, roots, &c, &e) == 0);
+		json_object_put(c);
+		snp_roots_free(roots);
+	}
+	inst_free(&in);
+}
+
+/* A VLEK-signed report: every detail names the VLEK (and its ASVK), never the VCEK. */
+static void test_vlek_detail_text(void)
+{
+	uint8_t chip[64], raw[SNP_REPORT_SIZE];
+	chip_of(chip, 1);
+	struct inst in;
+	inst_make(&in, 1, "good", chip, TCB);
+	struct vsnp_launch l;
+	fill_launch(&l, chip);
+	struct snp_roots *roots = roots_with(0, 1);
+	struct err e = {0};
+	struct json_object *c = NULL;
+	static const char *const named[] = {"report_signature", "vcek_signed_by_ask",
+	                                    "tcb_matches_vcek", "chip_id_matches_vcek"};
+
+	sign_ok(&l, in.key, raw);
+	CHECK(run_verify(raw, in.chain, roots, &c, &e) == 0);
+	for (size_t i = 0; i < NELEM(named); i++)
+		CHECK_MSG(strstr(detail_of(c, named[i]), "VCEK") &&
+		              !strstr(detail_of(c, named[i]), "VLEK"),
+		          "%s: %s", named[i], detail_of(c, named[i]));
+	CHECK(strstr(detail_of(c, "vcek_signed_by_ask"), "by the ASK") != NULL);
+	json_object_put(c);
+
+	raw[0x48] = (uint8_t)(SNP_SIGNING_KEY_VLEK << 2);
+	resign(raw, in.key);
+	struct snp_report r;
+	CHECK(snp_report_parse(raw, sizeof(raw), &r, &e) == 0);
+	CHECK_INT(r.signing_key, SNP_SIGNING_KEY_VLEK);
+	struct json_object *j = snp_report_json(&r);
+	CHECK_STR(jsonx_str(jsonx_obj(j, "key_info"), "signing_key_name"), "vlek");
+	json_object_put(j);
+	CHECK(run_verify(raw, in.chain, roots, &c, &e) == 0);
+	for (size_t i = 0; i < NELEM(named); i++)
+		CHECK_MSG(strstr(detail_of(c, named[i]), "VLEK") &&
+		              !strstr(detail_of(c, named[i]), "VCEK"),
+		          "%s: %s", named[i], detail_of(c, named[i]));
+	CHECK_MSG(strstr(detail_of(c, "report_signature"), "verifies with the VLEK") != NULL, "%s",
+	          detail_of(c, "report_signature"));
+	CHECK_MSG(strstr(detail_of(c, "vcek_signed_by_ask"), "by the ASVK") != NULL, "%s",
+	          detail_of(c, "vcek_signed_by_ask"));
+	CHECK(strstr(detail_of(c, "ask_signed_by_ark"), "ASVK") != NULL);
+	CHECK(strstr(detail_of(c, "tcb_matches_vcek"), "VLEK SPLs") != NULL);
+	json_object_put(c);
+
+	/* A bad signature on a VLEK report says so in VLEK terms. */
+	raw[0x2A0] ^= 1;
+	CHECK(run_verify(raw, in.chain, roots, &c, &e) < 0);
+	CHECK_MSG(strstr(detail_of(c, "report_signature"), "does not match the VLEK key") != NULL,
+	          "%s", detail_of(c, "report_signature"));
+	CHECK(strstr(e.msg, "VLEK") != NULL);
+	json_object_put(c);
+	snp_roots_free(roots);
+	inst_free(&in);
+}
+
 /* SPLs >= 0x80 are DER-encoded 02 02 00 XX; the sidecar's "byte 2" parse gets them wrong. */
 static void test_spl_der_high_values(void)
 {
@@ -876,4 +983,5 @@ static void test_sign_rejects(void)
 TESTS(test_pinned_amd_arks, test_real_milan_known_answer, test_virtual_good_report, test_tampering,
       test_wrong_chain, test_tcb_and_chip_mismatch, test_spl_der_high_values,
       test_report_versions_and_parse_errors, test_report_load, test_chain_load,
-      test_roots_add_rejects, test_tcb_helpers, test_sign_rejects)
+      test_roots_add_rejects, test_tcb_helpers, test_sign_rejects, test_platform_info_tio_en,
+      test_vlek_detail_text)
