@@ -242,6 +242,9 @@ static void attest_raw_handler(struct http_req *rq, struct http_resp *rs)
 		}
 		jsonx_add(o, "verification", checks);
 		jsonx_add_str(o, "certificate_source", chain_source);
+		/* Public certificates (VCEK, ASK, ARK) so a relying party can check the report
+		 * itself against its own pinned roots (tools/attest-check --raw). */
+		jsonx_add_str(o, "vcek_chain_pem", pem);
 	} else {
 		struct json_object *v = json_object_new_object();
 		jsonx_add_bool(v, "verified", 0);
