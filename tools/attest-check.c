@@ -49,7 +49,8 @@
 #define PROG           "attest-check"
 #define MAX_ANSWER     (4u << 20)
 #define MAX_JWKS       (1u << 20)
-#define SHOWN_MAX      600 /* bytes of an untrusted string kept for display */
+#define SHOWN_MAX      600  /* bytes of an untrusted value kept for display */
+#define DETAIL_MAX     2400 /* bytes of a check's explanation */
 #define AZURE_MAA_TAIL ".attest.azure.net"
 
 enum exit_code { EXIT_VERIFIED = 0, EXIT_FAILED = 1, EXIT_USAGE = 2, EXIT_SERVICE = 3 };
@@ -143,12 +144,13 @@ static struct {
 
 /* ---- output helpers ---- */
 
-/* A copy of untrusted text safe for a terminal: valid UTF-8 only, no C0/C1 controls. */
-static char *printable(const char *s)
+/* A copy of at most max bytes of untrusted text, safe for a terminal: valid UTF-8 only, no
+ * C0/C1 controls (no escape sequences), "…" when cut. */
+static char *printable(const char *s, size_t max)
 {
 	if (!s)
 		return xstrdup("(none)");
-	size_t n = strnlen(s, SHOWN_MAX), i = 0;
+	size_t n = strnlen(s, max), i = 0;
 	struct buf b;
 	buf_init(&b);
 	while (i < n) {
@@ -181,15 +183,15 @@ static void set_check(enum check_id id, enum status st, const char *expected, co
 	free(c->actual);
 	free(c->detail);
 	c->st = st;
-	c->expected = expected ? printable(expected) : NULL;
-	c->actual = actual ? printable(actual) : NULL;
+	c->expected = expected ? printable(expected, SHOWN_MAX) : NULL;
+	c->actual = actual ? printable(actual, SHOWN_MAX) : NULL;
 	c->detail = NULL;
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);
 		char *d = xvasprintf(fmt, ap);
 		va_end(ap);
-		c->detail = printable(d);
+		c->detail = printable(d, DETAIL_MAX);
 		free(d);
 	}
 }
@@ -882,17 +884,21 @@ static char *claim_text(struct json_object *c, const char *name)
 	return xstrdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
 }
 
-static void check_claims(struct json_object *c)
+/* Issuer: exactly the service whose keys check the signature. */
+static void issuer_check(const char *iss)
 {
-	/* Issuer: exactly the service whose keys verified the signature. */
-	const char *iss = jsonx_str(c, "iss");
 	if (iss && !strcmp(iss, run.issuer))
 		set_check(C_ISSUER, ST_PASS, run.issuer, iss, NULL);
 	else
 		set_check(C_ISSUER, ST_FAIL, run.issuer, iss ? iss : "(missing)",
-			  "the token names issuer %s, but it is checked against %s. Fix: if you "
-			  "trust %s, name it with --maa.",
+			  "the token names issuer %s, but the attestation service trusted here is %s. "
+			  "Fix: if you trust %s, name it with --maa.",
 			  iss ? iss : "(none)", run.issuer, iss ? iss : "its issuer");
+}
+
+static void check_claims(struct json_object *c)
+{
+	issuer_check(jsonx_str(c, "iss"));
 	check_dates(c);
 
 	/* Freshness: our nonce, in the runtime data the service saw. */
@@ -1209,14 +1215,8 @@ static char *verdict_text(int code)
 		buf_appendf(&b, ". Do not trust %s with anything that needs the TEE.", run.base);
 	}
 	char *s = buf_steal(&b, NULL);
-	char *p = printable(s);
-	/* printable() cuts at SHOWN_MAX; the verdict is ours and may be longer. */
-	if (strlen(s) >= SHOWN_MAX) {
-		free(p);
-		p = s;
-	} else {
-		free(s);
-	}
+	char *p = printable(s, DETAIL_MAX);
+	free(s);
 	return p;
 }
 
@@ -1236,9 +1236,11 @@ static void print_human(int code)
 		printf("  policy        --expect-hostdata %s\n", run.expected_hostdata);
 	else
 		printf("  policy        NOT PINNED (no --policy or --expect-hostdata)\n");
-	if (run.jwks_uri)
-		printf("  signing keys  %s (fetched from the attestation service itself)\n",
-		       run.jwks_uri);
+	if (run.jwks_uri) {
+		char *k = printable(run.jwks_uri, SHOWN_MAX);
+		printf("  signing keys  %s (fetched from the attestation service itself)\n", k);
+		free(k);
+	}
 	printf("\n     ");
 	pad("check", W_LABEL);
 	printf("  ");
@@ -1353,7 +1355,12 @@ int main(int argc, char **argv)
 			free(a);
 			/* Unverified: only used to find where to get the keys. */
 			const char *iss = jsonx_str(j.payload, "iss");
-			if (get_keys(iss, &jwks) == 0 && check_signature(&j, jwks) == 0) {
+			int keys = get_keys(iss, &jwks) == 0;
+			/* Refusing on an unverified claim is safe (accepting one is not): a token
+			 * naming another issuer is wrong whatever its signature says. */
+			if (keys && (!iss || strcmp(iss, run.issuer)))
+				issuer_check(iss);
+			if (keys && check_signature(&j, jwks) == 0) {
 				run.claims = json_object_get(j.payload);
 				check_claims(run.claims);
 				if (!any_status(ST_FAIL)) {
