@@ -515,8 +515,8 @@ static int make_nonce(void)
 	char *h = hex_encode(r, sizeof(r));
 	memcpy(run.nonce, h, 65);
 	free(h);
-	run.runtime = xasprintf("{\"nonce\":\"%s\",\"purpose\":\"attest-check\",\"time\":%lld}",
-				run.nonce, now_unix());
+	/* Strings only: the service echoes it in x-ms-runtime, where it is compared as JSON. */
+	run.runtime = xasprintf("{\"nonce\":\"%s\",\"purpose\":\"attest-check\"}", run.nonce);
 	run.runtime_len = strlen(run.runtime);
 	run.runtime_b64 = b64_encode(run.runtime, run.runtime_len, B64_STD, B64_PAD_REQUIRED);
 	unsigned char md[SHA256_DIGEST_LENGTH];
