@@ -91,19 +91,19 @@ static void finish(struct ccepolicy *out, const unsigned char *policy, size_t n)
 
 /* Decode base64 policy text (standard alphabet, as acipolicygen writes it) and hash it. */
 static int from_b64(const char *b64, size_t n, const char *what, struct ccepolicy *out,
-		    struct err *e)
+                    struct err *e)
 {
 	unsigned char *raw = NULL;
 	size_t rn = 0;
 	if (b64_decode(b64, n, B64_STD, B64_PAD_ANY, &raw, &rn) < 0)
 		return err_set(e, ERR_BAD_REQUEST,
-			       "%s is not valid base64: it must be the base64 of the Rego policy, "
-			       "as az confcom acipolicygen writes it",
-			       what);
+		               "%s is not valid base64: it must be the base64 of the Rego policy, "
+		               "as az confcom acipolicygen writes it",
+		               what);
 	if (rn == 0 || utf8_invalid_at(raw, rn) != rn) {
 		free(raw);
 		return err_set(e, ERR_BAD_REQUEST,
-			       "%s does not decode to policy text (empty or not UTF-8)", what);
+		               "%s does not decode to policy text (empty or not UTF-8)", what);
 	}
 	finish(out, raw, rn);
 	free(raw);
@@ -116,7 +116,7 @@ static int from_json(const char *text, size_t n, struct ccepolicy *out, struct e
 	if (jsonx_parse(text, n, &doc, e) < 0) {
 		e->code = ERR_BAD_REQUEST;
 		return err_wrap(e, "the file looks like JSON (an ARM template or parameters file) "
-				   "but does not parse");
+		                   "but does not parse");
 	}
 	struct found f = {0};
 	walk(doc, "", &f);
@@ -130,9 +130,9 @@ static int from_json(const char *text, size_t n, struct ccepolicy *out, struct e
 	}
 	if (distinct > 1) {
 		err_set(e, ERR_BAD_REQUEST,
-			"the file holds %zu different ccePolicy values (%s, %s%s): give the "
-			"template or parameters file of one container group",
-			distinct, f.path[0], f.path[1], distinct > 2 ? ", ..." : "");
+		        "the file holds %zu different ccePolicy values (%s, %s%s): give the "
+		        "template or parameters file of one container group",
+		        distinct, f.path[0], f.path[1], distinct > 2 ? ", ..." : "");
 	} else if (distinct == 1) {
 		char *what = xasprintf("ccePolicy at %s", f.path[0]);
 		rc = from_b64(f.value[0], strlen(f.value[0]), what, out, e);
@@ -141,20 +141,20 @@ static int from_json(const char *text, size_t n, struct ccepolicy *out, struct e
 			out->where = xstrdup(f.path[0]);
 	} else if (f.expr_at) {
 		err_set(e, ERR_BAD_REQUEST,
-			"ccePolicy at %s is the ARM expression %.80s: pass the parameters file "
-			"that gives it a value, or the template after az confcom acipolicygen "
-			"filled it in",
-			f.expr_at, f.expr);
+		        "ccePolicy at %s is the ARM expression %.80s: pass the parameters file "
+		        "that gives it a value, or the template after az confcom acipolicygen "
+		        "filled it in",
+		        f.expr_at, f.expr);
 	} else if (f.empty_at) {
 		err_set(e, ERR_BAD_REQUEST,
-			"ccePolicy at %s is empty: run az confcom acipolicygen on the template "
-			"first (arm/deploy.sh --deploy leaves the filled-in template in "
-			".deploy/<prefix>/template-<name>.json)",
-			f.empty_at);
+		        "ccePolicy at %s is empty: run az confcom acipolicygen on the template "
+		        "first (arm/deploy.sh --deploy leaves the filled-in template in "
+		        ".deploy/<prefix>/template-<name>.json)",
+		        f.empty_at);
 	} else {
 		err_set(e, ERR_BAD_REQUEST,
-			"the JSON file has no ccePolicy member: give the ARM template that az "
-			"confcom acipolicygen filled in, or a parameters file with ccePolicy");
+		        "the JSON file has no ccePolicy member: give the ARM template that az "
+		        "confcom acipolicygen filled in, or a parameters file with ccePolicy");
 	}
 	found_free(&f);
 	json_object_put(doc);
@@ -205,10 +205,11 @@ int ccepolicy_from_text(const char *text, size_t n, struct ccepolicy *out, struc
 		return from_b64(text + a, b - a, "the base64 policy", out, e);
 	}
 	if (utf8_invalid_at(text, n) != n || memchr(text, '\0', n) || !has_package_line(text, n))
-		return err_set(e, ERR_BAD_REQUEST,
-			       "the file is neither an ARM template or parameters file (JSON with "
-			       "ccePolicy), nor a base64 policy, nor Rego policy text (no 'package' "
-			       "line)");
+		return err_set(
+		    e, ERR_BAD_REQUEST,
+		    "the file is neither an ARM template or parameters file (JSON with "
+		    "ccePolicy), nor a base64 policy, nor Rego policy text (no 'package' "
+		    "line)");
 	/* Raw Rego: hashed exactly as stored, as the host hashes the policy it is given. */
 	out->form = CCEPOLICY_REGO;
 	finish(out, (const unsigned char *)text, n);
@@ -224,7 +225,7 @@ int ccepolicy_from_file(const char *path, struct ccepolicy *out, struct err *e)
 		int saved = errno;
 		buf_free(&b);
 		return err_set(e, ERR_BAD_REQUEST, "cannot read policy file %s: %s", path,
-			       saved == EFBIG ? "larger than 8 MiB" : strerror(saved));
+		               saved == EFBIG ? "larger than 8 MiB" : strerror(saved));
 	}
 	int rc = ccepolicy_from_text((const char *)b.p, b.len, out, e);
 	buf_free(&b);
@@ -244,9 +245,12 @@ void ccepolicy_free(struct ccepolicy *p)
 const char *ccepolicy_form_name(enum ccepolicy_form f)
 {
 	switch (f) {
-	case CCEPOLICY_ARM_JSON: return "ARM template/parameters JSON";
-	case CCEPOLICY_BASE64: return "base64 policy";
-	case CCEPOLICY_REGO: return "raw Rego text";
+	case CCEPOLICY_ARM_JSON:
+		return "ARM template/parameters JSON";
+	case CCEPOLICY_BASE64:
+		return "base64 policy";
+	case CCEPOLICY_REGO:
+		return "raw Rego text";
 	}
 	return "?";
 }

@@ -36,8 +36,8 @@ struct ccepolicy {
 	enum ccepolicy_form form;
 	uint8_t host_data[32]; /* SHA-256 of the decoded policy text */
 	char host_data_hex[65];
-	size_t policy_len;     /* bytes of decoded policy text that were hashed */
-	char *where;           /* ARM JSON: JSON path of the ccePolicy member; else NULL */
+	size_t policy_len; /* bytes of decoded policy text that were hashed */
+	char *where;       /* ARM JSON: JSON path of the ccePolicy member; else NULL */
 };
 
 /*
@@ -46,7 +46,7 @@ struct ccepolicy {
  * holds no usable policy.  On success the caller frees with ccepolicy_free.
  */
 int ccepolicy_from_text(const char *text, size_t n, struct ccepolicy *out,
-			struct err *e) MUST_CHECK;
+                        struct err *e) MUST_CHECK;
 /* The same for a file (at most CCEPOLICY_MAX_FILE bytes); messages name path. */
 int ccepolicy_from_file(const char *path, struct ccepolicy *out, struct err *e) MUST_CHECK;
 void ccepolicy_free(struct ccepolicy *p);

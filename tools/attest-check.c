@@ -173,10 +173,10 @@ static char *printable(const char *s, size_t max)
 }
 
 static void set_check(enum check_id id, enum status st, const char *expected, const char *actual,
-		      const char *fmt, ...) PRINTF_LIKE(5, 6);
+                      const char *fmt, ...) PRINTF_LIKE(5, 6);
 
 static void set_check(enum check_id id, enum status st, const char *expected, const char *actual,
-		      const char *fmt, ...)
+                      const char *fmt, ...)
 {
 	struct check *c = &checks[id];
 	free(c->expected);
@@ -285,11 +285,16 @@ static void pad(const char *s, size_t w)
 static const char *mark(enum status st)
 {
 	switch (st) {
-	case ST_PASS: return "✓";
-	case ST_FAIL: return "✗";
-	case ST_WARN: return "!";
-	case ST_ERROR: return "?";
-	case ST_SKIP: break;
+	case ST_PASS:
+		return "✓";
+	case ST_FAIL:
+		return "✗";
+	case ST_WARN:
+		return "!";
+	case ST_ERROR:
+		return "?";
+	case ST_SKIP:
+		break;
 	}
 	return "–";
 }
@@ -297,11 +302,16 @@ static const char *mark(enum status st)
 static const char *status_name(enum status st)
 {
 	switch (st) {
-	case ST_PASS: return "pass";
-	case ST_FAIL: return "fail";
-	case ST_WARN: return "warn";
-	case ST_ERROR: return "error";
-	case ST_SKIP: break;
+	case ST_PASS:
+		return "pass";
+	case ST_FAIL:
+		return "fail";
+	case ST_WARN:
+		return "warn";
+	case ST_ERROR:
+		return "error";
+	case ST_SKIP:
+		break;
 	}
 	return "not_checked";
 }
@@ -310,35 +320,43 @@ static const char *status_name(enum status st)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: " PROG " [--expect-hostdata HEX | --policy FILE] [--maa HOST] [--allow-emulated]\n"
-		"                    [--emulated-root PEMFILE] [--raw] [--json] [--timeout SECONDS] URL\n"
-		"\n"
-		"Proves, from this machine, that the container at URL runs the expected confidential\n"
-		"computing policy in a genuine AMD SEV-SNP TEE, right now.  Nothing the instance says\n"
-		"is trusted: only the attestation token it relays for a fresh nonce made here, checked\n"
-		"against the attestation service's own signing keys.\n"
-		"\n"
-		"  URL                     the instance, e.g. http://<name>.<region>.azurecontainer.io\n"
-		"  --policy FILE           pin the policy: an ARM template or parameters file holding\n"
-		"                          ccePolicy (as az confcom acipolicygen writes it), a file with\n"
-		"                          the base64 policy, or raw Rego text (the local demo's\n"
-		"                          emulator/policies/<company>.rego); host_data = its SHA-256\n"
-		"  --expect-hostdata HEX   pin the policy by its hash (64 hex digits)\n"
-		"  --maa HOST              the attestation service to trust (e.g.\n"
-		"                          sharedeus.eus.attest.azure.net); default: the token's issuer,\n"
-		"                          only if it is an Azure Attestation host (*" AZURE_MAA_TAIL ")\n"
-		"  --allow-emulated        accept the local demo's emulated TEE (loopback issuer,\n"
-		"                          x-demo-emulated claim, virtual root); the verdict says EMULATED\n"
-		"  --raw                   also check the raw SEV-SNP report against the pinned AMD roots\n"
-		"                          and that it describes the same launch as the token\n"
-		"  --emulated-root PEMFILE with --allow-emulated --raw: also trust this virtual ARK (the\n"
-		"                          local demo's var/public/virtual-ark.pem); never the instance's\n"
-		"  --json                  one JSON document on stdout instead of the table\n"
-		"  --timeout SECONDS       per request (default 30)\n"
-		"\n"
-		"Exit status: 0 verified, 1 a check failed (or no policy was pinned), 2 usage error,\n"
-		"3 network or service error.\n");
+	static const char *const lines[] = {
+	    "usage: " PROG " [--expect-hostdata HEX | --policy FILE] [--maa HOST]",
+	    "                    [--allow-emulated] [--emulated-root PEMFILE] [--raw] [--json]",
+	    "                    [--timeout SECONDS] URL",
+	    "",
+	    "Proves, from this machine, that the container at URL runs the expected confidential",
+	    "computing policy in a genuine AMD SEV-SNP TEE, right now.  Nothing the instance",
+	    "says is trusted: only the attestation token it relays for a fresh nonce made here,",
+	    "checked against the attestation service's own signing keys.",
+	    "",
+	    "  URL                     the instance, e.g. "
+	    "http://<dns-label>.<region>.azurecontainer.io",
+	    "  --policy FILE           pin the policy: an ARM template or parameters file holding",
+	    "                          ccePolicy (as az confcom acipolicygen writes it), a file",
+	    "                          with the base64 policy, or raw Rego text (the local demo's",
+	    "                          emulator/policies/<company>.rego); host_data = its SHA-256",
+	    "  --expect-hostdata HEX   pin the policy by its hash (64 hex digits)",
+	    "  --maa HOST              the attestation service to trust, e.g.",
+	    "                          sharedeus.eus.attest.azure.net; default: the token's",
+	    "                          issuer, only if it is an Azure Attestation host",
+	    "                          (https://*" AZURE_MAA_TAIL ")",
+	    "  --allow-emulated        accept the local demo's emulated TEE (loopback issuer,",
+	    "                          x-demo-emulated claim, virtual root); the verdict then",
+	    "                          says EMULATED",
+	    "  --raw                   also check the raw SEV-SNP report against the pinned AMD",
+	    "                          roots, and that it describes the same launch as the token",
+	    "  --emulated-root PEMFILE with --allow-emulated --raw: also trust this virtual ARK",
+	    "                          (the local demo's var/public/virtual-ark.pem); the",
+	    "                          instance's own ARK is never trusted",
+	    "  --json                  one JSON document on stdout instead of the table",
+	    "  --timeout SECONDS       per request (default 30)",
+	    "",
+	    "Exit status: 0 verified, 1 a check failed (or no policy was pinned), 2 usage error,",
+	    "3 network or service error.",
+	};
+	for (size_t i = 0; i < NELEM(lines); i++)
+		fprintf(f, "%s\n", lines[i]);
 }
 
 static int usage_error(const char *fmt, ...) PRINTF_LIKE(1, 2);
@@ -384,10 +402,10 @@ static int parse_args(int argc, char **argv)
 			usage(stdout);
 			exit(0);
 		} else if (opt_value(argc, argv, &i, "--expect-hostdata", &opt.expect_hex, &bad) ||
-			   opt_value(argc, argv, &i, "--policy", &opt.policy_file, &bad) ||
-			   opt_value(argc, argv, &i, "--maa", &opt.maa, &bad) ||
-			   opt_value(argc, argv, &i, "--emulated-root", &opt.emulated_root, &bad) ||
-			   opt_value(argc, argv, &i, "--timeout", &timeout, &bad)) {
+		           opt_value(argc, argv, &i, "--policy", &opt.policy_file, &bad) ||
+		           opt_value(argc, argv, &i, "--maa", &opt.maa, &bad) ||
+		           opt_value(argc, argv, &i, "--emulated-root", &opt.emulated_root, &bad) ||
+		           opt_value(argc, argv, &i, "--timeout", &timeout, &bad)) {
 			if (bad)
 				return EXIT_USAGE;
 		} else if (!strcmp(a, "--allow-emulated")) {
@@ -400,37 +418,41 @@ static int parse_args(int argc, char **argv)
 			return usage_error("%s: unknown option", a);
 		} else if (opt.url_arg) {
 			return usage_error("%s: only one URL may be given (already have %s)", a,
-					   opt.url_arg);
+			                   opt.url_arg);
 		} else {
 			opt.url_arg = a;
 		}
 	}
 	if (!opt.url_arg)
-		return usage_error("no URL: give the instance to check, e.g. http://127.0.0.1:8001");
+		return usage_error(
+		    "no URL: give the instance to check, e.g. http://127.0.0.1:8001");
 	if (opt.expect_hex && opt.policy_file)
 		return usage_error("give --expect-hostdata or --policy, not both");
 	if (opt.emulated_root && !opt.allow_emulated)
-		return usage_error("--emulated-root trusts a non-AMD root: it needs --allow-emulated");
+		return usage_error(
+		    "--emulated-root trusts a non-AMD root: it needs --allow-emulated");
 	if (opt.emulated_root && !opt.raw)
-		return usage_error("--emulated-root is only used to check the raw report: add --raw");
+		return usage_error(
+		    "--emulated-root is only used to check the raw report: add --raw");
 	if (timeout) {
 		unsigned long t;
 		if (parse_ulong(timeout, 1, 300, &t) < 0)
 			return usage_error("--timeout '%s': give whole seconds between 1 and 300",
-					   timeout);
+			                   timeout);
 		opt.timeout = (long)t;
 	}
 
 	const char *u = opt.url_arg;
 	if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8))
-		return usage_error("URL '%s' must start with http:// or https:// (a demo instance on "
-				   "Azure is http://<fqdn>)",
-				   u);
+		return usage_error(
+		    "URL '%s' must start with http:// or https:// (a demo instance on "
+		    "Azure is http://<fqdn>)",
+		    u);
 	const char *host = u + (u[4] == 's' ? 8 : 7);
 	if (!*host || *host == '/' || strpbrk(u, "?# \t\r\n\"\\"))
 		return usage_error("URL '%s' must be scheme://host[:port][/path], without query, "
-				   "fragment or spaces",
-				   u);
+		                   "fragment or spaces",
+		                   u);
 	size_t n = strlen(u);
 	while (n && u[n - 1] == '/')
 		n--;
@@ -439,9 +461,10 @@ static int parse_args(int argc, char **argv)
 	if (opt.expect_hex) {
 		unsigned char hd[32];
 		if (strlen(opt.expect_hex) != 64 || hex_decode_fixed(opt.expect_hex, hd, 32) < 0)
-			return usage_error("--expect-hostdata '%s' is not 64 hex digits (the SHA-256 "
-					   "of the policy; az confcom acipolicygen prints it)",
-					   opt.expect_hex);
+			return usage_error(
+			    "--expect-hostdata '%s' is not 64 hex digits (the SHA-256 "
+			    "of the policy; az confcom acipolicygen prints it)",
+			    opt.expect_hex);
 		char *h = hex_encode(hd, 32);
 		memcpy(run.expected_hostdata, h, 65);
 		free(h);
@@ -461,13 +484,15 @@ static int parse_args(int argc, char **argv)
 			return usage_error("%s", e.msg);
 		if (!strncmp(run.maa.url, "http://", 7)) {
 			if (!run.maa.loopback)
-				return usage_error("--maa %s: plain http is only for the local stand-in on "
-						   "loopback; use https://",
-						   opt.maa);
+				return usage_error(
+				    "--maa %s: plain http is only for the local stand-in on "
+				    "loopback; use https://",
+				    opt.maa);
 			if (!opt.allow_emulated)
-				return usage_error("--maa %s is the local (emulated) attestation stand-in: "
-						   "add --allow-emulated",
-						   opt.maa);
+				return usage_error(
+				    "--maa %s is the local (emulated) attestation stand-in: "
+				    "add --allow-emulated",
+				    opt.maa);
 		}
 	}
 	return 0;
@@ -478,18 +503,18 @@ static int parse_args(int argc, char **argv)
 /* GET or POST (JSON body) url; 0 with *json parsed and *status set, or -1 with e set
  * (transport failure, or an answer that is not JSON: then *status is still set). */
 static int http_json(const char *method, const char *url, const char *body, size_t max,
-		     long *status, struct json_object **json, struct err *e)
+                     long *status, struct json_object **json, struct err *e)
 {
 	static const char *const post_hdrs[] = {"Content-Type: application/json",
-						"Accept: application/json", NULL};
+	                                        "Accept: application/json", NULL};
 	static const char *const get_hdrs[] = {"Accept: application/json", NULL};
 	struct fetch_req rq = {.method = method,
-			       .url = url,
-			       .headers = body ? post_hdrs : get_hdrs,
-			       .body = body,
-			       .body_len = body ? strlen(body) : 0,
-			       .timeout_s = opt.timeout,
-			       .max_resp = max};
+	                       .url = url,
+	                       .headers = body ? post_hdrs : get_hdrs,
+	                       .body = body,
+	                       .body_len = body ? strlen(body) : 0,
+	                       .timeout_s = opt.timeout,
+	                       .max_resp = max};
 	struct fetch_resp rs;
 	*json = NULL;
 	*status = 0;
@@ -547,7 +572,7 @@ static void sentence(struct buf *b, const char *label, const char *text)
 		return;
 	size_t n = strlen(text);
 	buf_appendf(b, "%s%s%s%s", b->len ? " " : "", label, text,
-		    strchr(".!?", text[n - 1]) ? "" : ".");
+	            strchr(".!?", text[n - 1]) ? "" : ".");
 }
 
 /* Ask the instance for a token for our nonce; *jwt is the only thing taken from it. */
@@ -562,14 +587,15 @@ static void get_token(char **jwt)
 	const char *want = "a JWT";
 	int rc = http_json("POST", url, body, MAX_ANSWER, &status, &ans, &e);
 	if (rc < 0 && !status) {
-		set_check(C_TOKEN, ST_ERROR, want, "no answer",
-			  "%s. Fix: check the URL and that the instance is running (curl %s/health).",
-			  e.msg, run.base);
+		set_check(
+		    C_TOKEN, ST_ERROR, want, "no answer",
+		    "%s. Fix: check the URL and that the instance is running (curl %s/health).",
+		    e.msg, run.base);
 		run.error_fix = xasprintf("cannot reach %s", run.base);
 	} else if (rc < 0) {
 		char *a = xasprintf("HTTP %ld, not JSON", status);
 		set_check(C_TOKEN, status >= 500 ? ST_ERROR : ST_FAIL, want, a,
-			  "%s. Fix: is %s an instance of the attestation demo?", e.msg, run.base);
+		          "%s. Fix: is %s an instance of the attestation demo?", e.msg, run.base);
 		free(a);
 		if (status >= 500)
 			run.error_fix = xasprintf("%s answered HTTP %ld", url, status);
@@ -589,12 +615,13 @@ static void get_token(char **jwt)
 		if (reason)
 			sentence(&said, "Detail: ", msg);
 		set_check(C_TOKEN, transient ? ST_ERROR : ST_FAIL, want, a,
-			  "no attestation token. The instance says (unverified): %s",
-			  (const char *)said.p);
+		          "no attestation token. The instance says (unverified): %s",
+		          (const char *)said.p);
 		buf_free(&said);
 		free(a);
 		if (transient)
-			run.error_fix = xasprintf("%s answered HTTP %ld: try again later", url, status);
+			run.error_fix =
+			    xasprintf("%s answered HTTP %ld: try again later", url, status);
 		run.instance_error = json_object_new_object();
 		jsonx_add_int(run.instance_error, "http_status", status);
 		jsonx_add_str(run.instance_error, "message", msg);
@@ -625,7 +652,8 @@ static int is_azure_maa(const char *s)
 			if (!label || h[i - 1] == '-')
 				return 0;
 			label = 0;
-		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && label)) {
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		           (c == '-' && label)) {
 			if (++label > 63)
 				return 0;
 		} else {
@@ -664,9 +692,10 @@ static int get_keys(const char *claimed_iss, struct json_object **jwks)
 	} else {
 		expect = xstrdup("https://*" AZURE_MAA_TAIL);
 		if (!claimed_iss) {
-			set_check(C_SERVICE, ST_FAIL, expect, "token has no iss",
-				  "without --maa the keys come from the token's issuer, and this token "
-				  "names none. Fix: give --maa HOST.");
+			set_check(
+			    C_SERVICE, ST_FAIL, expect, "token has no iss",
+			    "without --maa the keys come from the token's issuer, and this token "
+			    "names none. Fix: give --maa HOST.");
 			free(expect);
 			return -1;
 		}
@@ -674,16 +703,21 @@ static int get_keys(const char *claimed_iss, struct json_object **jwks)
 			base = claimed_iss;
 		} else if (is_loopback_issuer(claimed_iss)) {
 			run.loopback_issuer = 1;
-			note_emulated("the token's issuer is on loopback (the local attestation stand-in)");
+			note_emulated(
+			    "the token's issuer is on loopback (the local attestation stand-in)");
 			if (!opt.allow_emulated) {
-				set_check(C_SERVICE, ST_FAIL, expect, claimed_iss,
-					  "%s is the local demo's attestation stand-in (EMULATED), not "
-					  "Azure Attestation. Fix: add --allow-emulated to check the local "
-					  "demo; a real deployment's token comes from *" AZURE_MAA_TAIL ".",
-					  claimed_iss);
-				set_check(C_GENUINE, ST_FAIL, "no emulation marks", "EMULATED",
-					  "the token comes from the local stand-in on loopback. Fix: add "
-					  "--allow-emulated to accept the local demo's emulated TEE.");
+				set_check(
+				    C_SERVICE, ST_FAIL, expect, claimed_iss,
+				    "%s is the local demo's attestation stand-in (EMULATED), not "
+				    "Azure Attestation. Fix: add --allow-emulated to check the "
+				    "local "
+				    "demo; a real deployment's token comes from *" AZURE_MAA_TAIL
+				    ".",
+				    claimed_iss);
+				set_check(
+				    C_GENUINE, ST_FAIL, "no emulation marks", "EMULATED",
+				    "the token comes from the local stand-in on loopback. Fix: add "
+				    "--allow-emulated to accept the local demo's emulated TEE.");
 				free(expect);
 				return -1;
 			}
@@ -691,11 +725,13 @@ static int get_keys(const char *claimed_iss, struct json_object **jwks)
 			expect = xstrdup("Azure or loopback");
 			base = claimed_iss;
 		} else {
-			set_check(C_SERVICE, ST_FAIL, expect, claimed_iss,
-				  "the token's issuer %s is not an Azure Attestation host, so its keys are "
-				  "not fetched (anyone can run a service that signs tokens). Fix: if you "
-				  "trust that service, name it with --maa HOST.",
-				  claimed_iss);
+			set_check(
+			    C_SERVICE, ST_FAIL, expect, claimed_iss,
+			    "the token's issuer %s is not an Azure Attestation host, so its keys "
+			    "are "
+			    "not fetched (anyone can run a service that signs tokens). Fix: if you "
+			    "trust that service, name it with --maa HOST.",
+			    claimed_iss);
 			free(expect);
 			return -1;
 		}
@@ -711,20 +747,22 @@ static int get_keys(const char *claimed_iss, struct json_object **jwks)
 	if (http_json("GET", meta_url, NULL, MAX_JWKS, &status, &meta, &e) < 0 || status != 200) {
 		if (status != 200 && !e.msg[0])
 			err_set(&e, ERR_UPSTREAM, "%s answered HTTP %ld", meta_url, status);
-		set_check(C_SERVICE, ST_ERROR, expect, base,
-			  "cannot read the attestation service's OpenID metadata: %s. Fix: check the "
-			  "network to %s (or the --maa value) and try again.",
-			  e.msg, base);
+		set_check(
+		    C_SERVICE, ST_ERROR, expect, base,
+		    "cannot read the attestation service's OpenID metadata: %s. Fix: check the "
+		    "network to %s (or the --maa value) and try again.",
+		    e.msg, base);
 		run.error_fix = xasprintf("the attestation service %s did not answer", base);
 		goto out;
 	}
 	const char *m_iss = jsonx_str(meta, "issuer"), *m_jwks = jsonx_str(meta, "jwks_uri");
 	if (!m_iss || strcmp(m_iss, base) || !m_jwks || !same_origin(base, m_jwks)) {
-		set_check(C_SERVICE, ST_FAIL, expect, base,
-			  "the OpenID metadata of %s names issuer %s and jwks_uri %s; both must be on "
-			  "%s itself. Fix: check that --maa names the attestation service (its base "
-			  "URL, e.g. sharedeus.eus.attest.azure.net).",
-			  base, m_iss ? m_iss : "(none)", m_jwks ? m_jwks : "(none)", base);
+		set_check(
+		    C_SERVICE, ST_FAIL, expect, base,
+		    "the OpenID metadata of %s names issuer %s and jwks_uri %s; both must be on "
+		    "%s itself. Fix: check that --maa names the attestation service (its base "
+		    "URL, e.g. sharedeus.eus.attest.azure.net).",
+		    base, m_iss ? m_iss : "(none)", m_jwks ? m_jwks : "(none)", base);
 		goto out;
 	}
 	run.issuer = xstrdup(m_iss);
@@ -733,15 +771,16 @@ static int get_keys(const char *claimed_iss, struct json_object **jwks)
 	    status != 200 || !jsonx_arr(*jwks, "keys")) {
 		if (!e.msg[0])
 			err_set(&e, ERR_UPSTREAM, "%s answered HTTP %ld%s", run.jwks_uri, status,
-				status == 200 ? " without a \"keys\" array" : "");
+			        status == 200 ? " without a \"keys\" array" : "");
 		json_object_put(*jwks);
 		*jwks = NULL;
-		set_check(C_SERVICE, ST_ERROR, expect, base,
-			  "cannot fetch the token signing keys: %s. Fix: check the network to %s and "
-			  "try again.",
-			  e.msg, base);
-		run.error_fix = xasprintf("the attestation service's keys (%s) could not be fetched",
-					  run.jwks_uri);
+		set_check(
+		    C_SERVICE, ST_ERROR, expect, base,
+		    "cannot fetch the token signing keys: %s. Fix: check the network to %s and "
+		    "try again.",
+		    e.msg, base);
+		run.error_fix = xasprintf(
+		    "the attestation service's keys (%s) could not be fetched", run.jwks_uri);
 		goto out;
 	}
 	char *act = xasprintf("%s%s", base, run.loopback_issuer ? " (EMULATED)" : "");
@@ -763,9 +802,9 @@ static int rs256_verifies(EVP_PKEY *pk, const struct jwt *j)
 	EVP_PKEY_CTX *pctx = NULL;
 	/* The padding is pinned: the key object must not be able to select PSS. */
 	int ok = ctx && EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL, pk) == 1 &&
-		 EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
-		 EVP_DigestVerify(ctx, j->sig, j->sig_len, (const unsigned char *)j->signing_input,
-				  strlen(j->signing_input)) == 1;
+	         EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
+	         EVP_DigestVerify(ctx, j->sig, j->sig_len, (const unsigned char *)j->signing_input,
+	                          strlen(j->signing_input)) == 1;
 	EVP_MD_CTX_free(ctx);
 	return ok;
 }
@@ -776,15 +815,15 @@ static int check_signature(const struct jwt *j, struct json_object *jwks)
 	const char *alg = jsonx_str(j->header, "alg");
 	if (!alg || strcmp(alg, "RS256")) {
 		set_check(C_ALG, ST_FAIL, "RS256", alg ? alg : "(none)",
-			  "%s. Nothing in it can be believed: a real attestation token is RS256.",
-			  alg && !strcasecmp(alg, "none")
-			      ? "alg none: the token is unsigned, so anyone could have written it"
-			      : "the token is not signed with RS256");
+		          "%s. Nothing in it can be believed: a real attestation token is RS256.",
+		          alg && !strcasecmp(alg, "none")
+		              ? "alg none: the token is unsigned, so anyone could have written it"
+		              : "the token is not signed with RS256");
 		return -1;
 	}
 	if (json_object_object_get_ex(j->header, "crit", NULL)) {
 		set_check(C_ALG, ST_FAIL, "RS256, no crit", "crit extensions",
-			  "the token header has crit extensions, none of which are supported.");
+		          "the token header has crit extensions, none of which are supported.");
 		return -1;
 	}
 	set_check(C_ALG, ST_PASS, "RS256", alg, NULL);
@@ -798,7 +837,7 @@ static int check_signature(const struct jwt *j, struct json_object *jwks)
 	for (size_t i = 0; kid && i < n && !ok; i++) {
 		struct json_object *k = json_object_array_get_idx(keys, i);
 		const char *kk = jsonx_str(k, "kid"), *use = jsonx_str(k, "use"),
-			   *kalg = jsonx_str(k, "alg");
+		           *kalg = jsonx_str(k, "alg");
 		if (!kk || strcmp(kk, kid) || (use && strcmp(use, "sig")) ||
 		    (kalg && strcmp(kalg, "RS256")))
 			continue;
@@ -812,19 +851,20 @@ static int check_signature(const struct jwt *j, struct json_object *jwks)
 	int rc = -1;
 	if (!kid) {
 		set_check(C_SIGNATURE, ST_FAIL, expect, "no kid in header",
-			  "the token names no signing key, so it cannot be checked.");
+		          "the token names no signing key, so it cannot be checked.");
 	} else if (!candidates) {
 		char *a = xasprintf("unknown kid %s", kid);
 		set_check(C_SIGNATURE, ST_FAIL, expect, a,
-			  "%s has no signing key with kid %s: the token was not signed by this "
-			  "attestation service (it comes from another issuer, or was forged).",
-			  run.jwks_uri, kid);
+		          "%s has no signing key with kid %s: the token was not signed by this "
+		          "attestation service (it comes from another issuer, or was forged).",
+		          run.jwks_uri, kid);
 		free(a);
 	} else if (!ok) {
-		set_check(C_SIGNATURE, ST_FAIL, expect, ke.msg[0] && candidates == 1 ? ke.msg : "does not verify",
-			  "the RS256 signature does not match the token's contents under the key "
-			  "%s of %s: the token was altered after it was signed, or forged.",
-			  kid, run.jwks_uri);
+		set_check(C_SIGNATURE, ST_FAIL, expect,
+		          ke.msg[0] && candidates == 1 ? ke.msg : "does not verify",
+		          "the RS256 signature does not match the token's contents under the key "
+		          "%s of %s: the token was altered after it was signed, or forged.",
+		          kid, run.jwks_uri);
 	} else {
 		char *a = xasprintf("valid (kid %s)", kid);
 		set_check(C_SIGNATURE, ST_PASS, expect, a, NULL);
@@ -847,24 +887,24 @@ static void check_dates(struct json_object *c)
 	fmt_time(exp, ts_exp, sizeof(ts_exp));
 	if (!has_exp) {
 		set_check(C_VALIDITY, ST_FAIL, expect, "no exp claim",
-			  "the token has no numeric exp (expiry) claim.");
+		          "the token has no numeric exp (expiry) claim.");
 	} else if (now - JWT_SKEW >= exp) {
 		char *a = xasprintf("expired %s", ts_exp);
 		set_check(C_VALIDITY, ST_FAIL, expect, a,
-			  "the token expired at %s (clock skew allowed: %d s). Fix: check this "
-			  "machine's clock.",
-			  ts_exp, JWT_SKEW);
+		          "the token expired at %s (clock skew allowed: %d s). Fix: check this "
+		          "machine's clock.",
+		          ts_exp, JWT_SKEW);
 		free(a);
 	} else if (has_nbf && (!jsonx_int(c, "nbf", &nbf) || nbf > now + JWT_SKEW)) {
 		fmt_time(nbf, ts_nbf, sizeof(ts_nbf));
 		char *a = xasprintf("not before %s", ts_nbf);
 		set_check(C_VALIDITY, ST_FAIL, expect, a,
-			  "the token is not valid yet (nbf %s). Fix: check this machine's clock.",
-			  ts_nbf);
+		          "the token is not valid yet (nbf %s). Fix: check this machine's clock.",
+		          ts_nbf);
 		free(a);
 	} else if (has_iat && (!jsonx_int(c, "iat", &iat) || iat > now + JWT_SKEW)) {
 		set_check(C_VALIDITY, ST_FAIL, expect, "issued in the future",
-			  "the token's iat is later than now. Fix: check this machine's clock.");
+		          "the token's iat is later than now. Fix: check this machine's clock.");
 	} else {
 		char *a = xasprintf("until %s", ts_exp);
 		set_check(C_VALIDITY, ST_PASS, expect, a, NULL);
@@ -890,10 +930,11 @@ static void issuer_check(const char *iss)
 	if (iss && !strcmp(iss, run.issuer))
 		set_check(C_ISSUER, ST_PASS, run.issuer, iss, NULL);
 	else
-		set_check(C_ISSUER, ST_FAIL, run.issuer, iss ? iss : "(missing)",
-			  "the token names issuer %s, but the attestation service trusted here is %s. "
-			  "Fix: if you trust %s, name it with --maa.",
-			  iss ? iss : "(none)", run.issuer, iss ? iss : "its issuer");
+		set_check(
+		    C_ISSUER, ST_FAIL, run.issuer, iss ? iss : "(missing)",
+		    "the token names issuer %s, but the attestation service trusted here is %s. "
+		    "Fix: if you trust %s, name it with --maa.",
+		    iss ? iss : "(none)", run.issuer, iss ? iss : "its issuer");
 }
 
 static void check_claims(struct json_object *c)
@@ -911,13 +952,17 @@ static void check_claims(struct json_object *c)
 		set_check(C_NONCE, ST_PASS, run.nonce, got, NULL);
 	else if (got && !strcmp(got, run.nonce))
 		set_check(C_NONCE, ST_FAIL, run.nonce, "nonce, other data",
-			  "x-ms-runtime holds this run's nonce but not the runtime data that was "
-			  "sent: the instance changed what it attested.");
+		          "x-ms-runtime holds this run's nonce but not the runtime data that was "
+		          "sent: the instance changed what it attested.");
 	else
-		set_check(C_NONCE, ST_FAIL, run.nonce, got ? got : rt ? "other runtime data" : "(no x-ms-runtime)",
-			  "the token was not issued for this run's fresh nonce: it is a replay of an "
-			  "old token, or was issued for another request. Nothing proves the instance "
-			  "is in a TEE right now.");
+		set_check(
+		    C_NONCE, ST_FAIL, run.nonce,
+		    got  ? got
+		    : rt ? "other runtime data"
+		         : "(no x-ms-runtime)",
+		    "the token was not issued for this run's fresh nonce: it is a replay of an "
+		    "old token, or was issued for another request. Nothing proves the instance "
+		    "is in a TEE right now.");
 	json_object_put(sent);
 
 	/* Binding: the hardware report carried sha256(runtime data). */
@@ -928,63 +973,67 @@ static void check_claims(struct json_object *c)
 		set_check(C_BINDING, ST_PASS, run.digest_hex, head, NULL);
 	else
 		set_check(C_BINDING, ST_FAIL, run.digest_hex, head,
-			  "x-ms-sevsnpvm-reportdata does not start with sha256 of the runtime data "
-			  "sent (%s): the SEV-SNP report behind this token was not made for this "
-			  "request (replayed or substituted evidence).",
-			  run.digest_hex);
+		          "x-ms-sevsnpvm-reportdata does not start with sha256 of the runtime data "
+		          "sent (%s): the SEV-SNP report behind this token was not made for this "
+		          "request (replayed or substituted evidence).",
+		          run.digest_hex);
 	free(head);
 
 	char *v = claim_text(c, "x-ms-attestation-type");
 	set_check(C_TYPE, !strcmp(v, "sevsnpvm") ? ST_PASS : ST_FAIL, "sevsnpvm", v,
-		  strcmp(v, "sevsnpvm") ? "x-ms-attestation-type is not sevsnpvm: this is not AMD "
-					  "SEV-SNP evidence."
-					: NULL);
+	          strcmp(v, "sevsnpvm") ? "x-ms-attestation-type is not sevsnpvm: this is not AMD "
+	                                  "SEV-SNP evidence."
+	                                : NULL);
 	free(v);
 
 	struct json_object *dbg = NULL;
 	json_object_object_get_ex(c, "x-ms-sevsnpvm-is-debuggable", &dbg);
 	v = claim_text(c, "x-ms-sevsnpvm-is-debuggable");
-	int nodebug = dbg && json_object_is_type(dbg, json_type_boolean) && !json_object_get_boolean(dbg);
+	int nodebug =
+	    dbg && json_object_is_type(dbg, json_type_boolean) && !json_object_get_boolean(dbg);
 	set_check(C_DEBUG, nodebug ? ST_PASS : ST_FAIL, "false", v,
-		  nodebug ? NULL
-			  : "x-ms-sevsnpvm-is-debuggable is not false: the guest's debug policy bit "
-			    "lets the host read and change its memory, so the TEE protects nothing.");
+	          nodebug
+	              ? NULL
+	              : "x-ms-sevsnpvm-is-debuggable is not false: the guest's debug policy bit "
+	                "lets the host read and change its memory, so the TEE protects nothing.");
 	free(v);
 
 	v = claim_text(c, "x-ms-compliance-status");
 	int uvm = !strcmp(v, "azure-compliant-uvm");
 	set_check(C_COMPLIANCE, uvm ? ST_PASS : ST_FAIL, "azure-compliant-uvm", v,
-		  uvm ? NULL
-		      : "x-ms-compliance-status is not azure-compliant-uvm: this is not Azure's "
-			"confidential container platform (utility VM) as the attestation service "
-			"judged it.");
+	          uvm ? NULL
+	              : "x-ms-compliance-status is not azure-compliant-uvm: this is not Azure's "
+	                "confidential container platform (utility VM) as the attestation service "
+	                "judged it.");
 	free(v);
 
 	v = claim_text(c, "x-ms-sevsnpvm-hostdata");
 	if (!run.pinned) {
 		set_check(C_HOSTDATA, ST_WARN, "(not pinned)", v,
-			  "the policy was NOT pinned: the instance runs the policy with hash %s, "
-			  "but nothing says that is the one you expect. This is not a full "
-			  "verification. Fix: give --policy FILE (the deployment's template or "
-			  "parameters file) or --expect-hostdata HEX.",
-			  v);
+		          "the policy was NOT pinned: the instance runs the policy with hash %s, "
+		          "but nothing says that is the one you expect. This is not a full "
+		          "verification. Fix: give --policy FILE (the deployment's template or "
+		          "parameters file) or --expect-hostdata HEX.",
+		          v);
 	} else if (!strcasecmp(v, run.expected_hostdata) && strlen(v) == 64) {
 		set_check(C_HOSTDATA, ST_PASS, run.expected_hostdata, v, NULL);
 	} else {
-		set_check(C_HOSTDATA, ST_FAIL, run.expected_hostdata, v,
-			  "the instance runs a different confidential computing policy: host_data "
-			  "%s, expected %s%s%s. Different containers, settings or a debug policy give "
-			  "a different hash. Fix: if you changed the deployment, pin its new policy "
-			  "(.deploy/<prefix>/template-<name>.json).",
-			  v, run.expected_hostdata, run.have_policy ? " from " : "",
-			  run.have_policy ? opt.policy_file : "");
+		set_check(
+		    C_HOSTDATA, ST_FAIL, run.expected_hostdata, v,
+		    "the instance runs a different confidential computing policy: host_data "
+		    "%s, expected %s%s%s. Different containers, settings or a debug policy give "
+		    "a different hash. Fix: if you changed the deployment, pin its new policy "
+		    "(.deploy/<prefix>/template-<name>.json).",
+		    v, run.expected_hostdata, run.have_policy ? " from " : "",
+		    run.have_policy ? opt.policy_file : "");
 	}
 	free(v);
 
 	struct json_object *em = NULL;
 	if (json_object_object_get_ex(c, "x-demo-emulated", &em) && json_object_get_boolean(em))
-		note_emulated("the token carries \"x-demo-emulated\": true (the local virtual SEV-SNP "
-			      "host)");
+		note_emulated(
+		    "the token carries \"x-demo-emulated\": true (the local virtual SEV-SNP "
+		    "host)");
 }
 
 static void check_genuine(void)
@@ -996,15 +1045,17 @@ static void check_genuine(void)
 	if (!run.emulated)
 		set_check(C_GENUINE, ST_PASS, "no emulation marks", "none", NULL);
 	else if (opt.allow_emulated)
-		set_check(C_GENUINE, ST_WARN, "no emulation marks", "EMULATED (allowed)",
-			  "EMULATED: %s. Accepted only because of --allow-emulated: this is the local "
-			  "demo, not real hardware.",
-			  run.emulated_why);
+		set_check(
+		    C_GENUINE, ST_WARN, "no emulation marks", "EMULATED (allowed)",
+		    "EMULATED: %s. Accepted only because of --allow-emulated: this is the local "
+		    "demo, not real hardware.",
+		    run.emulated_why);
 	else
-		set_check(C_GENUINE, ST_FAIL, "no emulation marks", "EMULATED",
-			  "%s. Fix: add --allow-emulated to check the local demo; a real deployment "
-			  "never carries these marks.",
-			  run.emulated_why);
+		set_check(
+		    C_GENUINE, ST_FAIL, "no emulation marks", "EMULATED",
+		    "%s. Fix: add --allow-emulated to check the local demo; a real deployment "
+		    "never carries these marks.",
+		    run.emulated_why);
 }
 
 /* --raw: the report itself, for the same nonce, against the pinned AMD roots. */
@@ -1025,20 +1076,24 @@ static void check_raw(void)
 	struct snp_report rep;
 	if (rc < 0 || status != 200 || !hex) {
 		int service = rc < 0 && (!status || status >= 500);
-		char *a = rc < 0 && !status ? xstrdup("no answer") : xasprintf("HTTP %ld, no report", status);
+		char *a = rc < 0 && !status ? xstrdup("no answer")
+		                            : xasprintf("HTTP %ld, no report", status);
 		set_check(C_RAW_REPORT, service ? ST_ERROR : ST_FAIL, want, a,
-			  "POST %s gave no report: %s", url,
-			  rc < 0 ? e.msg : jsonx_str(ans, "message") ? jsonx_str(ans, "message") : "no attestation_report");
+		          "POST %s gave no report: %s", url,
+		          rc < 0                      ? e.msg
+		          : jsonx_str(ans, "message") ? jsonx_str(ans, "message")
+		                                      : "no attestation_report");
 		free(a);
 		if (service)
 			run.error_fix = xasprintf("%s did not answer", url);
 		goto out;
 	}
 	if (!chain) {
-		set_check(C_RAW_REPORT, ST_FAIL, want, "no vcek_chain_pem",
-			  "the instance sent no VCEK certificate chain (vcek_chain_pem), so the report "
-			  "cannot be checked here. Fix: update the instance to a version whose "
-			  "/attest/raw answers vcek_chain_pem, or omit --raw.");
+		set_check(
+		    C_RAW_REPORT, ST_FAIL, want, "no vcek_chain_pem",
+		    "the instance sent no VCEK certificate chain (vcek_chain_pem), so the report "
+		    "cannot be checked here. Fix: update the instance to a version whose "
+		    "/attest/raw answers vcek_chain_pem, or omit --raw.");
 		goto out;
 	}
 	if (snp_report_load(hex, strlen(hex), raw, &e) < 0 ||
@@ -1050,32 +1105,31 @@ static void check_raw(void)
 	roots = snp_roots_new(1);
 	if (opt.emulated_root && snp_roots_add_file(roots, opt.emulated_root, 1, &e) < 0) {
 		set_check(C_RAW_REPORT, ST_FAIL, want, "bad --emulated-root",
-			  "--emulated-root %s. Fix: give the local demo's virtual ARK "
-			  "(var/public/virtual-ark.pem).",
-			  e.msg);
+		          "--emulated-root %s. Fix: give the local demo's virtual ARK "
+		          "(var/public/virtual-ark.pem).",
+		          e.msg);
 		goto out;
 	}
 	/* The chain's own ARK is never trusted: snp_verify pins it to roots. */
 	int vrc = snp_verify(raw, pem, roots, &run.raw_verification, &e);
 	struct json_object *er = NULL;
 	int emulated_root = json_object_object_get_ex(run.raw_verification, "emulated_root", &er) &&
-			    json_object_get_boolean(er);
+	                    json_object_get_boolean(er);
 	const char *product = jsonx_str(run.raw_verification, "product");
 	const char *root = jsonx_str(run.raw_verification, "root");
 	if (vrc < 0) {
-		set_check(C_RAW_REPORT, ST_FAIL, want, "not verified",
-			  "%s.%s", e.msg,
-			  opt.allow_emulated && !opt.emulated_root
-			      ? " For the local demo, pass its virtual root with --emulated-root "
-				"var/public/virtual-ark.pem (the instance is never asked for it)."
-			      : "");
+		set_check(C_RAW_REPORT, ST_FAIL, want, "not verified", "%s.%s", e.msg,
+		          opt.allow_emulated && !opt.emulated_root
+		              ? " For the local demo, pass its virtual root with --emulated-root "
+		                "var/public/virtual-ark.pem (the instance is never asked for it)."
+		              : "");
 	} else {
 		char *a = xasprintf("%s, root %s%s", product ? product : "?", root ? root : "?",
-				    emulated_root ? " (EMULATED)" : "");
+		                    emulated_root ? " (EMULATED)" : "");
 		set_check(C_RAW_REPORT, emulated_root ? ST_WARN : ST_PASS, want, a,
-			  emulated_root ? "EMULATED: the chain ends at the virtual root given with "
-					  "--emulated-root, not at AMD's."
-					: NULL);
+		          emulated_root ? "EMULATED: the chain ends at the virtual root given with "
+		                          "--emulated-root, not at AMD's."
+		                        : NULL);
 		free(a);
 		if (emulated_root)
 			note_emulated("the raw report chains to the emulated virtual root");
@@ -1084,9 +1138,9 @@ static void check_raw(void)
 	char *rd = hex_encode(rep.report_data, 32);
 	int bound = !strcmp(rd, run.digest_hex);
 	set_check(C_RAW_BINDING, bound ? ST_PASS : ST_FAIL, run.digest_hex, rd,
-		  bound ? NULL
-			: "the report's report_data does not start with sha256 of the runtime data "
-			  "sent: it was not made for this request.");
+	          bound ? NULL
+	                : "the report's report_data does not start with sha256 of the runtime data "
+	                  "sent: it was not made for this request.");
 	free(rd);
 
 	/*
@@ -1100,11 +1154,13 @@ static void check_raw(void)
 		const uint8_t *bytes;
 		size_t n;
 	} same[] = {
-	    {"measurement", "x-ms-sevsnpvm-launchmeasurement", rep.measurement, sizeof(rep.measurement)},
+	    {"measurement", "x-ms-sevsnpvm-launchmeasurement", rep.measurement,
+	     sizeof(rep.measurement)},
 	    {"host_data", "x-ms-sevsnpvm-hostdata", rep.host_data, sizeof(rep.host_data)},
 	    {"family_id", "x-ms-sevsnpvm-familyId", rep.family_id, sizeof(rep.family_id)},
 	    {"image_id", "x-ms-sevsnpvm-imageId", rep.image_id, sizeof(rep.image_id)},
-	    {"id_key_digest", "x-ms-sevsnpvm-idkeydigest", rep.id_key_digest, sizeof(rep.id_key_digest)},
+	    {"id_key_digest", "x-ms-sevsnpvm-idkeydigest", rep.id_key_digest,
+	     sizeof(rep.id_key_digest)},
 	    {"author_key_digest", "x-ms-sevsnpvm-authorkeydigest", rep.author_key_digest,
 	     sizeof(rep.author_key_digest)},
 	};
@@ -1115,26 +1171,27 @@ static void check_raw(void)
 		const char *t = jsonx_str(run.claims, same[i].claim);
 		if (!t || strcasecmp(t, h))
 			buf_appendf(&diff, "%s%s: report %s, token %s", diff.len ? "; " : "",
-				    same[i].name, h, t ? t : "(missing)");
+			            same[i].name, h, t ? t : "(missing)");
 		free(h);
 	}
 	long long svn = -1;
-	if (!jsonx_int(run.claims, "x-ms-sevsnpvm-guestsvn", &svn) || svn != (long long)rep.guest_svn)
+	if (!jsonx_int(run.claims, "x-ms-sevsnpvm-guestsvn", &svn) ||
+	    svn != (long long)rep.guest_svn)
 		buf_appendf(&diff, "%sguest_svn: report %u, token %lld", diff.len ? "; " : "",
-			    rep.guest_svn, svn);
+		            rep.guest_svn, svn);
 	struct json_object *dbg = NULL;
 	int tdebug = json_object_object_get_ex(run.claims, "x-ms-sevsnpvm-is-debuggable", &dbg) &&
-		     json_object_get_boolean(dbg);
+	             json_object_get_boolean(dbg);
 	int rdebug = (rep.policy & SNP_POLICY_DEBUG) != 0;
 	if (tdebug != rdebug)
 		buf_appendf(&diff, "%sdebug policy bit: report %d, token %d", diff.len ? "; " : "",
-			    rdebug, tdebug);
+		            rdebug, tdebug);
 	const char *fields = "launch fields";
 	if (diff.len) {
 		set_check(C_RAW_LAUNCH, ST_FAIL, fields, "differ",
-			  "the raw report and the token describe different guests (%s): the "
-			  "instance relayed evidence of another launch.",
-			  (const char *)diff.p);
+		          "the raw report and the token describe different guests (%s): the "
+		          "instance relayed evidence of another launch.",
+		          (const char *)diff.p);
 	} else {
 		char *chip = hex_encode(rep.chip_id, sizeof(rep.chip_id));
 		char *a = xasprintf("same (chip %.12s…)", chip);
@@ -1183,26 +1240,29 @@ static char *verdict_text(int code)
 	buf_init(&b);
 	buf_appendf(&b, "%s: ", verdict_word(code));
 	if (code == EXIT_VERIFIED) {
-		buf_appendf(&b, "%s runs the pinned policy (host_data %.16s…) in %s, attested by %s "
-				"for a nonce made here just now",
-			    run.base, run.expected_hostdata,
-			    run.emulated ? "an EMULATED SEV-SNP TEE (the local demo's virtual host: "
-					   "not real hardware; accepted because of --allow-emulated)"
-					 : "a genuine AMD SEV-SNP TEE",
-			    run.issuer);
+		buf_appendf(&b,
+		            "%s runs the pinned policy (host_data %.16s…) in %s, attested by %s "
+		            "for a nonce made here just now",
+		            run.base, run.expected_hostdata,
+		            run.emulated
+		                ? "an EMULATED SEV-SNP TEE (the local demo's virtual host: "
+		                  "not real hardware; accepted because of --allow-emulated)"
+		                : "a genuine AMD SEV-SNP TEE",
+		            run.issuer);
 		if (opt.raw)
 			buf_appendf(&b, "; its raw report checks against %s",
-				    run.emulated ? "the emulated root" : "AMD's pinned roots");
+			            run.emulated ? "the emulated root" : "AMD's pinned roots");
 		buf_appendf(&b, ".");
 	} else if (code == EXIT_SERVICE) {
 		buf_appendf(&b, "%s. Nothing was proven either way; try again.",
-			    run.error_fix ? run.error_fix : "a service did not answer");
+		            run.error_fix ? run.error_fix : "a service did not answer");
 	} else if (!any_status(ST_FAIL) && !run.pinned) {
-		buf_appendf(&b, "every check passed, but the policy was NOT pinned: %s runs host_data "
-				"%s in %s TEE. Give --policy FILE or --expect-hostdata HEX to prove it "
-				"is the policy you expect.",
-			    run.base, checks[C_HOSTDATA].actual ? checks[C_HOSTDATA].actual : "?",
-			    run.emulated ? "an EMULATED" : "a SEV-SNP");
+		buf_appendf(&b,
+		            "every check passed, but the policy was NOT pinned: %s runs host_data "
+		            "%s in %s TEE. Give --policy FILE or --expect-hostdata HEX to prove it "
+		            "is the policy you expect.",
+		            run.base, checks[C_HOSTDATA].actual ? checks[C_HOSTDATA].actual : "?",
+		            run.emulated ? "an EMULATED" : "a SEV-SNP");
 	} else {
 		int n = 0;
 		for (int i = 0; i < C_COUNT; i++)
@@ -1251,8 +1311,10 @@ static void print_human(int code)
 		if (c->raw_only && !opt.raw)
 			continue;
 		char *ex = fit(c->expected ? c->expected : "", W_EXPECT);
-		char *ac = fit(c->st == ST_SKIP ? "(not checked)" : c->actual ? c->actual : "",
-			       W_ACTUAL);
+		char *ac = fit(c->st == ST_SKIP ? "(not checked)"
+		               : c->actual      ? c->actual
+		                                : "",
+		               W_ACTUAL);
 		printf("  %s  ", mark(c->st));
 		pad(c->label, W_LABEL);
 		printf("  ");
@@ -1272,7 +1334,8 @@ static void print_human(int code)
 		print_wrapped(first, c->detail, 6);
 		free(first);
 	}
-	printf("\n  (✓ passed  ✗ failed  ! accepted with a warning  ? could not check  – not checked)\n");
+	printf("\n  (✓ passed  ✗ failed  ! accepted with a warning  ? could not check  – not "
+	       "checked)\n");
 	char *v = verdict_text(code);
 	putchar('\n');
 	print_wrapped("", v, 2);
@@ -1282,7 +1345,7 @@ static void print_human(int code)
 static void print_json(int code)
 {
 	struct json_object *o = json_object_new_object(), *arr = json_object_new_array(),
-			   *failed = json_object_new_array();
+	                   *failed = json_object_new_array();
 	jsonx_add_str(o, "verdict", verdict_word(code));
 	jsonx_add_bool(o, "verified", code == EXIT_VERIFIED);
 	jsonx_add_bool(o, "emulated", run.emulated);
@@ -1299,8 +1362,10 @@ static void print_json(int code)
 	jsonx_add_bool(p, "pinned", run.pinned);
 	jsonx_add_str(p, "expected_hostdata", run.pinned ? run.expected_hostdata : NULL);
 	jsonx_add_str(p, "file", run.have_policy ? opt.policy_file : NULL);
-	jsonx_add_str(p, "form", run.have_policy ? ccepolicy_form_name(run.policy.form)
-						 : run.pinned ? "--expect-hostdata" : NULL);
+	jsonx_add_str(p, "form",
+	              run.have_policy ? ccepolicy_form_name(run.policy.form)
+	              : run.pinned    ? "--expect-hostdata"
+	                              : NULL);
 	jsonx_add_str(p, "where", run.have_policy ? run.policy.where : NULL);
 	jsonx_add(o, "policy", p);
 	for (int i = 0; i < C_COUNT; i++) {
@@ -1322,10 +1387,11 @@ static void print_json(int code)
 	jsonx_add(o, "checks", arr);
 	jsonx_add(o, "failed_checks", failed);
 	jsonx_add(o, "claims", run.claims ? json_object_get(run.claims) : NULL);
-	jsonx_add(o, "instance_error", run.instance_error ? json_object_get(run.instance_error) : NULL);
+	jsonx_add(o, "instance_error",
+	          run.instance_error ? json_object_get(run.instance_error) : NULL);
 	if (opt.raw)
 		jsonx_add(o, "report_verification",
-			  run.raw_verification ? json_object_get(run.raw_verification) : NULL);
+		          run.raw_verification ? json_object_get(run.raw_verification) : NULL);
 	char *s = jsonx_dump_pretty(o);
 	printf("%s\n", s);
 	free(s);
@@ -1348,7 +1414,7 @@ int main(int argc, char **argv)
 		struct err e = {0};
 		if (jwt_parse(jwt, &j, &e) < 0) {
 			set_check(C_TOKEN, ST_FAIL, "a JWT", "not a JWT",
-				  "attestation_token is not a compact JWS: %s.", e.msg);
+			          "attestation_token is not a compact JWS: %s.", e.msg);
 		} else {
 			char *a = xasprintf("JWT, %zu bytes", strlen(jwt));
 			set_check(C_TOKEN, ST_PASS, "a JWT", a, NULL);
@@ -1364,12 +1430,14 @@ int main(int argc, char **argv)
 				run.claims = json_object_get(j.payload);
 				check_claims(run.claims);
 				if (!any_status(ST_FAIL)) {
-					/* The project's own verifier must agree with the checks above. */
+					/* The project's own verifier must agree with the checks
+					 * above. */
 					struct json_object *again = NULL;
-					if (jwt_verify_with_jwks(jwt, jwks, run.issuer, now_unix(), &again,
-								 &e) < 0)
-						set_check(C_SIGNATURE, ST_FAIL, "verifies", "rejected",
-							  "lib/jwt rejects the token: %s", e.msg);
+					if (jwt_verify_with_jwks(jwt, jwks, run.issuer, now_unix(),
+					                         &again, &e) < 0)
+						set_check(C_SIGNATURE, ST_FAIL, "verifies",
+						          "rejected",
+						          "lib/jwt rejects the token: %s", e.msg);
 					json_object_put(again);
 				}
 				if (opt.raw)
