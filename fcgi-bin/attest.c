@@ -126,6 +126,9 @@ static struct json_object *raw_json(struct attest_report_result *r, const uint8_
 	jsonx_add_bool(o, "report_data_bound", r->bound);
 	jsonx_add(o, "verification", json_object_get(r->checks));
 	jsonx_add_str(o, "certificate_source", r->chain_source);
+	/* Public certificates (VCEK, ASK, ARK) so a relying party can check the report itself
+	 * against its own pinned roots (tools/attest-check --raw). */
+	jsonx_add_str(o, "vcek_chain_pem", r->chain_pem);
 	jsonx_add_bool(o, "emulated", r->emulated);
 	add_common(o, r->via, r->source, rt, n, &r->timing);
 	return o;
