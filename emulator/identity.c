@@ -54,7 +54,7 @@ static struct {
 
 static const char *need(const char *var, const char *hint)
 {
-	const char *v = getenv(var);
+	const char *v = config_env(var);
 	if (!v || !*v)
 		die(var, "not set: %s", hint);
 	return v;
@@ -65,7 +65,7 @@ static void load_config(void)
 	id.name = need("IDENTITY_NAME", "set it to the identity's name, e.g. id-contoso");
 	id.client_id = need("IDENTITY_CLIENT_ID", "set it to the identity's client id (a GUID)");
 	id.oid = need("IDENTITY_OID", "set it to the identity's object id (a GUID)");
-	const char *who = getenv("IDENTITY_CALLER_USER");
+	const char *who = config_env("IDENTITY_CALLER_USER");
 	if (who && *who) {
 		const struct passwd *pw = getpwnam(who);
 		if (pw) {
@@ -81,11 +81,11 @@ static void load_config(void)
 		      (p[0] >= 'a' && p[0] <= 'z') || (p[0] >= 'A' && p[0] <= 'Z')))
 			die("IDENTITY_NAME", "'%s' may hold only letters, digits, '-' and '_'",
 			    id.name);
-	const char *mirid = getenv("IDENTITY_RESOURCE_ID");
+	const char *mirid = config_env("IDENTITY_RESOURCE_ID");
 	if (mirid && *mirid) {
 		id.mirid = xstrdup(mirid);
 	} else {
-		const char *rg = getenv("RESOURCE_GROUP_NAME");
+		const char *rg = config_env("RESOURCE_GROUP_NAME");
 		id.mirid = xasprintf("/subscriptions/00000000-0000-0000-0000-000000000000/"
 		                     "resourcegroups/%s/providers/Microsoft.ManagedIdentity/"
 		                     "userAssignedIdentities/%s",

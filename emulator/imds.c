@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "http.h"
 #include "jsonx.h"
 
@@ -44,7 +45,7 @@ static void thim_cert(struct http_req *rq, struct http_resp *rs)
 {
 	if (!metadata_header_ok(rq, rs))
 		return;
-	const char *path = getenv("IMDS_THIM_FILE");
+	const char *path = config_env("IMDS_THIM_FILE");
 	if (!path || !*path) {
 		imds_error(rs, 404, "not_found",
 			   "AMD certificates are not available: this host is not a confidential "

@@ -310,7 +310,7 @@ static int cmd_init(int argc, char **argv)
 		return 2;
 	}
 	const char *dir = argv[2], *name = NULL, *policy_file = NULL, *host = NULL;
-	const char *size_s = getenv("KEY_SIZE_BITS");
+	const char *size_s = config_env("KEY_SIZE_BITS");
 	int force = 0;
 	for (int i = 3; i < argc; i++) {
 		const char *a = argv[i];
@@ -385,7 +385,7 @@ static int cmd_init(int argc, char **argv)
 	char *host_owned = NULL;
 	if (!host) {
 		struct endpoint ep;
-		const char *u = getenv("KV_URL");
+		const char *u = config_env("KV_URL");
 		if (u && *u && config_parse_endpoint("KV_URL", u, &ep, &e) == 0 && ep.set) {
 			size_t hl = strcspn(ep.host, ":");
 			if (ep.host[0] == '[')
@@ -450,18 +450,18 @@ static void load_config(void)
 {
 	struct err e;
 	err_clear(&e);
-	const char *v = getenv("KV_DIR");
+	const char *v = config_env("KV_DIR");
 	if (!v || !*v)
 		die("KV_DIR", "not set: set it to a directory made by `keyvault init DIR`");
 	kv.dir = xstrdup(v);
-	v = getenv("KV_NAME");
+	v = config_env("KV_NAME");
 	if (v && *v) {
 		kv.name = xstrdup(v);
 	} else {
 		const char *slash = strrchr(kv.dir, '/');
 		kv.name = xstrdup(slash && slash[1] ? slash + 1 : kv.dir);
 	}
-	v = getenv("KV_URL");
+	v = config_env("KV_URL");
 	if (!v || !*v || config_parse_endpoint("KV_URL", v, &kv.url, &e) != 0 || !kv.url.set)
 		die("KV_URL", "%s", *e.msg ? e.msg : "not set: set it to this vault's base URL");
 	char *kpath = xasprintf("%s/%s", kv.dir, SIGNING_KEY);
@@ -485,7 +485,7 @@ static void load_config(void)
 	kv.kid = jwk_thumbprint(kv.sign_key);
 	free(kpath);
 	free(cpath);
-	v = getenv("AAD_PUBLIC_KEY");
+	v = config_env("AAD_PUBLIC_KEY");
 	if (!v || !*v)
 		die("AAD_PUBLIC_KEY",
 		    "not set: set it to the local AAD public key (aad.pem made by "

@@ -104,7 +104,7 @@ static int init_dir(const char *dir)
 static void load_config(void)
 {
 	struct err e = {0};
-	const char *v = getenv("MAA_ISSUER");
+	const char *v = config_env("MAA_ISSUER");
 	if (!v || !*v)
 		die("MAA_ISSUER", "not set: set it to this service's base URL, e.g. "
 		                  "http://127.0.0.1:8010");
@@ -112,7 +112,7 @@ static void load_config(void)
 		die(NULL, "%s", e.msg);
 	maa.jku = xasprintf("%s/certs", maa.issuer.url);
 
-	const char *dir = getenv("MAA_KEY_DIR");
+	const char *dir = config_env("MAA_KEY_DIR");
 	if (!dir || !*dir)
 		die("MAA_KEY_DIR", "not set: set it to a directory made by `maa init DIR`");
 	char *kpath = dir_file(dir, KEY_FILE), *cpath = dir_file(dir, CERT_FILE);
@@ -130,12 +130,12 @@ static void load_config(void)
 	maa.kid = jwk_thumbprint(maa.key);
 
 	maa.roots = snp_roots_new(1);
-	v = getenv("MAA_TRUSTED_ROOTS");
+	v = config_env("MAA_TRUSTED_ROOTS");
 	if (v && *v && snp_roots_add_file(maa.roots, v, 1, &e) != 0)
 		die("MAA_TRUSTED_ROOTS", "%s", e.msg);
 
 	maa.lifetime = DEFAULT_LIFETIME;
-	v = getenv("MAA_TOKEN_LIFETIME");
+	v = config_env("MAA_TOKEN_LIFETIME");
 	if (v && *v && parse_ulong(v, 60, 7UL * 86400, &maa.lifetime) != 0)
 		die("MAA_TOKEN_LIFETIME", "'%.40s' is not a number of seconds in [60, 604800]", v);
 

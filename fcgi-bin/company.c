@@ -155,11 +155,9 @@ static void company_populate(struct http_req *rq, struct http_resp *rs)
  * this company's rows and shows the others as what they are to us,
  * undecryptable.  A file that does not exist yet is an empty list.
  */
-static struct json_object *list_json(struct blob_store *s, const char *company,
-                                     struct json_object *all)
+/* Number the rows as the original did (line_number, from 1); the count of company's own. */
+static long long number_rows(struct json_object *all, const char *company)
 {
-	struct json_object *o = json_object_new_object();
-	char *blob = records_blob_name(), *url = blob_public_url(s, blob);
 	size_t n = all ? json_object_array_length(all) : 0;
 	long long own = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -168,6 +166,16 @@ static struct json_object *list_json(struct blob_store *s, const char *company,
 		own += c && !strcmp(c, company);
 		jsonx_add_int(r, "line_number", (long long)i + 1);
 	}
+	return own;
+}
+
+static struct json_object *list_json(struct blob_store *s, const char *company,
+                                     struct json_object *all)
+{
+	struct json_object *o = json_object_new_object();
+	char *blob = records_blob_name(), *url = blob_public_url(s, blob);
+	size_t n = all ? json_object_array_length(all) : 0;
+	long long own = number_rows(all, company);
 	jsonx_add_str(o, "status", "success");
 	jsonx_add_str(o, "company", company);
 	jsonx_add_str(o, "blob_name", blob);

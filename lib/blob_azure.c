@@ -323,20 +323,6 @@ static char *origin_url(const struct az_store *a, const char *path)
 	return xasprintf("%.*s%s", (int)(host_end - a->endpoint), a->endpoint, path);
 }
 
-/* Redact: a transport error message names the URL; give the public one instead. */
-static void redact(struct err *e, const char *url, const char *public_url)
-{
-	char *hit = strstr(e->msg, url);
-	if (!hit)
-		return;
-	char tail[sizeof(e->msg)];
-	snprintf(tail, sizeof(tail), "%s", hit + strlen(url));
-	*hit = '\0';
-	char head[sizeof(e->msg)];
-	snprintf(head, sizeof(head), "%s", e->msg);
-	snprintf(e->msg, sizeof(e->msg), "blob storage: %s%s%s", head, public_url, tail);
-}
-
 struct az_call {
 	const char *method;
 	const char *name;          /* NULL: the container itself */
@@ -408,10 +394,12 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 			.body = c->body,
 			.body_len = c->len,
 			.max_resp = AZ_MAX_BLOB,
+			/* The URL may carry a SAS: messages name the public one. */
+			.shown_url = public_url,
 		};
 		rc = fetch(&rq, resp, e);
 		if (rc < 0)
-			redact(e, (char *)url.p, public_url);
+			err_wrap(e, "blob storage");
 	}
 	free_secret_str(auth);
 	free_secret_str(token);

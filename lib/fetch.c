@@ -119,16 +119,17 @@ int fetch(const struct fetch_req *rq, struct fetch_resp *resp, struct err *e)
 	if (rc == CURLE_OK)
 		return 0;
 	int ret;
+	const char *shown = rq->shown_url ? rq->shown_url : rq->url;
 	if (sink.overflow)
-		ret = err_set(e, ERR_UPSTREAM, "response from %s exceeds %zu bytes", rq->url, sink.max);
+		ret = err_set(e, ERR_UPSTREAM, "response from %s exceeds %zu bytes", shown, sink.max);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)
-		ret = err_set(e, ERR_TIMEOUT, "no answer from %s within %ld s", rq->url, timeout);
+		ret = err_set(e, ERR_TIMEOUT, "no answer from %s within %ld s", shown, timeout);
 	else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
 		 rc == CURLE_COULDNT_RESOLVE_PROXY)
-		ret = err_set(e, ERR_UNAVAILABLE, "cannot connect to %s: %s", rq->url,
+		ret = err_set(e, ERR_UNAVAILABLE, "cannot connect to %s: %s", shown,
 			      curl_easy_strerror(rc));
 	else
-		ret = err_set(e, ERR_UNAVAILABLE, "request to %s failed: %s", rq->url,
+		ret = err_set(e, ERR_UNAVAILABLE, "request to %s failed: %s", shown,
 			      curl_easy_strerror(rc));
 	fetch_resp_free(resp);
 	return ret;

@@ -20,6 +20,7 @@ struct fetch_req {
 	size_t body_len;
 	long timeout_s;              /* 0 = cfg.http_timeout (or 30 before config) */
 	size_t max_resp;             /* 0 = 4 MiB */
+	const char *shown_url;       /* the URL messages name (NULL: url); for URLs with secrets */
 };
 
 struct fetch_resp {

@@ -289,12 +289,20 @@ static const struct outcome_rule rules[] = {
      "Fix that line of the CSV.", NULL, NULL},
 };
 
+const struct outcome_rule *outcome_rules(size_t *n)
+{
+	*n = NELEM(rules);
+	return rules;
+}
+
 enum outcome_path outcome_path_now(void)
 {
 	if (attest_backend_now() == ATTEST_SIDECAR)
 		return PATH_SIDECAR;
 	const struct evidence_provider *p = evidence_provider();
-	return p && p->emulated ? PATH_VIRTUAL : PATH_DEVICE;
+	if (p)
+		return p->emulated ? PATH_VIRTUAL : PATH_DEVICE;
+	return evidence_virtual_configured() ? PATH_VIRTUAL : PATH_DEVICE;
 }
 
 /* Higher is more specific; -1 when the row does not apply. */

@@ -56,6 +56,8 @@ struct json_object *outcome_envelope(const struct err *e);
 /* The path attestation takes in this configuration right now. */
 enum outcome_path outcome_path_now(void);
 
+/* Every row of the table (n of them), in the order README.md lists them. */
+const struct outcome_rule *outcome_rules(size_t *n);
 /* The table as a Markdown table, for README.md (caller frees). */
 char *outcome_markdown(void);
 

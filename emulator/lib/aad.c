@@ -1,3 +1,4 @@
+#include "config.h"
 #include "aad.h"
 
 #include <errno.h>
@@ -17,7 +18,7 @@
 
 const char *aad_issuer(void)
 {
-	const char *v = getenv("AAD_ISSUER");
+	const char *v = config_env("AAD_ISSUER");
 	return v && *v ? v : AAD_DEFAULT_ISSUER;
 }
 

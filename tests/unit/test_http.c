@@ -82,4 +82,81 @@ static void test_validate(void)
 	CHECK((m = validate("{\"name\":\"a\\u0000b\"}")) && strstr(m, "NUL"));
 }
 
-TESTS(test_body_json, test_validate)
+static const char *const colours[] = {"red", "green", NULL};
+static const struct field_spec checked[] = {
+	{"text", FIELD_STRING, 0, 0, 1, CHECK_TEXT, NULL},
+	{"data", FIELD_STRING, 0, 0, 1, CHECK_BASE64, NULL},
+	{"colour", FIELD_STRING, 0, 0, 0, CHECK_ENUM, colours},
+	{"endpoint", FIELD_STRING, 0, 256, 1, CHECK_ENDPOINT, NULL},
+	{"key", FIELD_STRING, 0, 256, 1, CHECK_KEY_NAME, NULL},
+};
+
+static int form(const char *text, struct http_form *f, struct err *e)
+{
+	struct http_req rq = {0};
+	rq.body = (unsigned char *)text;
+	rq.body_len = strlen(text);
+	err_clear(e);
+	return http_form_read(&rq, checked, sizeof(checked) / sizeof(checked[0]), f, e);
+}
+
+static void test_checks(void)
+{
+	struct http_form f;
+	struct err e;
+	CHECK_MSG(form("{\"text\":\"Zo\u00eb \u00d8stergaard\",\"data\":\"aGk=\",\"colour\":\"green\","
+		       "\"endpoint\":\"kv.vault.azure.net\",\"key\":\"contoso-secret-key/abc123\"}",
+		       &f, &e) == 0,
+		  "%s", e.msg);
+	CHECK_STR(http_form_str(&f, "text"), "Zo\u00eb \u00d8stergaard");
+	CHECK(http_form_get(&f, "data")->nbytes == 2 && !memcmp(http_form_get(&f, "data")->bytes, "hi", 2));
+	CHECK_INT(http_form_get(&f, "colour")->choice, 1);
+	CHECK(!http_form_get(&f, "missing")->present);
+	http_form_free(&f);
+	/* URL-alphabet base64 too, as a script may send. */
+	CHECK(form("{\"data\":\"-_8\"}", &f, &e) == 0 && http_form_get(&f, "data")->nbytes == 2);
+	http_form_free(&f);
+	static const char *const bad[][2] = {
+		{"{\"text\":\"a\\u0007b\"}", "control character (U+0007"},
+		{"{\"text\":\"a\\nb\"}", "control character (U+000A"},
+		{"{\"text\":\"a\\u0085b\"}", "control character (U+0085"},
+		{"{\"data\":\"%%%\"}", "not valid base64"},
+		{"{\"colour\":\"blue\"}", "must be \"red\" or \"green\""},
+		{"{\"endpoint\":\"https://a.example/path\"}", "host[:port]"},
+		{"{\"endpoint\":\"ftp://a.example\"}", "unsupported scheme"},
+		{"{\"key\":\"../etc/passwd\"}", "not a key name"},
+		{"{\"key\":\"a/b/c\"}", "not a key name"},
+		/* Reject, never repair: json-c would store U+FFFD for these. */
+		{"{\"text\":\"a\\ud800b\"}", "unpaired UTF-16 surrogate"},
+		{"{\"text\":\"a\\udc00b\"}", "unpaired UTF-16 surrogate"},
+		{"{\"text\":\"a\\ud800\\u0041\"}", "unpaired UTF-16 surrogate"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = form(bad[i][0], &f, &e);
+		CHECK_MSG(rc < 0 && e.code == ERR_BAD_REQUEST && e.stage == STAGE_REQUEST &&
+				  strstr(e.msg, bad[i][1]),
+			  "%s: rc %d, %s", bad[i][0], rc, e.msg);
+		http_form_free(&f);
+	}
+	/* A surrogate pair is fine. */
+	CHECK(form("{\"text\":\"\\ud83d\\udd12\"}", &f, &e) == 0);
+	CHECK_STR(http_form_str(&f, "text"), "\xf0\x9f\x94\x92");
+	http_form_free(&f);
+}
+
+/* A body of NUL bytes is not an empty body (it used to pass for {}). */
+static void test_nul_body(void)
+{
+	struct http_req rq = {0};
+	static const unsigned char nuls[3] = {0, 0, 0};
+	struct json_object *o = NULL;
+	struct err e;
+	err_clear(&e);
+	rq.body = (unsigned char *)nuls;
+	rq.body_len = sizeof(nuls);
+	CHECK(http_body_json(&rq, &o, &e) < 0 && !o && e.code == ERR_BAD_REQUEST);
+	rq.body_len = 1;
+	CHECK(http_body_json(&rq, &o, &e) < 0 && !o);
+}
+
+TESTS(test_body_json, test_validate, test_checks, test_nul_body)
