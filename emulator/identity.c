@@ -36,9 +36,7 @@
 #define LIFETIME   3600
 
 static const char *const resources[] = {
-    "https://vault.azure.net",
-    "https://managedhsm.azure.net",
-    "https://storage.azure.com",
+    "https://vault.azure.net", "https://managedhsm.azure.net", "https://storage.azure.com",
     "https://attest.azure.net", /* the attestation SDKs ask for it; MAA ignores it */
 };
 
@@ -150,8 +148,8 @@ static long caller_uid(const struct http_req *rq)
 	while (fgets(line, sizeof(line), f)) {
 		unsigned int la, lp, ra2, rp2;
 		unsigned long u;
-		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %*X %*X:%*X %*X:%*X %*X %lu", &la, &lp, &ra2,
-			   &rp2, &u) != 5)
+		if (sscanf(line, " %*u: %8X:%4X %8X:%4X %*X %*X:%*X %*X:%*X %*X %lu", &la, &lp,
+		           &ra2, &rp2, &u) != 5)
 			continue;
 		if (la == cli.s_addr && lp == cport && ra2 == srv.s_addr && rp2 == sport) {
 			uid = (long)u;
@@ -167,11 +165,12 @@ static void token(struct http_req *rq, struct http_resp *rs)
 	if (id.check_caller) {
 		long uid = caller_uid(rq);
 		if (uid != (long)id.caller_uid) {
-			log_info("token refused: caller uid %ld is not the instance that owns %s", uid,
-				 id.name);
-			imds_error(rs, 403, "forbidden",
-				   "This identity belongs to another instance: only its own container "
-				   "gets tokens for it");
+			log_info("token refused: caller uid %ld is not the instance that owns %s",
+			         uid, id.name);
+			imds_error(
+			    rs, 403, "forbidden",
+			    "This identity belongs to another instance: only its own container "
+			    "gets tokens for it");
 			return;
 		}
 	}

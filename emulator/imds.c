@@ -20,7 +20,7 @@
 #include "http.h"
 #include "jsonx.h"
 
-#define THIM_PATH "/metadata/THIM/amd/certification"
+#define THIM_PATH      "/metadata/THIM/amd/certification"
 #define THIM_MAX_BYTES (1u << 20)
 
 static void imds_error(struct http_resp *rs, int status, const char *error, const char *desc)
@@ -48,8 +48,8 @@ static void thim_cert(struct http_req *rq, struct http_resp *rs)
 	const char *path = config_env("IMDS_THIM_FILE");
 	if (!path || !*path) {
 		imds_error(rs, 404, "not_found",
-			   "AMD certificates are not available: this host is not a confidential "
-			   "container host (IMDS_THIM_FILE unset)");
+		           "AMD certificates are not available: this host is not a confidential "
+		           "container host (IMDS_THIM_FILE unset)");
 		return;
 	}
 	struct buf b;
@@ -59,13 +59,13 @@ static void thim_cert(struct http_req *rq, struct http_resp *rs)
 		buf_free(&b);
 		if (en == ENOENT) {
 			imds_error(rs, 404, "not_found",
-				   "AMD certificates are not available: this host is not a "
-				   "confidential container host");
+			           "AMD certificates are not available: this host is not a "
+			           "confidential container host");
 			return;
 		}
 		char msg[300];
 		snprintf(msg, sizeof(msg), "cannot read IMDS_THIM_FILE %.200s: %s", path,
-			 strerror(en));
+		         strerror(en));
 		imds_error(rs, 500, "internal_error", msg);
 		return;
 	}
@@ -78,7 +78,7 @@ static void thim_cert(struct http_req *rq, struct http_resp *rs)
 			json_object_put(o);
 		char msg[300];
 		snprintf(msg, sizeof(msg), "IMDS_THIM_FILE %.200s is not THIM JSON with a vcekCert",
-			 path);
+		         path);
 		imds_error(rs, 500, "internal_error", msg);
 		buf_free(&b);
 		return;
@@ -103,10 +103,10 @@ static void metadata_other(struct http_req *rq, struct http_resp *rs)
 }
 
 static const struct http_route routes[] = {
-	{"GET", THIM_PATH, 0, thim_cert},
-	/* Managed-identity tokens (GET /metadata/identity/oauth2/token) belong here. */
-	/* Catch-all last: first match wins, and it only sends IMDS-shaped errors. */
-	{NULL, "/metadata/", 1, metadata_other},
+    {"GET", THIM_PATH, 0, thim_cert},
+    /* Managed-identity tokens (GET /metadata/identity/oauth2/token) belong here. */
+    /* Catch-all last: first match wins, and it only sends IMDS-shaped errors. */
+    {NULL, "/metadata/", 1, metadata_other},
 };
 
 int main(void)

@@ -375,7 +375,7 @@ static int cmd_init(int argc, char **argv)
 			struct endpoint ep;
 			if (!a || config_parse_endpoint("authority", a, &ep, &e) < 0) {
 				fprintf(stderr, "keyvault init: %s: anyOf[%zu].authority: %s\n",
-					policy_file, i, a ? e.msg : "missing");
+				        policy_file, i, a ? e.msg : "missing");
 				json_object_put(policy);
 				return 2;
 			}
@@ -893,7 +893,8 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	oid = jsonx_str(claims, "oid");
 	if (!permitted(rs, claims, "release", "release", t.name))
 		goto done;
-	if (http_body_json(rq, &body, &e) < 0 || http_validate(body, spec, NELEM(spec), NULL, &e) < 0) {
+	if (http_body_json(rq, &body, &e) < 0 ||
+	    http_validate(body, spec, NELEM(spec), NULL, &e) < 0) {
 		kv_error(rs, 400, "BadParameter", "%s", e.msg);
 		goto done;
 	}

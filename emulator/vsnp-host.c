@@ -29,12 +29,12 @@
 #include <openssl/sha.h>
 
 #include "codec.h"
-#include "err.h"
 #include "config.h"
+#include "err.h"
 #include "log.h"
+#include "pki.h"
 #include "snp.h"
 #include "util.h"
-#include "pki.h"
 #include "vsnp.h"
 
 #define REQ_SIZE             72

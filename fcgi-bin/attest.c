@@ -24,8 +24,8 @@
 #define MAX_RUNTIME_B64 16384
 
 static const struct field_spec attest_fields[] = {
-	{"maa_endpoint", FIELD_STRING, 0, 256, 1, CHECK_ENDPOINT, NULL},
-	{"runtime_data", FIELD_STRING, 0, MAX_RUNTIME_B64, 1, CHECK_BASE64, NULL},
+    {"maa_endpoint", FIELD_STRING, 0, 256, 1, CHECK_ENDPOINT, NULL},
+    {"runtime_data", FIELD_STRING, 0, MAX_RUNTIME_B64, 1, CHECK_BASE64, NULL},
 };
 
 /* The runtime bytes to bind: the request's (standard base64, as the original page's btoa
@@ -189,9 +189,9 @@ static struct json_object *info_status(const struct platform_probe *p)
 {
 	struct json_object *st = json_object_new_object();
 	jsonx_add_str(st, "platform_status",
-	              p->works                       ? "running_in_tee"
-	              : p->sidecar_up || p->source   ? "sidecar_present_attestation_failed"
-	                                             : "sidecar_unavailable");
+	              p->works                     ? "running_in_tee"
+	              : p->sidecar_up || p->source ? "sidecar_present_attestation_failed"
+	                                           : "sidecar_unavailable");
 	jsonx_add_bool(st, "sidecar_available", p->sidecar_up);
 	jsonx_add_bool(st, "attestation_works", p->works);
 	jsonx_add_str(st, "sidecar_error", p->sidecar_up ? NULL : p->sidecar_error);
@@ -205,19 +205,20 @@ static struct json_object *info_status(const struct platform_probe *p)
 
 static struct json_object *info_features(const struct platform_probe *p)
 {
-	static const char *const ok[] = {
-		"Memory encryption: verified by attestation",
-		"Remote attestation: token issued and verified", "Secure key release: available",
-		"Confidential computing policy: enforced (host_data)"};
+	static const char *const ok[] = {"Memory encryption: verified by attestation",
+	                                 "Remote attestation: token issued and verified",
+	                                 "Secure key release: available",
+	                                 "Confidential computing policy: enforced (host_data)"};
 	static const char *const no[] = {
-		"Hardware TEE: NOT available", "Memory encryption: NOT verified",
-		"Remote attestation: FAILED", "Secure key release: NOT possible",
-		"Confidential computing policy: NOT enforced"};
+	    "Hardware TEE: NOT available", "Memory encryption: NOT verified",
+	    "Remote attestation: FAILED", "Secure key release: NOT possible",
+	    "Confidential computing policy: NOT enforced"};
 	struct json_object *f = json_object_new_array();
 	if (p->works)
-		json_object_array_add(f, json_object_new_string(
-		                             p->emulated ? "Hardware TEE: virtual AMD SEV-SNP (emulated)"
-		                                         : "Hardware TEE: AMD SEV-SNP"));
+		json_object_array_add(
+		    f, json_object_new_string(p->emulated
+		                                  ? "Hardware TEE: virtual AMD SEV-SNP (emulated)"
+		                                  : "Hardware TEE: AMD SEV-SNP"));
 	for (size_t i = 0; i < (p->works ? NELEM(ok) : NELEM(no)); i++)
 		json_object_array_add(f, json_object_new_string(p->works ? ok[i] : no[i]));
 	return f;
@@ -229,18 +230,21 @@ static struct json_object *info_json(const struct platform_probe *p)
 	jsonx_add_str(o, "platform", "Azure Container Instances");
 	jsonx_add_str(o, "sku", p->works ? "Confidential" : "Standard (no TEE detected)");
 	jsonx_add_str(o, "attestation_service", "Microsoft Azure Attestation (MAA)");
-	jsonx_add_str(o, "hardware", !p->works      ? "No TEE available"
-	                             : p->emulated  ? "Virtual AMD SEV-SNP (emulated, not a real TEE)"
-	                                            : "AMD SEV-SNP");
+	jsonx_add_str(o, "hardware",
+	              !p->works     ? "No TEE available"
+	              : p->emulated ? "Virtual AMD SEV-SNP (emulated, not a real TEE)"
+	                            : "AMD SEV-SNP");
 	jsonx_add_str(o, "demo", "Confidential ACI attestation demo (C)");
 	jsonx_add(o, "status", info_status(p));
 	jsonx_add(o, "features", info_features(p));
 	struct json_object *d = json_object_new_object();
-	jsonx_add_str(d, "note", p->works ? "A fresh attestation token was issued and verified for "
-	                                    "this request."
-	                                  : "Attestation does not work on this instance.");
+	jsonx_add_str(d, "note",
+	              p->works ? "A fresh attestation token was issued and verified for "
+	                         "this request."
+	                       : "Attestation does not work on this instance.");
 	jsonx_add_str(d, "recommendation",
-	              p->works ? "None needed." : "Deploy with the Confidential SKU to run in a TEE.");
+	              p->works ? "None needed."
+	                       : "Deploy with the Confidential SKU to run in a TEE.");
 	jsonx_add_str(d, "maa_endpoint", cfg.maa.host);
 	jsonx_add(o, "diagnostics", d);
 	return o;
@@ -259,9 +263,10 @@ static void container_info(struct http_req *rq, struct http_resp *rs)
 {
 	(void)rq;
 	struct json_object *o = json_object_new_object();
-	jsonx_add_str(o, "image", *cfg.container_image
-	                              ? cfg.container_image
-	                              : "Not available from environment (set CONTAINER_IMAGE)");
+	jsonx_add_str(o, "image",
+	              *cfg.container_image
+	                  ? cfg.container_image
+	                  : "Not available from environment (set CONTAINER_IMAGE)");
 	jsonx_add(o, "image_digest", NULL);
 	char *cid = platform_container_id();
 	jsonx_add_str(o, "container_id",
@@ -282,12 +287,12 @@ static void container_info(struct http_req *rq, struct http_resp *rs)
 }
 
 static const struct http_route routes[] = {
-	{"POST", "/attest/maa", 0, attest_maa},
-	{"POST", "/attest/raw", 0, attest_raw_handler},
-	{"GET", "/sidecar/status", 0, sidecar_status_handler},
-	{"GET", "/info", 0, info},
-	{"GET", "/health", 0, health},
-	{"GET", "/container/info", 0, container_info},
+    {"POST", "/attest/maa", 0, attest_maa},
+    {"POST", "/attest/raw", 0, attest_raw_handler},
+    {"GET", "/sidecar/status", 0, sidecar_status_handler},
+    {"GET", "/info", 0, info},
+    {"GET", "/health", 0, health},
+    {"GET", "/container/info", 0, container_info},
 };
 
 int main(void)

@@ -26,8 +26,8 @@
 #include "records.h"
 
 static const struct field_spec save_fields[] = {
-	{"name", FIELD_STRING, 0, COMPANYREC_FIELD_MAX, 1, CHECK_TEXT, NULL},
-	{"phone", FIELD_STRING, 0, COMPANYREC_FIELD_MAX, 1, CHECK_TEXT, NULL},
+    {"name", FIELD_STRING, 0, COMPANYREC_FIELD_MAX, 1, CHECK_TEXT, NULL},
+    {"phone", FIELD_STRING, 0, COMPANYREC_FIELD_MAX, 1, CHECK_TEXT, NULL},
 };
 
 static int key_released(void)
@@ -80,8 +80,9 @@ static struct json_object *saved_json(const char *company, int total)
 	jsonx_add_str(o, "blob_name", blob);
 	jsonx_add_int(o, "record_count", total);
 	jsonx_add_int(o, "records_added", 1);
-	jsonx_add_str(o, "note", "Each field was encrypted inside this instance with the released "
-	                         "key's public half; only the holder of that key can decrypt it.");
+	jsonx_add_str(o, "note",
+	              "Each field was encrypted inside this instance with the released "
+	              "key's public half; only the holder of that key can decrypt it.");
 	free(msg);
 	free(blob);
 	return o;
@@ -121,9 +122,10 @@ static struct json_object *imported_json(struct blob_store *s, const char *compa
 	jsonx_add_int(o, "total_records", r->total);
 	jsonx_add_str(o, "destination", url);
 	jsonx_add_str(o, "blob_name", blob);
-	jsonx_add_str(o, "note", "Every name and phone was encrypted inside this instance with the "
-	                         "released key before it was written; the shared file holds "
-	                         "ciphertext only.");
+	jsonx_add_str(o, "note",
+	              "Every name and phone was encrypted inside this instance with the "
+	              "released key before it was written; the shared file holds "
+	              "ciphertext only.");
 	free(msg);
 	free(url);
 	free(blob);
@@ -185,10 +187,11 @@ static struct json_object *list_json(struct blob_store *s, const char *company,
 	jsonx_add(o, "records", all ? json_object_get(all) : json_object_new_array());
 	jsonx_add_bool(o, "key_released", key_released());
 	char *msg = all ? NULL : xasprintf("No records yet: %s does not exist", blob);
-	jsonx_add_str(o, all ? "note" : "message",
-	              all ? "Records are shown encrypted; decrypt them with POST /decrypt, which works "
-	                    "only for records written with this company's released key."
-	                  : msg);
+	jsonx_add_str(
+	    o, all ? "note" : "message",
+	    all ? "Records are shown encrypted; decrypt them with POST /decrypt, which works "
+	          "only for records written with this company's released key."
+	        : msg);
 	free(msg);
 	free(url);
 	free(blob);
@@ -214,10 +217,10 @@ static void company_list(struct http_req *rq, struct http_resp *rs)
 }
 
 static const struct http_route routes[] = {
-	{"GET", "/company/info", 0, company_info},
-	{"POST", "/company/save", 0, company_save},
-	{"POST", "/company/populate", 0, company_populate},
-	{"GET", "/company/list", 0, company_list},
+    {"GET", "/company/info", 0, company_info},
+    {"POST", "/company/save", 0, company_save},
+    {"POST", "/company/populate", 0, company_populate},
+    {"GET", "/company/list", 0, company_list},
 };
 
 int main(void)

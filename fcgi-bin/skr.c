@@ -25,9 +25,9 @@
 
 #include "attest.h"
 #include "config.h"
-#include "evidence.h"
 #include "crypto.h"
 #include "custody.h"
+#include "evidence.h"
 #include "http.h"
 #include "jsonx.h"
 #include "keyrelease.h"
@@ -40,20 +40,20 @@
 	"its public facts."
 
 static const struct field_spec release_fields[] = {
-	{"maa_endpoint", FIELD_STRING, 0, 256, 1, CHECK_ENDPOINT, NULL},
-	{"akv_endpoint", FIELD_STRING, 0, 256, 1, CHECK_ENDPOINT, NULL},
-	{"kid", FIELD_STRING, 0, 256, 1, CHECK_KEY_NAME, NULL},
+    {"maa_endpoint", FIELD_STRING, 0, 256, 1, CHECK_ENDPOINT, NULL},
+    {"akv_endpoint", FIELD_STRING, 0, 256, 1, CHECK_ENDPOINT, NULL},
+    {"kid", FIELD_STRING, 0, 256, 1, CHECK_KEY_NAME, NULL},
 };
 static const struct field_spec no_fields[] = {{NULL, FIELD_STRING, 0, 0, 0, CHECK_NONE, NULL}};
 static const struct field_spec encrypt_fields[] = {
-	{"plaintext", FIELD_STRING, 1, 0, 0, CHECK_NONE, NULL},
+    {"plaintext", FIELD_STRING, 1, 0, 0, CHECK_NONE, NULL},
 };
 static const struct field_spec decrypt_fields[] = {
-	{"ciphertext", FIELD_STRING, 1, 0, 0, CHECK_NONE, NULL},
+    {"ciphertext", FIELD_STRING, 1, 0, 0, CHECK_NONE, NULL},
 };
 static const char *const own_or_other[] = {"own", "other", NULL};
 static const struct field_spec policy_fields[] = {
-	{"key", FIELD_STRING, 0, 16, 0, CHECK_ENUM, own_or_other},
+    {"key", FIELD_STRING, 0, 16, 0, CHECK_ENUM, own_or_other},
 };
 
 static char *title_case(const char *s)
@@ -77,20 +77,6 @@ static struct json_object *member(struct json_object *o, const char *key)
 	return json_object_get(v);
 }
 
-/* ERR_CONFIG naming what is missing, or 0 when own (or the other company's) key is set. */
-static int need_key(int other, struct err *e)
-{
-	const struct endpoint *ep = other ? &cfg.other_akv : &cfg.akv;
-	const char *name = other ? cfg.other_key_name : cfg.key_name;
-	if (ep->set && *name && cfg.maa.set)
-		return 0;
-	err_set(e, ERR_CONFIG,
-	        other ? "No other company is configured: set OTHER_KEY_NAME and OTHER_AKV_ENDPOINT"
-	              : "Secure key release is not configured: set SKR_MAA_ENDPOINT, "
-	                "SKR_AKV_ENDPOINT and SKR_KEY_NAME");
-	return err_in(e, STAGE_CONFIG);
-}
-
 /* The request's own choices are ignored (the configuration decides) and reported. */
 static void note_choices(struct json_object *o, const struct http_form *f)
 {
@@ -106,8 +92,8 @@ static void note_choices(struct json_object *o, const struct http_form *f)
 
 static struct json_object *release_json(EVP_PKEY *key, struct json_object *facts)
 {
-	static const char *const public_facts[] = {"name", "kid", "kty", "size", "thumbprint",
-	                                           "key_ops"};
+	static const char *const public_facts[] = {"name", "kid",        "kty",
+	                                           "size", "thumbprint", "key_ops"};
 	struct json_object *o = json_object_new_object(), *k = json_object_new_object();
 	for (size_t i = 0; i < NELEM(public_facts); i++)
 		jsonx_add(k, public_facts[i], member(facts, public_facts[i]));
@@ -151,7 +137,7 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	struct json_object *facts = NULL;
 	err_clear(&e);
 	if (http_form_read(rq, release_fields, NELEM(release_fields), &f, &e) < 0 ||
-	    need_key(0, &e) < 0) {
+	    keyrelease_configured(0, &e) < 0) {
 		http_send_err(rs, &e, NULL);
 	} else if (keyrelease_release(&cfg.akv, cfg.key_name, &key, &facts, &e) < 0 ||
 	           custody_store(key, facts, &e) < 0) {
@@ -193,20 +179,22 @@ static struct json_object *other_json(int released)
 static struct json_object *denied_json(const struct err *e)
 {
 	struct json_object *o = other_json(0);
-	jsonx_add_int(o, "http_status", e->upstream_status ? e->upstream_status : outcome_status(e));
+	jsonx_add_int(o, "http_status",
+	              e->upstream_status ? e->upstream_status : outcome_status(e));
 	jsonx_add_str(o, "error_detail", e->msg);
 	jsonx_add_str(o, "error", e->msg);
 	jsonx_add_str(o, "stage", err_stage_name(e->stage));
 	jsonx_add_str(o, "failure_reason", outcome_rule(e)->failure_reason);
-	jsonx_add_str(o, "explanation",
-	              e->stage == STAGE_VAULT
-	                  ? "The other company's vault refused: this instance's identity lacks "
-	                    "permission on that key, or its attestation does not satisfy that key's "
-	                    "release policy (which pins the other company's TEE measurement). This "
-	                    "is the expected result."
-	                  : "The release did not reach the other company's vault: this instance "
-	                    "could not complete the attestation or identity step, so nothing was "
-	                    "released. This is the expected result.");
+	jsonx_add_str(
+	    o, "explanation",
+	    e->stage == STAGE_VAULT
+	        ? "The other company's vault refused: this instance's identity lacks "
+	          "permission on that key, or its attestation does not satisfy that key's "
+	          "release policy (which pins the other company's TEE measurement). This "
+	          "is the expected result."
+	        : "The release did not reach the other company's vault: this instance "
+	          "could not complete the attestation or identity step, so nothing was "
+	          "released. This is the expected result.");
 	return o;
 }
 
@@ -217,7 +205,7 @@ static void release_other(struct http_req *rq, struct http_resp *rs)
 	EVP_PKEY *key = NULL;
 	struct json_object *facts = NULL;
 	err_clear(&e);
-	if (http_form_read(rq, no_fields, 0, &f, &e) < 0 || need_key(1, &e) < 0) {
+	if (http_form_read(rq, no_fields, 0, &f, &e) < 0 || keyrelease_configured(1, &e) < 0) {
 		http_send_err(rs, &e, NULL);
 	} else if (keyrelease_release(&cfg.other_akv, cfg.other_key_name, &key, &facts, &e) == 0) {
 		/* Never kept, never used: the release itself is the finding. */
@@ -247,7 +235,7 @@ static void config_handler(struct http_req *rq, struct http_resp *rs)
 	struct err e;
 	err_clear(&e);
 	jsonx_add_bool(o, "is_confidential", attest_can_attest());
-	jsonx_add_bool(o, "configured", need_key(0, &e) == 0);
+	jsonx_add_bool(o, "configured", keyrelease_configured(0, &e) == 0);
 	struct json_object *oc = NULL;
 	if (cfg.other_akv.set && *cfg.other_key_name) {
 		oc = json_object_new_object();
@@ -265,9 +253,10 @@ static void config_handler(struct http_req *rq, struct http_resp *rs)
 static void key_status(struct http_req *rq, struct http_resp *rs)
 {
 	(void)rq;
-	static const char *const shown[][2] = {{"key_type", "kty"}, {"key_id", "kid"},
-	                                       {"key_name", "name"}, {"size", "size"},
-	                                       {"thumbprint", "thumbprint"}, {"key_ops", "key_ops"}};
+	static const char *const shown[][2] = {
+	    {"key_type", "kty"},          {"key_id", "kid"},
+	    {"key_name", "name"},         {"size", "size"},
+	    {"thumbprint", "thumbprint"}, {"key_ops", "key_ops"}};
 	struct err e;
 	err_clear(&e);
 	struct json_object *facts = NULL, *o = json_object_new_object();
@@ -316,7 +305,8 @@ static void encrypt_handler(struct http_req *rq, struct http_resp *rs)
 	    crypto_encrypt(key, (const uint8_t *)f.v[0].str, f.v[0].len, &ct, &alg, &e) < 0)
 		http_send_err(rs, &e, NULL);
 	else
-		http_send_json(rs, 200, encrypted_json(key, jsonx_str(facts, "kid"), ct, alg, f.v[0].len));
+		http_send_json(rs, 200,
+		               encrypted_json(key, jsonx_str(facts, "kid"), ct, alg, f.v[0].len));
 	free(ct);
 	EVP_PKEY_free(key);
 	json_object_put(facts);
@@ -341,7 +331,8 @@ static void decrypt_handler(struct http_req *rq, struct http_resp *rs)
 		jsonx_add_str(o, "status", "success");
 		jsonx_add(o, "plaintext", json_object_new_string_len((const char *)pt, (int)n));
 		jsonx_add_str(o, "algorithm", alg);
-		jsonx_add_int(o, "ciphertext_length", (long long)crypto_ciphertext_bytes(f.v[0].str));
+		jsonx_add_int(o, "ciphertext_length",
+		              (long long)crypto_ciphertext_bytes(f.v[0].str));
 		jsonx_add_int(o, "ciphertext_base64_length", (long long)f.v[0].len);
 		jsonx_add_int(o, "plaintext_length", (long long)n);
 		http_send_json(rs, 200, o);
@@ -386,7 +377,7 @@ static void policy_check(struct http_req *rq, struct http_resp *rs)
 	err_clear(&e);
 	int other = 0;
 	if (http_form_read(rq, policy_fields, NELEM(policy_fields), &f, &e) < 0 ||
-	    need_key(other = http_form_get(&f, "key")->choice == 1, &e) < 0 ||
+	    keyrelease_configured(other = http_form_get(&f, "key")->choice == 1, &e) < 0 ||
 	    policycheck_run(other ? &cfg.other_akv : &cfg.akv,
 	                    other ? cfg.other_key_name : cfg.key_name, &r, &e) < 0)
 		http_send_err(rs, &e, NULL);
@@ -397,13 +388,13 @@ static void policy_check(struct http_req *rq, struct http_resp *rs)
 }
 
 static const struct http_route routes[] = {
-	{"POST", "/skr/release", 0, release},
-	{"POST", "/skr/release-other", 0, release_other},
-	{"GET", "/skr/config", 0, config_handler},
-	{"GET", "/skr/key-status", 0, key_status},
-	{"POST", "/skr/policy-check", 0, policy_check},
-	{"POST", "/encrypt", 0, encrypt_handler},
-	{"POST", "/decrypt", 0, decrypt_handler},
+    {"POST", "/skr/release", 0, release},
+    {"POST", "/skr/release-other", 0, release_other},
+    {"GET", "/skr/config", 0, config_handler},
+    {"GET", "/skr/key-status", 0, key_status},
+    {"POST", "/skr/policy-check", 0, policy_check},
+    {"POST", "/encrypt", 0, encrypt_handler},
+    {"POST", "/decrypt", 0, decrypt_handler},
 };
 
 int main(void)

@@ -19,12 +19,12 @@
 #include "records.h"
 
 #define DOWNLOAD_PREFIX "/storage/download/"
-#define MAX_DOWNLOAD (4u << 20)
+#define MAX_DOWNLOAD    (4u << 20)
 
 static const char security_note[] =
-	"Everyone with access to the storage account sees these bytes. The record fields are "
-	"RSA-OAEP ciphertexts: only the owning company's key, released to its attested TEE, "
-	"decrypts them.";
+    "Everyone with access to the storage account sees these bytes. The record fields are "
+    "RSA-OAEP ciphertexts: only the owning company's key, released to its attested TEE, "
+    "decrypts them.";
 
 static void add_location(struct json_object *o, struct blob_store *s)
 {
@@ -115,7 +115,7 @@ static char *decode_name(const char *raw, struct err *e)
 			err_set(e, ERR_BAD_REQUEST, "malformed percent-encoding in the blob name");
 		else
 			err_set(e, ERR_BAD_REQUEST,
-				"the blob name may not hide '%%%02X' in percent-encoding", refused);
+			        "the blob name may not hide '%%%02X' in percent-encoding", refused);
 		return NULL;
 	}
 	if (blob_name_check(out, e) < 0) {
@@ -139,7 +139,8 @@ static struct json_object *blob_json(const char *name, const struct buf *body, c
 	jsonx_add_str(o, "blob_name", name);
 	jsonx_add_str(o, "status", "success");
 	if (text) {
-		jsonx_add(o, "content", json_object_new_string_len((const char *)body->p, (int)body->len));
+		jsonx_add(o, "content",
+		          json_object_new_string_len((const char *)body->p, (int)body->len));
 	} else {
 		char *b64 = b64_encode(body->p, body->len, B64_STD, B64_PAD_REQUIRED);
 		jsonx_add_str(o, "content", b64);
@@ -190,9 +191,9 @@ static void download(struct http_req *rq, struct http_resp *rs)
 }
 
 static const struct http_route routes[] = {
-	{"GET", "/storage/config", 0, config},
-	{"GET", "/storage/list", 0, list},
-	{"GET", DOWNLOAD_PREFIX, 1, download},
+    {"GET", "/storage/config", 0, config},
+    {"GET", "/storage/list", 0, list},
+    {"GET", DOWNLOAD_PREFIX, 1, download},
 };
 
 int main(void)

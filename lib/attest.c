@@ -64,8 +64,9 @@ static int native_token(const uint8_t *runtime, size_t n, char **jwt, const char
 {
 	uint8_t report[SNP_REPORT_SIZE];
 	if (!cfg.maa.set) {
-		err_set(e, ERR_CONFIG, "SKR_MAA_ENDPOINT is empty: set it to the attestation service, "
-		                       "e.g. sharedeus.eus.attest.azure.net");
+		err_set(e, ERR_CONFIG,
+		        "SKR_MAA_ENDPOINT is empty: set it to the attestation service, "
+		        "e.g. sharedeus.eus.attest.azure.net");
 		return err_in(e, STAGE_CONFIG);
 	}
 	if (native_raw(runtime, n, report, source, t, e) < 0)
@@ -129,11 +130,15 @@ static const struct backend backends[] = {
 enum attest_via attest_backend_now(void)
 {
 	switch (cfg.backend) {
-	case BACKEND_NATIVE: return ATTEST_NATIVE;
-	case BACKEND_SIDECAR: return ATTEST_SIDECAR;
-	case BACKEND_AUTO: break;
+	case BACKEND_NATIVE:
+		return ATTEST_NATIVE;
+	case BACKEND_SIDECAR:
+		return ATTEST_SIDECAR;
+	case BACKEND_AUTO:
+		break;
 	}
-	return evidence_provider() || evidence_virtual_configured() ? ATTEST_NATIVE : ATTEST_SIDECAR;
+	return evidence_provider() || evidence_virtual_configured() ? ATTEST_NATIVE
+	                                                            : ATTEST_SIDECAR;
 }
 
 const char *attest_via_name(enum attest_via via)
@@ -235,7 +240,8 @@ void attest_token_result_free(struct attest_token_result *r)
 int attest_verify_report(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
                          struct json_object **checks, struct err *e)
 {
-	/* The trusted roots come from the pins and the configuration: load them once per process. */
+	/* The trusted roots come from the pins and the configuration: load them once per process.
+	 */
 	static struct snp_roots *roots;
 	if (!roots) {
 		struct snp_roots *rs = snp_roots_new(1);
@@ -267,7 +273,8 @@ static void examine(struct attest_report_result *r, const uint8_t *runtime, size
 	struct err ce;
 	err_clear(&ce);
 	if (thim_chain(&r->chain_pem, &tcbm, &r->chain_source, &ce) == 0) {
-		if (attest_verify_report(r->report, r->chain_pem, &r->checks, &ce) < 0 && !r->checks) {
+		if (attest_verify_report(r->report, r->chain_pem, &r->checks, &ce) < 0 &&
+		    !r->checks) {
 			r->checks = json_object_new_object();
 			jsonx_add_bool(r->checks, "verified", 0);
 			jsonx_add_str(r->checks, "error", ce.msg);

@@ -47,13 +47,13 @@ int attest_can_attest(void);
 
 /* A token from the attestation service, verified here. */
 struct attest_token_result {
-	char *jwt;                   /* the token (caller-owned through this struct) */
-	struct json_object *claims;  /* its payload when verified, else NULL */
-	int verified;                /* signature, issuer and dates checked against cfg.maa */
-	char verify_error[512];      /* why not, when !verified */
-	int bound;                   /* x-ms-sevsnpvm-reportdata starts with sha256(runtime) */
-	int emulated;                /* attest_is_emulated() of this evidence and token */
-	const char *source;          /* evidence provider name, or "sidecar" */
+	char *jwt;                  /* the token (caller-owned through this struct) */
+	struct json_object *claims; /* its payload when verified, else NULL */
+	int verified;               /* signature, issuer and dates checked against cfg.maa */
+	char verify_error[512];     /* why not, when !verified */
+	int bound;                  /* x-ms-sevsnpvm-reportdata starts with sha256(runtime) */
+	int emulated;               /* attest_is_emulated() of this evidence and token */
+	const char *source;         /* evidence provider name, or "sidecar" */
 	enum attest_via via;
 	struct attest_timing timing;
 };
@@ -74,12 +74,12 @@ int attest_token(const uint8_t *runtime, size_t n, char **jwt, const char **sour
 /* A raw report, decoded and checked here. */
 struct attest_report_result {
 	uint8_t report[SNP_REPORT_SIZE];
-	struct json_object *fields;  /* the decoded report, or NULL if it does not parse */
+	struct json_object *fields; /* the decoded report, or NULL if it does not parse */
 	char parse_error[256];
-	int bound;                   /* report_data[0..31] == sha256(runtime) */
-	struct json_object *checks;  /* each verification check (snp_verify's shape) */
-	char *chain_pem;             /* the VCEK chain the checks used, or NULL */
-	const char *chain_source;    /* "env", "security-context", "imds" */
+	int bound;                  /* report_data[0..31] == sha256(runtime) */
+	struct json_object *checks; /* each verification check (snp_verify's shape) */
+	char *chain_pem;            /* the VCEK chain the checks used, or NULL */
+	const char *chain_source;   /* "env", "security-context", "imds" */
 	int emulated;
 	const char *source;
 	enum attest_via via;

@@ -31,8 +31,7 @@ int blob_open_dir(struct blob_store **out, const char *dir, struct err *e)
 	return 0;
 }
 
-int blob_open_conn(struct blob_store **out, const char *conn, const char *container,
-		   struct err *e)
+int blob_open_conn(struct blob_store **out, const char *conn, const char *container, struct err *e)
 {
 	const struct blob_ops *ops;
 	void *impl;
@@ -62,9 +61,10 @@ static int open_from_cfg(struct blob_store **out, struct err *e)
 			return blob_open_conn(out, cfg.storage_conn, cfg.storage_container, e);
 		if (*cfg.storage_account_url)
 			return blob_open_account_url(out, cfg.storage_account_url, e);
-		return err_set(e, ERR_CONFIG,
-			       "BLOB_BACKEND=azure but neither AZURE_STORAGE_CONNECTION_STRING nor "
-			       "AZURE_STORAGE_ACCOUNT_URL is set: set one, or use BLOB_BACKEND=dir");
+		return err_set(
+		    e, ERR_CONFIG,
+		    "BLOB_BACKEND=azure but neither AZURE_STORAGE_CONNECTION_STRING nor "
+		    "AZURE_STORAGE_ACCOUNT_URL is set: set one, or use BLOB_BACKEND=dir");
 	}
 	if (*cfg.blob_dir)
 		return blob_open_dir(out, cfg.blob_dir, e);
@@ -122,20 +122,20 @@ int blob_name_check(const char *name, struct err *e)
 	size_t n = strnlen(name, BLOB_NAME_MAX + 1);
 	if (n > BLOB_NAME_MAX)
 		return err_set(e, ERR_BAD_REQUEST, "blob name is longer than %d bytes",
-			       BLOB_NAME_MAX);
+		               BLOB_NAME_MAX);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
 		if (c == '\\')
 			return err_set(e, ERR_BAD_REQUEST, "blob name may not contain '\\'");
 		if (c < 0x20 || c == 0x7f)
 			return err_set(e, ERR_BAD_REQUEST,
-				       "blob name may not contain control characters");
+			               "blob name may not contain control characters");
 		if (c == '%')
 			return err_set(e, ERR_BAD_REQUEST, "blob name may not contain '%%'");
 		if (!name_char_ok(c))
 			return err_set(e, ERR_BAD_REQUEST,
-				       "blob name may contain only letters, digits, '.', '_', '-' "
-				       "and '/'");
+			               "blob name may contain only letters, digits, '.', '_', '-' "
+			               "and '/'");
 	}
 	if (name[0] == '/')
 		return err_set(e, ERR_BAD_REQUEST, "blob name may not start with '/'");
@@ -148,12 +148,13 @@ int blob_name_check(const char *name, struct err *e)
 	/* A "." segment would alias another name on a file system and on some proxies. */
 	for (const char *seg = name; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL)
 		if (seg[0] == '.' && (seg[1] == '/' || seg[1] == '\0'))
-			return err_set(e, ERR_BAD_REQUEST, "blob name may not contain a '.' segment");
+			return err_set(e, ERR_BAD_REQUEST,
+			               "blob name may not contain a '.' segment");
 	return 0;
 }
 
 int blob_get(struct blob_store *s, const char *name, struct buf *body, char **etag,
-	     char **content_type, struct err *e)
+             char **content_type, struct err *e)
 {
 	if (etag)
 		*etag = NULL;
@@ -178,8 +179,8 @@ static int etag_ok(const char *etag)
 }
 
 int blob_put(struct blob_store *s, const char *name, const void *data, size_t len,
-	     const char *content_type, const char *if_match, int if_none_match_star,
-	     char **new_etag, struct err *e)
+             const char *content_type, const char *if_match, int if_none_match_star,
+             char **new_etag, struct err *e)
 {
 	if (new_etag)
 		*new_etag = NULL;
@@ -198,7 +199,7 @@ int blob_put(struct blob_store *s, const char *name, const void *data, size_t le
 	if (strlen(content_type) > 128)
 		return err_set(e, ERR_BAD_REQUEST, "content type longer than 128 bytes");
 	if (s->ops->put(s->impl, name, data, len, content_type, if_match, if_none_match_star,
-			new_etag, e) < 0)
+	                new_etag, e) < 0)
 		return err_in(e, STAGE_STORE);
 	return 0;
 }
@@ -226,8 +227,9 @@ int blob_list(struct blob_store *s, const char *prefix, struct json_object **out
 		return err_set(e, ERR_BAD_REQUEST, "prefix longer than %d bytes", BLOB_NAME_MAX);
 	for (const char *p = prefix; *p; p++)
 		if (!name_char_ok((unsigned char)*p))
-			return err_set(e, ERR_BAD_REQUEST,
-				       "prefix may contain only letters, digits, '.', '_', '-' and '/'");
+			return err_set(
+			    e, ERR_BAD_REQUEST,
+			    "prefix may contain only letters, digits, '.', '_', '-' and '/'");
 	struct json_object *arr = json_object_new_array();
 	if (s->ops->list(s->impl, prefix, s->page_size, arr, e) < 0) {
 		json_object_put(arr);

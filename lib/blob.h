@@ -56,7 +56,7 @@ struct blob_store *blob_default(struct err *e);
 int blob_open_dir(struct blob_store **out, const char *dir, struct err *e) MUST_CHECK;
 /* An Azure store from a connection string and a container name. */
 int blob_open_conn(struct blob_store **out, const char *conn, const char *container,
-		   struct err *e) MUST_CHECK;
+                   struct err *e) MUST_CHECK;
 /* An Azure store at "https://acct.blob.core.windows.net/container" with managed identity. */
 int blob_open_account_url(struct blob_store **out, const char *url, struct err *e) MUST_CHECK;
 /* Wipe credentials and free; NULL is fine. */
@@ -71,7 +71,7 @@ int blob_name_check(const char *name, struct err *e) MUST_CHECK;
  * Missing blob: ERR_NOT_FOUND.
  */
 int blob_get(struct blob_store *s, const char *name, struct buf *body, char **etag,
-	     char **content_type, struct err *e) MUST_CHECK;
+             char **content_type, struct err *e) MUST_CHECK;
 
 /*
  * Write a whole blob.  if_match: write only if the blob's ETag is this one
@@ -80,8 +80,8 @@ int blob_get(struct blob_store *s, const char *name, struct buf *body, char **et
  * new_etag may be NULL; content_type NULL means application/octet-stream.
  */
 int blob_put(struct blob_store *s, const char *name, const void *data, size_t len,
-	     const char *content_type, const char *if_match, int if_none_match_star,
-	     char **new_etag, struct err *e) MUST_CHECK;
+             const char *content_type, const char *if_match, int if_none_match_star,
+             char **new_etag, struct err *e) MUST_CHECK;
 
 /*
  * List blobs whose name starts with prefix (NULL or "" for all), following
@@ -89,7 +89,7 @@ int blob_put(struct blob_store *s, const char *name, const void *data, size_t le
  * {name, size, content_type, last_modified (RFC 1123), etag}.
  */
 int blob_list(struct blob_store *s, const char *prefix, struct json_object **out,
-	      struct err *e) MUST_CHECK;
+              struct err *e) MUST_CHECK;
 
 /* Create the container (Azure) or directory if it does not exist yet. */
 int blob_ensure_container(struct blob_store *s, struct err *e) MUST_CHECK;
@@ -115,21 +115,21 @@ void blob_set_page_size(struct blob_store *s, unsigned n);
 struct blob_ops {
 	enum blob_kind kind;
 	int (*get)(void *impl, const char *name, struct buf *body, char **etag, char **ctype,
-		   struct err *e);
+	           struct err *e);
 	int (*put)(void *impl, const char *name, const void *data, size_t len, const char *ctype,
-		   const char *if_match, int if_none_match_star, char **new_etag, struct err *e);
+	           const char *if_match, int if_none_match_star, char **new_etag, struct err *e);
 	int (*list)(void *impl, const char *prefix, unsigned page_size, struct json_object *arr,
-		    struct err *e);
+	            struct err *e);
 	int (*ensure_container)(void *impl, struct err *e);
 	void (*describe)(void *impl, struct json_object *o);
 	char *(*public_url)(void *impl, const char *name);
 	void (*close)(void *impl);
 };
 int blob_dir_new(const char *dir, const struct blob_ops **ops, void **impl,
-		 struct err *e) MUST_CHECK;
+                 struct err *e) MUST_CHECK;
 int blob_azure_new_conn(const char *conn, const char *container, const struct blob_ops **ops,
-			void **impl, struct err *e) MUST_CHECK;
+                        void **impl, struct err *e) MUST_CHECK;
 int blob_azure_new_url(const char *url, const struct blob_ops **ops, void **impl,
-		       struct err *e) MUST_CHECK;
+                       struct err *e) MUST_CHECK;
 
 #endif

@@ -33,23 +33,23 @@
 #include "identity.h"
 #include "jsonx.h"
 
-#define AZ_VERSION "2021-08-06"
+#define AZ_VERSION       "2021-08-06"
 #define STORAGE_RESOURCE "https://storage.azure.com/"
-#define AZ_MAX_BLOB (64u << 20)
-#define AZ_MAX_PAGES 10000
-#define AZ_DEVSTORE_KEY \
+#define AZ_MAX_BLOB      (64u << 20)
+#define AZ_MAX_PAGES     10000
+#define AZ_DEVSTORE_KEY                                                                            \
 	"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 enum az_auth { AUTH_SAS, AUTH_KEY, AUTH_MI };
 
 struct az_store {
 	enum az_auth auth;
-	char *endpoint;      /* "scheme://host[:port][/path]", no trailing '/' */
-	const char *path;    /* the /path part of endpoint, "" when none */
+	char *endpoint;   /* "scheme://host[:port][/path]", no trailing '/' */
+	const char *path; /* the /path part of endpoint, "" when none */
 	char *account;
 	char *container;
-	char *sas;           /* secret: query string without '?' */
-	unsigned char *key;  /* secret: decoded account key */
+	char *sas;          /* secret: query string without '?' */
+	unsigned char *key; /* secret: decoded account key */
 	size_t keylen;
 };
 
@@ -78,7 +78,7 @@ static int host_is_loopback(const char *h, size_t n)
  * trailing '/'), checking every character.  what names the variable.
  */
 static int parse_url(const char *what, const char *url, char **endpoint, char **path_out,
-		     char **host_out, struct err *e)
+                     char **host_out, struct err *e)
 {
 	const char *h;
 	int http = 0;
@@ -89,7 +89,7 @@ static int parse_url(const char *what, const char *url, char **endpoint, char **
 		http = 1;
 	} else {
 		return err_set(e, ERR_BAD_REQUEST, "%s: the blob endpoint must start with https://",
-			       what);
+		               what);
 	}
 	size_t hl = strcspn(h, "/");
 	if (!hl || hl > 253)
@@ -97,11 +97,11 @@ static int parse_url(const char *what, const char *url, char **endpoint, char **
 	for (size_t i = 0; i < hl; i++)
 		if (!isalnum((unsigned char)h[i]) && !strchr(".-:[]", h[i]))
 			return err_set(e, ERR_BAD_REQUEST,
-				       "%s: invalid character in the blob endpoint's host", what);
+			               "%s: invalid character in the blob endpoint's host", what);
 	if (http && !host_is_loopback(h, hl))
-		return err_set(e, ERR_BAD_REQUEST,
-			       "%s: plain http is allowed only for a loopback emulator; use https://",
-			       what);
+		return err_set(
+		    e, ERR_BAD_REQUEST,
+		    "%s: plain http is allowed only for a loopback emulator; use https://", what);
 	const char *p = h + hl;
 	size_t pl = strlen(p);
 	while (pl && p[pl - 1] == '/')
@@ -109,7 +109,7 @@ static int parse_url(const char *what, const char *url, char **endpoint, char **
 	for (size_t i = 0; i < pl; i++)
 		if (!isalnum((unsigned char)p[i]) && !strchr("/._-", p[i]))
 			return err_set(e, ERR_BAD_REQUEST,
-				       "%s: invalid character in the blob endpoint's path", what);
+			               "%s: invalid character in the blob endpoint's path", what);
 	if (pl > 512)
 		return err_set(e, ERR_BAD_REQUEST, "%s: blob endpoint path too long", what);
 	*endpoint = xasprintf("%s://%.*s%.*s", http ? "http" : "https", (int)hl, h, (int)pl, p);
@@ -213,18 +213,18 @@ static char *rfc1123_now(void)
 {
 	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t t = time(NULL);
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	return xasprintf("%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
-			 mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	                 mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 /* ---- requests ---- */
 
 struct qparam {
-	const char *name; /* lowercase */
+	const char *name;  /* lowercase */
 	const char *value; /* not encoded */
 };
 
@@ -259,9 +259,9 @@ static int qcmp(const void *x, const void *y)
 }
 
 static int sign_shared_key(struct az_store *a, const char *method, const char *path,
-			   struct qparam *q, size_t nq, size_t len, const char *ctype,
-			   const char *if_match, const char *if_none_match, const char *date,
-			   int blob_type, char **auth)
+                           struct qparam *q, size_t nq, size_t len, const char *ctype,
+                           const char *if_match, const char *if_none_match, const char *date,
+                           int blob_type, char **auth)
 {
 	struct buf s;
 	buf_init(&s);
@@ -269,7 +269,7 @@ static int sign_shared_key(struct az_store *a, const char *method, const char *p
 	if (len)
 		snprintf(clen, sizeof(clen), "%zu", len);
 	buf_appendf(&s, "%s\n\n\n%s\n\n%s\n\n\n%s\n%s\n\n\n", method, clen, ctype ? ctype : "",
-		    if_match ? if_match : "", if_none_match ? if_none_match : "");
+	            if_match ? if_match : "", if_none_match ? if_none_match : "");
 	if (blob_type)
 		buf_appendf(&s, "x-ms-blob-type:BlockBlob\n");
 	buf_appendf(&s, "x-ms-date:%s\nx-ms-version:%s\n", date, AZ_VERSION);
@@ -325,12 +325,12 @@ static char *origin_url(const struct az_store *a, const char *path)
 
 struct az_call {
 	const char *method;
-	const char *name;          /* NULL: the container itself */
+	const char *name; /* NULL: the container itself */
 	struct qparam q[6];
 	size_t nq;
 	const void *body;
 	size_t len;
-	const char *ctype;         /* PUT only */
+	const char *ctype; /* PUT only */
 	const char *if_match;
 	int if_none_match_star;
 	int blob_type;
@@ -364,8 +364,10 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 	if (c->blob_type)
 		headers[nh++] = "x-ms-blob-type: BlockBlob";
 	if (!strcmp(c->method, "PUT")) {
-		/* "Content-Type:" with no value stops libcurl adding a form type we did not sign. */
-		h_ctype = c->ctype ? xasprintf("Content-Type: %s", c->ctype) : xstrdup("Content-Type:");
+		/* "Content-Type:" with no value stops libcurl adding a form type we did not sign.
+		 */
+		h_ctype =
+		    c->ctype ? xasprintf("Content-Type: %s", c->ctype) : xstrdup("Content-Type:");
 		headers[nh++] = h_ctype;
 	}
 	if (c->if_match) {
@@ -377,8 +379,8 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 	int rc = 0;
 	if (a->auth == AUTH_KEY) {
 		if (sign_shared_key(a, c->method, path, c->q, c->nq, c->len, c->ctype, c->if_match,
-				    c->if_none_match_star ? "*" : NULL, date, c->blob_type,
-				    &auth) < 0)
+		                    c->if_none_match_star ? "*" : NULL, date, c->blob_type,
+		                    &auth) < 0)
 			rc = err_set(e, ERR_INTERNAL, "cannot compute the SharedKey signature");
 	} else if (a->auth == AUTH_MI) {
 		auth = xasprintf("Authorization: Bearer %s", token);
@@ -388,14 +390,14 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 	headers[nh] = NULL;
 	if (rc == 0) {
 		struct fetch_req rq = {
-			.method = c->method,
-			.url = (char *)url.p,
-			.headers = headers,
-			.body = c->body,
-			.body_len = c->len,
-			.max_resp = AZ_MAX_BLOB,
-			/* The URL may carry a SAS: messages name the public one. */
-			.shown_url = public_url,
+		    .method = c->method,
+		    .url = (char *)url.p,
+		    .headers = headers,
+		    .body = c->body,
+		    .body_len = c->len,
+		    .max_resp = AZ_MAX_BLOB,
+		    /* The URL may carry a SAS: messages name the public one. */
+		    .shown_url = public_url,
 		};
 		rc = fetch(&rq, resp, e);
 		if (rc < 0)
@@ -416,7 +418,7 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 
 /* Map a service error response to an err a user can act on. */
 static int az_fail(struct az_store *a, const char *op, const char *name, struct fetch_resp *r,
-		   struct err *e)
+                   struct err *e)
 {
 	char *code = NULL, *msg = NULL;
 	struct err xe;
@@ -440,30 +442,29 @@ static int az_fail(struct az_store *a, const char *op, const char *name, struct 
 	int rc;
 	if (st == 404 && !strcmp(code, "ContainerNotFound"))
 		rc = err_set(e, ERR_UNAVAILABLE,
-			     "storage container '%s' does not exist in account '%s' "
-			     "(ContainerNotFound): create it or set STORAGE_CONTAINER",
-			     a->container, a->account);
+		             "storage container '%s' does not exist in account '%s' "
+		             "(ContainerNotFound): create it or set STORAGE_CONTAINER",
+		             a->container, a->account);
 	else if (st == 404)
 		rc = err_set(e, ERR_NOT_FOUND, "blob '%s' not found%s%s%s", what, *code ? " (" : "",
-			     code, *code ? ")" : "");
+		             code, *code ? ")" : "");
 	else if (st == 412 || (st == 409 && !strcmp(code, "BlobAlreadyExists")))
 		rc = err_set(e, ERR_PRECONDITION, "blob '%s' was changed by another writer (%s)",
-			     what, *code ? code : "precondition failed");
+		             what, *code ? code : "precondition failed");
 	else if (st == 409)
 		rc = err_set(e, ERR_CONFLICT, "%s '%s': storage reports a conflict (%s)", op, what,
-			     code);
-	else if ((st == 401 || st == 403) &&
-		 (!strcmp(code, "AuthorizationPermissionMismatch") ||
-		  !strcmp(code, "AuthorizationFailure") ||
-		  !strcmp(code, "AuthorizationResourceTypeMismatch") ||
-		  !strcmp(code, "AuthorizationServiceMismatch")))
-		rc = err_set(e, ERR_FORBIDDEN,
-			     "storage refused to %s '%s' (%s): %s", op, what, code,
-			     a->auth == AUTH_MI
-				     ? "give the managed identity the 'Storage Blob Data "
-				       "Contributor' role on the account"
-				     : "the SAS needs read, write and list permissions (sp=rwl) on "
-				       "blobs and the container");
+		             code);
+	else if ((st == 401 || st == 403) && (!strcmp(code, "AuthorizationPermissionMismatch") ||
+	                                      !strcmp(code, "AuthorizationFailure") ||
+	                                      !strcmp(code, "AuthorizationResourceTypeMismatch") ||
+	                                      !strcmp(code, "AuthorizationServiceMismatch")))
+		rc =
+		    err_set(e, ERR_FORBIDDEN, "storage refused to %s '%s' (%s): %s", op, what, code,
+		            a->auth == AUTH_MI
+		                ? "give the managed identity the 'Storage Blob Data "
+		                  "Contributor' role on the account"
+		                : "the SAS needs read, write and list permissions (sp=rwl) on "
+		                  "blobs and the container");
 	else if (st == 401 || st == 403) {
 		int expired = 0;
 		if (a->auth == AUTH_SAS) {
@@ -474,27 +475,29 @@ static int az_fail(struct az_store *a, const char *op, const char *name, struct 
 		}
 		if (a->auth == AUTH_MI)
 			rc = err_set(e, ERR_FORBIDDEN,
-				     "storage rejected the managed identity's token (%s): check "
-				     "AZURE_CLIENT_ID and the identity's role assignments",
-				     *code ? code : "HTTP 403");
+			             "storage rejected the managed identity's token (%s): check "
+			             "AZURE_CLIENT_ID and the identity's role assignments",
+			             *code ? code : "HTTP 403");
 		else if (expired)
-			rc = err_set(e, ERR_FORBIDDEN,
-				     "storage rejected the credentials (%s): the SAS in "
-				     "AZURE_STORAGE_CONNECTION_STRING has expired; create a new one",
-				     *code ? code : "HTTP 403");
+			rc =
+			    err_set(e, ERR_FORBIDDEN,
+			            "storage rejected the credentials (%s): the SAS in "
+			            "AZURE_STORAGE_CONNECTION_STRING has expired; create a new one",
+			            *code ? code : "HTTP 403");
 		else
 			rc = err_set(e, ERR_FORBIDDEN,
-				     "storage rejected the credentials (%s): check "
-				     "AZURE_STORAGE_CONNECTION_STRING (SAS expired?)",
-				     *code ? code : "HTTP 403");
+			             "storage rejected the credentials (%s): check "
+			             "AZURE_STORAGE_CONNECTION_STRING (SAS expired?)",
+			             *code ? code : "HTTP 403");
 	} else if (st >= 500)
-		rc = err_set(e, ERR_UNAVAILABLE,
-			     "blob storage is unavailable: %s '%s' got HTTP %ld%s%s%s; try again later",
-			     op, what, st, *code ? " (" : "", code, *code ? ")" : "");
+		rc = err_set(
+		    e, ERR_UNAVAILABLE,
+		    "blob storage is unavailable: %s '%s' got HTTP %ld%s%s%s; try again later", op,
+		    what, st, *code ? " (" : "", code, *code ? ")" : "");
 	else
-		rc = err_set(e, ERR_UPSTREAM, "blob storage refused to %s '%s': HTTP %ld%s%s%s%.200s",
-			     op, what, st, *code ? " " : "", code, msg && *msg ? ": " : "",
-			     msg ? msg : "");
+		rc = err_set(e, ERR_UPSTREAM,
+		             "blob storage refused to %s '%s': HTTP %ld%s%s%s%.200s", op, what, st,
+		             *code ? " " : "", code, msg && *msg ? ": " : "", msg ? msg : "");
 	e->upstream_status = (int)st;
 	free(code);
 	free(msg);
@@ -504,7 +507,7 @@ static int az_fail(struct az_store *a, const char *op, const char *name, struct 
 /* ---- operations ---- */
 
 static int az_get(void *impl, const char *name, struct buf *body, char **etag, char **ctype,
-		  struct err *e)
+                  struct err *e)
 {
 	struct az_store *a = impl;
 	struct az_call c = {.method = "GET", .name = name};
@@ -517,10 +520,12 @@ static int az_get(void *impl, const char *name, struct buf *body, char **etag, c
 		if (etag)
 			*etag = r.etag ? xstrdup(r.etag) : NULL;
 		if (ctype)
-			*ctype = xstrdup(r.content_type ? r.content_type : "application/octet-stream");
+			*ctype =
+			    xstrdup(r.content_type ? r.content_type : "application/octet-stream");
 		rc = 0;
 		if (etag && !*etag)
-			rc = err_set(e, ERR_UPSTREAM, "blob storage sent '%s' without an ETag", name);
+			rc = err_set(e, ERR_UPSTREAM, "blob storage sent '%s' without an ETag",
+			             name);
 	} else {
 		rc = az_fail(a, "read", name, &r, e);
 	}
@@ -529,18 +534,18 @@ static int az_get(void *impl, const char *name, struct buf *body, char **etag, c
 }
 
 static int az_put(void *impl, const char *name, const void *data, size_t len, const char *ctype,
-		  const char *if_match, int if_none_match_star, char **new_etag, struct err *e)
+                  const char *if_match, int if_none_match_star, char **new_etag, struct err *e)
 {
 	struct az_store *a = impl;
 	struct az_call c = {
-		.method = "PUT",
-		.name = name,
-		.body = data,
-		.len = len,
-		.ctype = ctype,
-		.if_match = if_match,
-		.if_none_match_star = if_none_match_star,
-		.blob_type = 1,
+	    .method = "PUT",
+	    .name = name,
+	    .body = data,
+	    .len = len,
+	    .ctype = ctype,
+	    .if_match = if_match,
+	    .if_none_match_star = if_none_match_star,
+	    .blob_type = 1,
 	};
 	struct fetch_resp r = {0};
 	if (az_do(a, &c, &r, e) < 0)
@@ -558,7 +563,7 @@ static int az_put(void *impl, const char *name, const void *data, size_t len, co
 }
 
 static int az_list(void *impl, const char *prefix, unsigned page_size, struct json_object *arr,
-		   struct err *e)
+                   struct err *e)
 {
 	struct az_store *a = impl;
 	char *marker = NULL;
@@ -582,7 +587,7 @@ static int az_list(void *impl, const char *prefix, unsigned page_size, struct js
 		marker = NULL;
 		if (rc == 0)
 			rc = blob_xml_parse_list((const char *)r.body.p, r.body.len, arr, &marker,
-						 e);
+			                         e);
 		fetch_resp_free(&r);
 		if (rc < 0) {
 			free(marker);
@@ -593,7 +598,7 @@ static int az_list(void *impl, const char *prefix, unsigned page_size, struct js
 	}
 	free(marker);
 	return err_set(e, ERR_UPSTREAM, "blob storage listing did not end after %d pages",
-		       AZ_MAX_PAGES);
+	               AZ_MAX_PAGES);
 }
 
 static int az_ensure(void *impl, struct err *e)
@@ -606,7 +611,7 @@ static int az_ensure(void *impl, struct err *e)
 		return -1;
 	int rc = 0;
 	if (r.status != 201 && !(r.status == 409 && r.ms_error_code &&
-				 !strcmp(r.ms_error_code, "ContainerAlreadyExists")))
+	                         !strcmp(r.ms_error_code, "ContainerAlreadyExists")))
 		rc = az_fail(a, "create container", NULL, &r, e);
 	fetch_resp_free(&r);
 	return rc;
@@ -680,14 +685,14 @@ static void az_close(void *impl)
 }
 
 static const struct blob_ops az_ops = {
-	.kind = BLOB_KIND_AZURE,
-	.get = az_get,
-	.put = az_put,
-	.list = az_list,
-	.ensure_container = az_ensure,
-	.describe = az_describe,
-	.public_url = az_public_url,
-	.close = az_close,
+    .kind = BLOB_KIND_AZURE,
+    .get = az_get,
+    .put = az_put,
+    .list = az_list,
+    .ensure_container = az_ensure,
+    .describe = az_describe,
+    .public_url = az_public_url,
+    .close = az_close,
 };
 
 /* ---- construction ---- */
@@ -703,11 +708,12 @@ static char *account_from(const char *path, const char *host)
 #define CS "AZURE_STORAGE_CONNECTION_STRING"
 
 int blob_azure_new_conn(const char *conn, const char *container, const struct blob_ops **ops,
-			void **impl, struct err *e)
+                        void **impl, struct err *e)
 {
-	static const char *const keys[] = {"DefaultEndpointsProtocol", "AccountName", "AccountKey",
-					   "SharedAccessSignature", "BlobEndpoint", "EndpointSuffix",
-					   "UseDevelopmentStorage"};
+	static const char *const keys[] = {
+	    "DefaultEndpointsProtocol", "AccountName",  "AccountKey",
+	    "SharedAccessSignature",    "BlobEndpoint", "EndpointSuffix",
+	    "UseDevelopmentStorage"};
 	char *val[NELEM(keys)] = {NULL};
 	struct az_store *a = NULL;
 	char *host = NULL, *path = NULL;
@@ -716,8 +722,8 @@ int blob_azure_new_conn(const char *conn, const char *container, const struct bl
 		return err_set(e, ERR_UNAVAILABLE, CS " is empty");
 	if (!container || !container_ok(container))
 		return err_set(e, ERR_BAD_REQUEST,
-			       "STORAGE_CONTAINER: not a valid container name (3-63 lowercase "
-			       "letters, digits and '-')");
+		               "STORAGE_CONTAINER: not a valid container name (3-63 lowercase "
+		               "letters, digits and '-')");
 	for (const char *p = conn; *p;) {
 		size_t len = strcspn(p, ";");
 		seg++;
@@ -738,7 +744,8 @@ int blob_azure_new_conn(const char *conn, const char *container, const struct bl
 				if (strlen(keys[i]) != kl || strncasecmp(keys[i], k, kl))
 					continue;
 				if (val[i]) {
-					err_set(e, ERR_BAD_REQUEST, CS ": %s is given twice", keys[i]);
+					err_set(e, ERR_BAD_REQUEST, CS ": %s is given twice",
+					        keys[i]);
 					goto out;
 				}
 				val[i] = xstrndup(eq + 1, (size_t)(p + len - eq - 1));
@@ -776,7 +783,7 @@ int blob_azure_new_conn(const char *conn, const char *container, const struct bl
 			goto out;
 		}
 		ep_url = xasprintf("%s://%s.blob.%s", proto, val[K_NAME],
-				   val[K_SUFFIX] ? val[K_SUFFIX] : "core.windows.net");
+		                   val[K_SUFFIX] ? val[K_SUFFIX] : "core.windows.net");
 	}
 	rc = parse_url(CS, ep_url, &a->endpoint, &path, &host, e);
 	free(ep_url);
@@ -797,14 +804,15 @@ int blob_azure_new_conn(const char *conn, const char *container, const struct bl
 			s++;
 		if (!sas_ok(s)) {
 			err_set(e, ERR_BAD_REQUEST,
-				CS ": SharedAccessSignature is not a SAS query string (sv=..&sig=..)");
+			        CS
+			        ": SharedAccessSignature is not a SAS query string (sv=..&sig=..)");
 			goto out;
 		}
 		a->sas = xstrdup(s);
 		a->auth = AUTH_SAS;
 	} else if (val[K_KEY]) {
 		if (b64_decode(val[K_KEY], strlen(val[K_KEY]), B64_STD, B64_PAD_ANY, &a->key,
-			       &a->keylen) < 0 ||
+		               &a->keylen) < 0 ||
 		    !a->keylen) {
 			err_set(e, ERR_BAD_REQUEST, CS ": AccountKey is not base64");
 			goto out;
@@ -812,8 +820,8 @@ int blob_azure_new_conn(const char *conn, const char *container, const struct bl
 		a->auth = AUTH_KEY;
 	} else {
 		err_set(e, ERR_BAD_REQUEST,
-			CS ": has neither SharedAccessSignature nor AccountKey; anonymous access "
-			"cannot write records");
+		        CS ": has neither SharedAccessSignature nor AccountKey; anonymous access "
+		           "cannot write records");
 		goto out;
 	}
 	*ops = &az_ops;
@@ -836,8 +844,8 @@ int blob_azure_new_url(const char *url, const struct blob_ops **ops, void **impl
 		return err_set(e, ERR_UNAVAILABLE, "AZURE_STORAGE_ACCOUNT_URL is empty");
 	if (strchr(url, '?'))
 		return err_set(e, ERR_BAD_REQUEST,
-			       "AZURE_STORAGE_ACCOUNT_URL: no query string (put a SAS into "
-			       "AZURE_STORAGE_CONNECTION_STRING instead)");
+		               "AZURE_STORAGE_ACCOUNT_URL: no query string (put a SAS into "
+		               "AZURE_STORAGE_CONNECTION_STRING instead)");
 	if (parse_url("AZURE_STORAGE_ACCOUNT_URL", url, &ep, &path, &host, e) < 0)
 		return -1;
 	/* The last path segment is the container; what comes before it is the endpoint's. */
@@ -847,8 +855,8 @@ int blob_azure_new_url(const char *url, const struct blob_ops **ops, void **impl
 		free(path);
 		free(host);
 		return err_set(e, ERR_BAD_REQUEST,
-			       "AZURE_STORAGE_ACCOUNT_URL: write it as "
-			       "https://<account>.blob.core.windows.net/<container>");
+		               "AZURE_STORAGE_ACCOUNT_URL: write it as "
+		               "https://<account>.blob.core.windows.net/<container>");
 	}
 	struct az_store *a = xcalloc(1, sizeof(*a));
 	a->container = xstrdup(slash + 1);
@@ -862,7 +870,8 @@ int blob_azure_new_url(const char *url, const struct blob_ops **ops, void **impl
 	a->auth = AUTH_MI;
 	if (!account_ok(a->account)) {
 		az_close(a);
-		return err_set(e, ERR_BAD_REQUEST, "AZURE_STORAGE_ACCOUNT_URL: no account name in it");
+		return err_set(e, ERR_BAD_REQUEST,
+		               "AZURE_STORAGE_ACCOUNT_URL: no account name in it");
 	}
 	*ops = &az_ops;
 	*impl = a;

@@ -35,9 +35,9 @@
 
 #include "jsonx.h"
 
-#define DIR_MAX_BLOB (64u << 20)
+#define DIR_MAX_BLOB  (64u << 20)
 #define DIR_MAX_DEPTH 16
-#define DIR_MAX_LIST 100000
+#define DIR_MAX_LIST  100000
 
 struct dir_store {
 	char *root;
@@ -47,7 +47,7 @@ struct dir_store {
 static int unavailable(struct err *e, const char *what, const char *path)
 {
 	return err_set(e, ERR_UNAVAILABLE, "blob directory not usable: cannot %s %s: %s", what,
-		       path, strerror(errno));
+	               path, strerror(errno));
 }
 
 static int mkdir_p(char *path, mode_t mode)
@@ -89,8 +89,8 @@ static int dir_name_check(const char *name, struct err *e)
 	for (const char *seg = name; seg;) {
 		if (*seg == '.')
 			return err_set(e, ERR_BAD_REQUEST,
-				       "blob names in the directory store may not have a segment "
-				       "starting with '.'");
+			               "blob names in the directory store may not have a segment "
+			               "starting with '.'");
 		const char *slash = strchr(seg, '/');
 		seg = slash ? slash + 1 : NULL;
 	}
@@ -114,19 +114,19 @@ static char *etag_random(void)
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		unsigned long long v = ((unsigned long long)ts.tv_sec * 1000000000ull +
-					(unsigned long long)ts.tv_nsec) ^
-				       ((unsigned long long)getpid() << 40);
+		                        (unsigned long long)ts.tv_nsec) ^
+		                       ((unsigned long long)getpid() << 40);
 		memcpy(r, &v, sizeof(r));
 	}
 	return xasprintf("\"0x%02X%02X%02X%02X%02X%02X%02X%02X\"", r[0], r[1], r[2], r[3], r[4],
-			 r[5], r[6], r[7]);
+	                 r[5], r[6], r[7]);
 }
 
 static char *stat_line(const struct stat *st)
 {
 	return xasprintf("%llu %lld %lld %ld", (unsigned long long)st->st_ino,
-			 (long long)st->st_size, (long long)st->st_mtim.tv_sec,
-			 (long)st->st_mtim.tv_nsec);
+	                 (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+	                 (long)st->st_mtim.tv_nsec);
 }
 
 static char *etag_from_stat(const struct stat *st)
@@ -139,7 +139,7 @@ static char *etag_from_stat(const struct stat *st)
 	free(line);
 	/* "0xF..." cannot be confused with a recorded one only by luck; fine for a fallback. */
 	return xasprintf("\"0xF%02X%02X%02X%02X%02X%02X%02X\"", md[0], md[1], md[2], md[3], md[4],
-			 md[5], md[6]);
+	                 md[5], md[6]);
 }
 
 static const char *guess_type(const char *name)
@@ -156,7 +156,7 @@ static const char *guess_type(const char *name)
 
 /* ETag and content type of the file whose stat is st, from the info file when it matches. */
 static void read_info(struct dir_store *d, const char *name, const struct stat *st, char **etag,
-		      char **ctype)
+                      char **ctype)
 {
 	char *ip = meta_path(d, name, "info");
 	struct buf b;
@@ -193,7 +193,7 @@ static void read_info(struct dir_store *d, const char *name, const struct stat *
 
 /* Open and lock name's lock file; create it only when asked (writers) or the blob exists. */
 static int lock_blob(struct dir_store *d, const char *name, int op, int create, int *fd_out,
-		     struct err *e)
+                     struct err *e)
 {
 	char *lp = meta_path(d, name, "lock");
 	int fd = open(lp, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0660);
@@ -222,7 +222,7 @@ static int lock_blob(struct dir_store *d, const char *name, int op, int create, 
 		close(fd);
 		*fd_out = -1;
 		return err_set(e, ERR_UNAVAILABLE, "cannot lock blob '%s': %s", name,
-			       strerror(errno));
+		               strerror(errno));
 	}
 	*fd_out = fd;
 	return 0;
@@ -237,7 +237,7 @@ static void unlock_blob(int fd)
 }
 
 static int dir_get(void *impl, const char *name, struct buf *body, char **etag, char **ctype,
-		   struct err *e)
+                   struct err *e)
 {
 	struct dir_store *d = impl;
 	int lfd;
@@ -326,7 +326,7 @@ static int fsync_dir(const char *path)
 }
 
 static int dir_put(void *impl, const char *name, const void *data, size_t len, const char *ctype,
-		   const char *if_match, int if_none_match_star, char **new_etag, struct err *e)
+                   const char *if_match, int if_none_match_star, char **new_etag, struct err *e)
 {
 	struct dir_store *d = impl;
 	int lfd = -1, tfd = -1, rc = -1;
@@ -339,8 +339,8 @@ static int dir_put(void *impl, const char *name, const void *data, size_t len, c
 	*strrchr(parent, '/') = '\0';
 	if (mkdir_p(parent, 02770) < 0) {
 		if (errno == ENOTDIR || errno == EEXIST)
-			err_set(e, ERR_CONFLICT, "blob '%s': a blob exists where a folder is needed",
-				name);
+			err_set(e, ERR_CONFLICT,
+			        "blob '%s': a blob exists where a folder is needed", name);
 		else
 			unavailable(e, "create folder", parent);
 		goto out;
@@ -352,7 +352,7 @@ static int dir_put(void *impl, const char *name, const void *data, size_t len, c
 	if (lstat(dp, &st) == 0) {
 		if (!S_ISREG(st.st_mode)) {
 			err_set(e, ERR_CONFLICT, "blob '%s': the name is a folder of other blobs",
-				name);
+			        name);
 			goto out;
 		}
 		exists = 1;
@@ -363,12 +363,12 @@ static int dir_put(void *impl, const char *name, const void *data, size_t len, c
 	}
 	if (if_none_match_star && exists) {
 		err_set(e, ERR_PRECONDITION,
-			"blob '%s' was changed by another writer (it exists now)", name);
+		        "blob '%s' was changed by another writer (it exists now)", name);
 		goto out;
 	}
 	if (if_match && (!exists || strcmp(if_match, cur))) {
 		err_set(e, ERR_PRECONDITION, "blob '%s' was changed by another writer (ETag %s)",
-			name, exists ? "differs" : "gone");
+		        name, exists ? "differs" : "gone");
 		goto out;
 	}
 	const char *base = strrchr(dp, '/') + 1;
@@ -431,15 +431,15 @@ static char *rfc1123(time_t t)
 {
 	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	return xasprintf("%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
-			 mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	                 mons[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static int walk(struct dir_store *d, const char *rel, const char *prefix, int depth,
-		struct json_object *arr, struct err *e)
+                struct json_object *arr, struct err *e)
 {
 	char *path = *rel ? xasprintf("%s/%s", d->root, rel) : xstrdup(d->root);
 	DIR *dh = opendir(path);
@@ -462,10 +462,10 @@ static int walk(struct dir_store *d, const char *rel, const char *prefix, int de
 			/* Descend only where the prefix can still match. */
 			size_t nl = strlen(name);
 			if (depth < DIR_MAX_DEPTH && (strncmp(name, prefix, nl) == 0 ||
-						      strncmp(name, prefix, strlen(prefix)) == 0))
+			                              strncmp(name, prefix, strlen(prefix)) == 0))
 				rc = walk(d, name, prefix, depth + 1, arr, e);
 		} else if (S_ISREG(st.st_mode) && !strncmp(name, prefix, strlen(prefix)) &&
-			   strlen(name) <= BLOB_NAME_MAX) {
+		           strlen(name) <= BLOB_NAME_MAX) {
 			if (json_object_array_length(arr) >= DIR_MAX_LIST) {
 				rc = err_set(e, ERR_TOO_LARGE, "more than %d blobs", DIR_MAX_LIST);
 			} else {
@@ -493,7 +493,7 @@ static int walk(struct dir_store *d, const char *rel, const char *prefix, int de
 }
 
 static int dir_list(void *impl, const char *prefix, unsigned page_size, struct json_object *arr,
-		    struct err *e)
+                    struct err *e)
 {
 	struct dir_store *d = impl;
 	(void)page_size;
@@ -543,20 +543,21 @@ static void dir_close(void *impl)
 }
 
 static const struct blob_ops dir_ops = {
-	.kind = BLOB_KIND_DIR,
-	.get = dir_get,
-	.put = dir_put,
-	.list = dir_list,
-	.ensure_container = dir_ensure,
-	.describe = dir_describe,
-	.public_url = dir_public_url,
-	.close = dir_close,
+    .kind = BLOB_KIND_DIR,
+    .get = dir_get,
+    .put = dir_put,
+    .list = dir_list,
+    .ensure_container = dir_ensure,
+    .describe = dir_describe,
+    .public_url = dir_public_url,
+    .close = dir_close,
 };
 
 int blob_dir_new(const char *dir, const struct blob_ops **ops, void **impl, struct err *e)
 {
 	if (!dir || !*dir)
-		return err_set(e, ERR_UNAVAILABLE, "BLOB_DIR is empty: set it to the blob directory");
+		return err_set(e, ERR_UNAVAILABLE,
+		               "BLOB_DIR is empty: set it to the blob directory");
 	if (strlen(dir) > 3000)
 		return err_set(e, ERR_BAD_REQUEST, "BLOB_DIR is too long");
 	char *tmp = xstrdup(dir);
@@ -565,7 +566,7 @@ int blob_dir_new(const char *dir, const struct blob_ops **ops, void **impl, stru
 		tmp[--n] = '\0';
 	if (mkdir_p(tmp, 02770) < 0) {
 		int rc = err_set(e, ERR_UNAVAILABLE, "BLOB_DIR: cannot create %s: %s", tmp,
-				 strerror(errno));
+		                 strerror(errno));
 		free(tmp);
 		return rc;
 	}
@@ -573,7 +574,7 @@ int blob_dir_new(const char *dir, const struct blob_ops **ops, void **impl, stru
 	free(tmp);
 	if (!real)
 		return err_set(e, ERR_UNAVAILABLE, "BLOB_DIR: cannot resolve %s: %s", dir,
-			       strerror(errno));
+		               strerror(errno));
 	struct dir_store *d = xcalloc(1, sizeof(*d));
 	d->root = xstrdup(real);
 	free(real);

@@ -4,9 +4,9 @@
 #include <string.h>
 
 static const char B64_STD_CHARS[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char B64_URL_CHARS[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 char *b64_encode(const void *data, size_t n, enum b64_alphabet a, enum b64_pad pad)
 {
@@ -58,7 +58,7 @@ static int b64_val(char c, enum b64_alphabet a)
 }
 
 int b64_decode(const char *s, size_t len, enum b64_alphabet a, enum b64_pad pad,
-	       unsigned char **out, size_t *outlen)
+               unsigned char **out, size_t *outlen)
 {
 	size_t npad = 0;
 	while (npad < 2 && len > npad && s[len - 1 - npad] == '=')

@@ -25,7 +25,7 @@ enum b64_pad { B64_PAD_ANY, B64_PAD_REQUIRED, B64_PAD_NONE };
 char *b64_encode(const void *data, size_t n, enum b64_alphabet a, enum b64_pad pad);
 /* Decode len chars; returns 0, or -1 on any malformed input. *out is NUL-terminated. */
 int b64_decode(const char *s, size_t len, enum b64_alphabet a, enum b64_pad pad,
-	       unsigned char **out, size_t *outlen) MUST_CHECK;
+               unsigned char **out, size_t *outlen) MUST_CHECK;
 
 /* Lowercase hex of n bytes. */
 char *hex_encode(const void *data, size_t n);
@@ -37,8 +37,8 @@ int hex_decode_fixed(const char *s, unsigned char *out, size_t n) MUST_CHECK;
 int hex_nibble(int c);
 
 enum pct_flags {
-	PCT_PLUS_SPACE = 1 << 0, /* '+' means ' ' (query strings, HTML forms) */
-	PCT_NO_NUL = 1 << 1,     /* "%00" is refused */
+	PCT_PLUS_SPACE = 1 << 0,      /* '+' means ' ' (query strings, HTML forms) */
+	PCT_NO_NUL = 1 << 1,          /* "%00" is refused */
 	PCT_ONLY_UNRESERVED = 1 << 2, /* an escape may only stand for A-Z a-z 0-9 '-' '_' */
 };
 /*

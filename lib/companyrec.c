@@ -17,8 +17,9 @@ int companyrec_company(const char **company, struct err *e)
 	*company = cfg.company;
 	if (cfg.company && *cfg.company)
 		return 0;
-	err_set(e, ERR_CONFIG, "Unknown company: set COMPANY_NAME (or SKR_KEY_NAME, e.g. "
-	                       "contoso-secret-key) in this instance's configuration");
+	err_set(e, ERR_CONFIG,
+	        "Unknown company: set COMPANY_NAME (or SKR_KEY_NAME, e.g. "
+	        "contoso-secret-key) in this instance's configuration");
 	return err_in(e, STAGE_CONFIG);
 }
 
@@ -30,8 +31,7 @@ char *companyrec_csv_path(const char *company)
 
 /* One field's ciphertext, or NULL for an empty value (stored as JSON null, as the original
  * stored a missing phone). */
-static int encrypt_field(EVP_PKEY *key, const char *what, const char *pt, char **out,
-                         struct err *e)
+static int encrypt_field(EVP_PKEY *key, const char *what, const char *pt, char **out, struct err *e)
 {
 	const char *alg;
 	*out = NULL;
@@ -126,8 +126,8 @@ static int load_csv(const char *path, struct csv_table *t, struct err *e)
 	if (!t->nrows)
 		return data_error(e, ERR_BAD_REQUEST, "%s holds no records (only a header)", path);
 	if (t->nrows > COMPANYREC_CSV_MAX_ROWS)
-		return data_error(e, ERR_UNPROCESSABLE, "%s holds %zu records; the limit is %d", path,
-		                  t->nrows, COMPANYREC_CSV_MAX_ROWS);
+		return data_error(e, ERR_UNPROCESSABLE, "%s holds %zu records; the limit is %d",
+		                  path, t->nrows, COMPANYREC_CSV_MAX_ROWS);
 	return 0;
 }
 
@@ -143,7 +143,8 @@ static int cell_ok(const char *what, const char *s, char *why, size_t cap)
 	else if (at < n && cp == (unsigned long)-1)
 		snprintf(why, cap, "%s is not valid UTF-8 (byte %zu)", what, at);
 	else if (at < n)
-		snprintf(why, cap, "%s holds a control character (U+%04lX at byte %zu)", what, cp, at);
+		snprintf(why, cap, "%s holds a control character (U+%04lX at byte %zu)", what, cp,
+		         at);
 	else
 		return 0;
 	return -1;
@@ -181,8 +182,8 @@ int companyrec_import(struct blob_store *s, EVP_PKEY *key, const char *company,
 	if (load_csv(path, &t, e) < 0 || check_rows(path, &t, e) < 0)
 		goto done;
 	for (size_t i = 0; i < t.nrows; i++) {
-		struct json_object *rec = make_record(key, company, csv_get(&t, i, "name"),
-		                                      csv_get(&t, i, "phone"), e);
+		struct json_object *rec =
+		    make_record(key, company, csv_get(&t, i, "name"), csv_get(&t, i, "phone"), e);
 		if (!rec) {
 			err_wrap(e, "%s: line %zu", path, t.line[i]);
 			goto done;

@@ -20,9 +20,9 @@
 #include "blob.h"
 #include "err.h"
 
-#define COMPANYREC_FIELD_MAX 256
+#define COMPANYREC_FIELD_MAX     256
 #define COMPANYREC_CSV_MAX_BYTES (1u << 20)
-#define COMPANYREC_CSV_MAX_ROWS 10000
+#define COMPANYREC_CSV_MAX_ROWS  10000
 
 /* The configured company (lowercase), or ERR_CONFIG saying how to configure one. */
 int companyrec_company(const char **company, struct err *e) MUST_CHECK;

@@ -15,6 +15,20 @@ const char *config_env(const char *name)
 	return getenv(name);
 }
 
+/* A bad value of variable var: ERR_CONFIG, "var: <what is wrong and the fix>". */
+static int bad(struct err *e, const char *var, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static int bad(struct err *e, const char *var, const char *fmt, ...)
+{
+	char what[sizeof(e->msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	err_set(e, ERR_CONFIG, "%s: %s", var, what);
+	snprintf(e->variable, sizeof(e->variable), "%s", var);
+	return -1;
+}
+
 static const char *env_or(const char *name, const char *def)
 {
 	const char *v = config_env(name);
@@ -43,8 +57,7 @@ void endpoint_free(struct endpoint *ep)
 	memset(ep, 0, sizeof(*ep));
 }
 
-int config_parse_endpoint(const char *name, const char *value, struct endpoint *out,
-			  struct err *e)
+int config_parse_endpoint(const char *name, const char *value, struct endpoint *out, struct err *e)
 {
 	memset(out, 0, sizeof(*out));
 	if (!value || !*value)
@@ -57,20 +70,18 @@ int config_parse_endpoint(const char *name, const char *value, struct endpoint *
 		h += 7;
 		scheme = "http";
 	} else if (strstr(h, "://")) {
-		return err_set(e, ERR_CONFIG, "%s: unsupported scheme in '%.100s': use https://",
-			       name, value);
+		return bad(e, name, "unsupported scheme in '%.100s': use https://", value);
 	}
 	size_t len = strlen(h);
 	while (len && h[len - 1] == '/')
 		len--;
 	if (!len || len > 253)
-		return err_set(e, ERR_CONFIG, "%s: no host in '%.100s'", name, value);
+		return bad(e, name, "no host in '%.100s'", value);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)h[i];
 		if (!(isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
-			return err_set(e, ERR_CONFIG,
-				       "%s: '%.100s' is not a host[:port] (only letters, digits, '.', '-', ':' allowed; no path)",
-				       name, value);
+			return bad(e, name, "'%.100s' is not a host[:port] (only letters, digits, "
+			               "'.', '-', ':' allowed; no path)", value);
 	}
 	const char *colon = memchr(h, ':', len);
 	if (h[0] == '[')
@@ -80,20 +91,19 @@ int config_parse_endpoint(const char *name, const char *value, struct endpoint *
 		size_t plen = len - (size_t)(colon - h) - 1;
 		unsigned long p;
 		if (plen == 0 || plen >= sizeof(port))
-			return err_set(e, ERR_CONFIG, "%s: bad port in '%.100s'", name, value);
+			return bad(e, name, "bad port in '%.100s'", value);
 		memcpy(port, colon + 1, plen);
 		port[plen] = '\0';
 		if (parse_ulong(port, 1, 65535, &p) < 0)
-			return err_set(e, ERR_CONFIG, "%s: bad port in '%.100s'", name, value);
+			return bad(e, name, "bad port in '%.100s'", value);
 	}
 	size_t hostlen = colon ? (size_t)(colon - h) : len;
 	out->loopback = is_loopback_host(h, hostlen);
 	/* The one non-loopback plain-http peer is IMDS, link-local by design. */
 	int imds = hostlen == 15 && !strncmp(h, "169.254.169.254", 15);
 	if (!strcmp(scheme, "http") && !out->loopback && !imds)
-		return err_set(e, ERR_CONFIG,
-			       "%s: plain http is allowed only for loopback stand-ins; use https:// for '%.100s'",
-			       name, value);
+		return bad(e, name, "plain http is allowed only for loopback stand-ins; use "
+		               "https:// for '%.100s'", value);
 	out->set = 1;
 	out->host = xstrndup(h, len);
 	out->url = xasprintf("%s://%s", scheme, out->host);
@@ -101,7 +111,7 @@ int config_parse_endpoint(const char *name, const char *value, struct endpoint *
 }
 
 static int parse_choice(const char *name, const char *v, const char *const *choices, int n,
-			int *out, struct err *e)
+                        int *out, struct err *e)
 {
 	for (int i = 0; i < n; i++)
 		if (!strcmp(v, choices[i])) {
@@ -112,18 +122,18 @@ static int parse_choice(const char *name, const char *v, const char *const *choi
 	buf_init(&list);
 	for (int i = 0; i < n; i++)
 		buf_appendf(&list, "%s%s", i ? "|" : "", choices[i]);
-	err_set(e, ERR_CONFIG, "%s: '%.60s' is not one of %s", name, v, (char *)list.p);
+	bad(e, name, "'%.60s' is not one of %s", v, (char *)list.p);
 	buf_free(&list);
 	return -1;
 }
 
 static int parse_num(const char *name, unsigned long min, unsigned long max, const char *def,
-		     unsigned long *out, struct err *e)
+                     unsigned long *out, struct err *e)
 {
 	const char *v = env_or(name, def);
 	if (parse_ulong(v, min, max, out) < 0)
-		return err_set(e, ERR_CONFIG, "%s: '%.40s' is not a whole number in %lu..%lu",
-			       name, v, min, max);
+		return bad(e, name, "'%.40s' is not a whole number in %lu..%lu",
+		               v, min, max);
 	return 0;
 }
 
@@ -132,13 +142,11 @@ static int parse_name(const char *name, const char *def, size_t max, char **out,
 	const char *v = env_or(name, def);
 	size_t len = strlen(v);
 	if (len > max)
-		return err_set(e, ERR_CONFIG, "%s: longer than %zu characters", name, max);
+		return bad(e, name, "longer than %zu characters", max);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)v[i];
 		if (!(isalnum(c) || c == '-' || c == '_' || c == '.'))
-			return err_set(e, ERR_CONFIG,
-				       "%s: '%.60s' may hold only letters, digits, '-', '_' and '.'", name,
-				       v);
+			return bad(e, name, "'%.60s' may hold only letters, digits, '-', '_' and '.'", v);
 	}
 	*out = xstrdup(v);
 	return 0;
@@ -179,15 +187,18 @@ int config_load(struct config *c, struct err *e)
 	int choice;
 	memset(c, 0, sizeof(*c));
 	if (config_parse_endpoint("SKR_MAA_ENDPOINT",
-				  env_or("SKR_MAA_ENDPOINT", "sharedeus.eus.attest.azure.net"),
-				  &c->maa, e) < 0 ||
-	    config_parse_endpoint("SKR_AKV_ENDPOINT", env_or("SKR_AKV_ENDPOINT", ""), &c->akv, e) < 0 ||
+	                          env_or("SKR_MAA_ENDPOINT", "sharedeus.eus.attest.azure.net"),
+	                          &c->maa, e) < 0 ||
+	    config_parse_endpoint("SKR_AKV_ENDPOINT", env_or("SKR_AKV_ENDPOINT", ""), &c->akv, e) <
+	        0 ||
 	    config_parse_endpoint("OTHER_AKV_ENDPOINT", env_or("OTHER_AKV_ENDPOINT", ""),
-				  &c->other_akv, e) < 0 ||
-	    config_parse_endpoint("SKR_SIDECAR_URL", env_or("SKR_SIDECAR_URL", "http://127.0.0.1:8080"),
-				  &c->sidecar, e) < 0 ||
-	    config_parse_endpoint("IMDS_ENDPOINT", env_or("IMDS_ENDPOINT", "http://169.254.169.254"),
-				  &c->imds, e) < 0)
+	                          &c->other_akv, e) < 0 ||
+	    config_parse_endpoint("SKR_SIDECAR_URL",
+	                          env_or("SKR_SIDECAR_URL", "http://127.0.0.1:8080"), &c->sidecar,
+	                          e) < 0 ||
+	    config_parse_endpoint("IMDS_ENDPOINT",
+	                          env_or("IMDS_ENDPOINT", "http://169.254.169.254"), &c->imds,
+	                          e) < 0)
 		goto fail;
 	if (parse_name("SKR_KEY_NAME", "", 127, &c->key_name, e) < 0 ||
 	    parse_name("COMPANY_NAME", "", 63, &c->company, e) < 0 ||
@@ -224,31 +235,33 @@ int config_load(struct config *c, struct err *e)
 	}
 	{
 		static const char *const levels[] = {"debug", "info", "warn", "error"};
-		if (parse_choice("LOG_LEVEL", env_or("LOG_LEVEL", "info"), levels, 4, &choice, e) < 0)
+		if (parse_choice("LOG_LEVEL", env_or("LOG_LEVEL", "info"), levels, 4, &choice, e) <
+		    0)
 			goto fail;
 		c->log_level = (enum log_level)choice;
 		static const char *const onoff[] = {"0", "1"};
-		if (parse_choice("BLOB_CREATE_CONTAINER", env_or("BLOB_CREATE_CONTAINER", "0"), onoff,
-				 2, &choice, e) < 0)
+		if (parse_choice("BLOB_CREATE_CONTAINER", env_or("BLOB_CREATE_CONTAINER", "0"),
+		                 onoff, 2, &choice, e) < 0)
 			goto fail;
 		c->blob_create_container = choice;
 	}
 	if (parse_choice("ATTESTATION_BACKEND", env_or("ATTESTATION_BACKEND", "auto"), backends, 3,
-			 &choice, e) < 0)
+	                 &choice, e) < 0)
 		goto fail;
 	c->backend = (enum attest_backend)choice;
-	if (parse_choice("SNP_EVIDENCE", env_or("SNP_EVIDENCE", "auto"), evidences, 5, &choice, e) < 0)
+	if (parse_choice("SNP_EVIDENCE", env_or("SNP_EVIDENCE", "auto"), evidences, 5, &choice, e) <
+	    0)
 		goto fail;
 	c->evidence = (enum evidence_kind)choice;
 	if (c->evidence == EVIDENCE_VIRTUAL && !*c->virtual_socket) {
-		err_set(e, ERR_CONFIG,
-			"SNP_VIRTUAL_SOCKET: empty, but SNP_EVIDENCE=virtual needs the virtual SEV-SNP host's socket path");
+		bad(e, "SNP_VIRTUAL_SOCKET",
+		    "empty, but SNP_EVIDENCE=virtual needs the virtual SEV-SNP host's socket path");
 		goto fail;
 	}
 	{
 		const char *def = *c->storage_conn || *c->storage_account_url ? "azure" : "dir";
-		if (parse_choice("BLOB_BACKEND", env_or("BLOB_BACKEND", def), blob_kinds, 2, &choice,
-				 e) < 0)
+		if (parse_choice("BLOB_BACKEND", env_or("BLOB_BACKEND", def), blob_kinds, 2,
+		                 &choice, e) < 0)
 			goto fail;
 		c->blob_kind = (enum blob_kind)choice;
 	}
@@ -257,7 +270,7 @@ int config_load(struct config *c, struct err *e)
 	    parse_num("KEY_SIZE_BITS", 2048, 4096, "2048", &c->key_bits, e) < 0)
 		goto fail;
 	if (c->key_bits % 1024) {
-		err_set(e, ERR_CONFIG, "KEY_SIZE_BITS: %lu is not 2048, 3072 or 4096", c->key_bits);
+		bad(e, "KEY_SIZE_BITS", "%lu is not 2048, 3072 or 4096", c->key_bits);
 		goto fail;
 	}
 	return 0;

@@ -27,7 +27,13 @@ struct endpoint {
 };
 
 enum attest_backend { BACKEND_AUTO, BACKEND_SIDECAR, BACKEND_NATIVE };
-enum evidence_kind { EVIDENCE_AUTO, EVIDENCE_SEV_GUEST, EVIDENCE_SEV, EVIDENCE_VIRTUAL, EVIDENCE_NONE };
+enum evidence_kind {
+	EVIDENCE_AUTO,
+	EVIDENCE_SEV_GUEST,
+	EVIDENCE_SEV,
+	EVIDENCE_VIRTUAL,
+	EVIDENCE_NONE
+};
 enum blob_kind { BLOB_KIND_DIR, BLOB_KIND_AZURE };
 
 struct config {
@@ -52,19 +58,19 @@ struct config {
 	struct endpoint sidecar;     /* SKR_SIDECAR_URL, default http://127.0.0.1:8080 */
 	struct endpoint imds;        /* IMDS_ENDPOINT, default http://169.254.169.254 */
 	char *client_id;             /* AZURE_CLIENT_ID (user-assigned identity), may be "" */
-	char *extra_roots;           /* SNP_EXTRA_ROOTS: PEM file of extra trusted ARKs, may be "" */
-	char *akv_trust_cert;        /* AKV_TRUST_CERT: PEM certificates of loopback vaults, may be "" */
-	char *uvm_host_amd_cert;     /* UVM_HOST_AMD_CERTIFICATE (b64 THIM JSON), may be "" */
-	char *uvm_security_context;  /* UVM_SECURITY_CONTEXT_DIR, may be "" */
-	char *uvm_reference_info;    /* UVM_REFERENCE_INFO (b64 COSE_Sign1), may be "" */
-	char *state_dir;             /* STATE_DIR: per-instance private state */
-	char *log_dir;               /* LOG_DIR: service logs shown in diagnoses */
-	char *log_file;              /* LOG_FILE, "" = stderr */
-	enum log_level log_level;    /* LOG_LEVEL debug|info|warn|error */
-	char *data_dir;              /* DATA_DIR: company CSVs */
-	unsigned long max_body;      /* MAX_BODY_BYTES */
-	unsigned long http_timeout;  /* HTTP_TIMEOUT_SECONDS for outbound calls */
-	unsigned long key_bits;      /* KEY_SIZE_BITS for keys the emulators create */
+	char *extra_roots;    /* SNP_EXTRA_ROOTS: PEM file of extra trusted ARKs, may be "" */
+	char *akv_trust_cert; /* AKV_TRUST_CERT: PEM certificates of loopback vaults, may be "" */
+	char *uvm_host_amd_cert;    /* UVM_HOST_AMD_CERTIFICATE (b64 THIM JSON), may be "" */
+	char *uvm_security_context; /* UVM_SECURITY_CONTEXT_DIR, may be "" */
+	char *uvm_reference_info;   /* UVM_REFERENCE_INFO (b64 COSE_Sign1), may be "" */
+	char *state_dir;            /* STATE_DIR: per-instance private state */
+	char *log_dir;              /* LOG_DIR: service logs shown in diagnoses */
+	char *log_file;             /* LOG_FILE, "" = stderr */
+	enum log_level log_level;   /* LOG_LEVEL debug|info|warn|error */
+	char *data_dir;             /* DATA_DIR: company CSVs */
+	unsigned long max_body;     /* MAX_BODY_BYTES */
+	unsigned long http_timeout; /* HTTP_TIMEOUT_SECONDS for outbound calls */
+	unsigned long key_bits;     /* KEY_SIZE_BITS for keys the emulators create */
 };
 
 extern struct config cfg;

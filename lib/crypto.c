@@ -185,8 +185,8 @@ done:
 	return rc;
 }
 
-static int crypto_encrypt_do(EVP_PKEY *key, const uint8_t *pt, size_t n, char **out, const char **algorithm,
-                   struct err *e)
+static int crypto_encrypt_do(EVP_PKEY *key, const uint8_t *pt, size_t n, char **out,
+                             const char **algorithm, struct err *e)
 {
 	*out = NULL;
 	if (!is_rsa(key))
@@ -278,8 +278,8 @@ done:
 	return rc;
 }
 
-static int crypto_decrypt_do(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n, const char **algorithm,
-                   struct err *e)
+static int crypto_decrypt_do(EVP_PKEY *key, const char *text, uint8_t **pt, size_t *n,
+                             const char **algorithm, struct err *e)
 {
 	*pt = NULL;
 	*n = 0;

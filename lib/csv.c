@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 struct row {
 	char **f;
 	size_t n, cap;
@@ -62,15 +61,16 @@ static int add_row(struct csv_table *t, struct row *r, size_t line, struct err *
 			while (*h == ' ')
 				h++;
 			if (!*h)
-				return err_set(e, ERR_BAD_REQUEST, "line %zu: header column %zu is empty",
-					       line, i + 1);
+				return err_set(e, ERR_BAD_REQUEST,
+				               "line %zu: header column %zu is empty", line, i + 1);
 			/* Compared as csv_col looks names up, or a second column would be
 			 * unreachable. */
 			for (size_t j = 0; j < i; j++)
 				if (same_name(r->f[j], r->f[i]))
-					return err_set(e, ERR_BAD_REQUEST,
-						       "line %zu: header column '%.60s' appears twice",
-						       line, r->f[i]);
+					return err_set(
+					    e, ERR_BAD_REQUEST,
+					    "line %zu: header column '%.60s' appears twice", line,
+					    r->f[i]);
 		}
 		t->header = r->f;
 		t->ncols = r->n;
@@ -79,7 +79,7 @@ static int add_row(struct csv_table *t, struct row *r, size_t line, struct err *
 	}
 	if (r->n != t->ncols)
 		return err_set(e, ERR_BAD_REQUEST, "line %zu: %zu fields, but the header has %zu",
-			       line, r->n, t->ncols);
+		               line, r->n, t->ncols);
 	t->rows = xrealloc(t->rows, (t->nrows + 1) * sizeof(*t->rows));
 	t->line = xrealloc(t->line, (t->nrows + 1) * sizeof(*t->line));
 	t->rows[t->nrows] = r->f;
@@ -128,7 +128,8 @@ int csv_parse(const char *text, size_t len, struct csv_table *out, struct err *e
 				for (;;) {
 					if (p >= end) {
 						err_set(e, ERR_BAD_REQUEST,
-							"line %zu: quoted field never closed", qline);
+						        "line %zu: quoted field never closed",
+						        qline);
 						return fail(out, &r, &field);
 					}
 					if (*p == '"') {
@@ -149,9 +150,10 @@ int csv_parse(const char *text, size_t len, struct csv_table *out, struct err *e
 				while (p < end && *p != ',' && *p != '\n' && *p != '\r') {
 					if (*p == '"') {
 						err_set(e, ERR_BAD_REQUEST,
-							"line %zu: '\"' inside an unquoted field; quote the "
-							"field and double the '\"'",
-							line);
+						        "line %zu: '\"' inside an unquoted field; "
+						        "quote the "
+						        "field and double the '\"'",
+						        line);
 						return fail(out, &r, &field);
 					}
 					buf_append(&field, p, 1);
@@ -159,8 +161,8 @@ int csv_parse(const char *text, size_t len, struct csv_table *out, struct err *e
 				}
 			}
 			if (r.n >= CSV_MAX_FIELDS) {
-				err_set(e, ERR_BAD_REQUEST, "line %zu: more than %d fields", rec_line,
-					CSV_MAX_FIELDS);
+				err_set(e, ERR_BAD_REQUEST, "line %zu: more than %d fields",
+				        rec_line, CSV_MAX_FIELDS);
 				return fail(out, &r, &field);
 			}
 			row_add(&r, &field);
@@ -176,7 +178,8 @@ int csv_parse(const char *text, size_t len, struct csv_table *out, struct err *e
 					line++;
 					break;
 				}
-				err_set(e, ERR_BAD_REQUEST, "line %zu: bare CR (use CRLF or LF)", line);
+				err_set(e, ERR_BAD_REQUEST, "line %zu: bare CR (use CRLF or LF)",
+				        line);
 				return fail(out, &r, &field);
 			}
 			if (*p == '\n') {

@@ -22,10 +22,10 @@
 
 struct csv_table {
 	size_t ncols;
-	char **header;   /* ncols names */
+	char **header; /* ncols names */
 	size_t nrows;
-	char ***rows;    /* rows[i][j], j < ncols */
-	size_t *line;    /* line[i]: the line on which row i starts */
+	char ***rows; /* rows[i][j], j < ncols */
+	size_t *line; /* line[i]: the line on which row i starts */
 };
 
 /* Parse len bytes of text.  On failure *out is empty and e says what and where. */

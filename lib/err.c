@@ -61,23 +61,40 @@ void err_upstream(struct err *e, long status, const char *code, const char *requ
 const char *err_code_name(enum err_code code)
 {
 	switch (code) {
-	case ERR_NONE: return "ok";
-	case ERR_BAD_REQUEST: return "bad_request";
-	case ERR_UNAUTHORIZED: return "unauthorized";
-	case ERR_FORBIDDEN: return "forbidden";
-	case ERR_NOT_FOUND: return "not_found";
-	case ERR_METHOD: return "method_not_allowed";
-	case ERR_CONFLICT: return "conflict";
-	case ERR_PRECONDITION: return "precondition_failed";
-	case ERR_TOO_LARGE: return "too_large";
-	case ERR_UNSUPPORTED: return "unsupported_media_type";
-	case ERR_UNPROCESSABLE: return "unprocessable";
-	case ERR_VERIFY: return "verification_failed";
-	case ERR_INTERNAL: return "internal";
-	case ERR_UPSTREAM: return "bad_upstream_response";
-	case ERR_UNAVAILABLE: return "unavailable";
-	case ERR_TIMEOUT: return "timeout";
-	case ERR_CONFIG: return "configuration";
+	case ERR_NONE:
+		return "ok";
+	case ERR_BAD_REQUEST:
+		return "bad_request";
+	case ERR_UNAUTHORIZED:
+		return "unauthorized";
+	case ERR_FORBIDDEN:
+		return "forbidden";
+	case ERR_NOT_FOUND:
+		return "not_found";
+	case ERR_METHOD:
+		return "method_not_allowed";
+	case ERR_CONFLICT:
+		return "conflict";
+	case ERR_PRECONDITION:
+		return "precondition_failed";
+	case ERR_TOO_LARGE:
+		return "too_large";
+	case ERR_UNSUPPORTED:
+		return "unsupported_media_type";
+	case ERR_UNPROCESSABLE:
+		return "unprocessable";
+	case ERR_VERIFY:
+		return "verification_failed";
+	case ERR_INTERNAL:
+		return "internal";
+	case ERR_UPSTREAM:
+		return "bad_upstream_response";
+	case ERR_UNAVAILABLE:
+		return "unavailable";
+	case ERR_TIMEOUT:
+		return "timeout";
+	case ERR_CONFIG:
+		return "configuration";
 	}
 	return "internal";
 }

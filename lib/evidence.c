@@ -12,9 +12,9 @@
 
 /* In the order auto mode tries them. */
 static const struct evidence_provider *const providers[] = {
-	&evidence_sev_guest,
-	&evidence_sev,
-	&evidence_virtual,
+    &evidence_sev_guest,
+    &evidence_sev,
+    &evidence_virtual,
 };
 
 const struct evidence_provider *evidence_provider(void)
@@ -47,40 +47,41 @@ static int no_provider(struct err *e)
 	switch (cfg.evidence) {
 	case EVIDENCE_NONE:
 		return err_set(
-			e, ERR_UNAVAILABLE,
-			"SNP_EVIDENCE=none: collecting SEV-SNP evidence is switched off in this "
-			"instance's configuration");
+		    e, ERR_UNAVAILABLE,
+		    "SNP_EVIDENCE=none: collecting SEV-SNP evidence is switched off in this "
+		    "instance's configuration");
 	case EVIDENCE_SEV_GUEST:
-		return err_set(e, ERR_UNAVAILABLE,
-			       "SNP_EVIDENCE=sev-guest, but /dev/sev-guest is not a character device "
-			       "here: this container is not running on confidential hardware");
+		return err_set(
+		    e, ERR_UNAVAILABLE,
+		    "SNP_EVIDENCE=sev-guest, but /dev/sev-guest is not a character device "
+		    "here: this container is not running on confidential hardware");
 	case EVIDENCE_SEV:
 		return err_set(e, ERR_UNAVAILABLE,
-			       "SNP_EVIDENCE=sev, but /dev/sev is not a character device here: "
-			       "this container is not running on confidential hardware");
+		               "SNP_EVIDENCE=sev, but /dev/sev is not a character device here: "
+		               "this container is not running on confidential hardware");
 	case EVIDENCE_VIRTUAL:
 		return err_set(
-			e, ERR_UNAVAILABLE,
-			"SNP_EVIDENCE=virtual, but the virtual SEV-SNP host socket %.200s does "
-			"not exist: start the virtual SEV-SNP host (emulator/vsnp-host)",
-			vs ? vs : "(unset)");
+		    e, ERR_UNAVAILABLE,
+		    "SNP_EVIDENCE=virtual, but the virtual SEV-SNP host socket %.200s does "
+		    "not exist: start the virtual SEV-SNP host (emulator/vsnp-host)",
+		    vs ? vs : "(unset)");
 	case EVIDENCE_AUTO:
 		break;
 	}
 	if (vs)
 		return err_set(
-			e, ERR_UNAVAILABLE,
-			"no SEV-SNP device: this container is not running on confidential hardware "
-			"(checked /dev/sev-guest, /dev/sev; SNP_VIRTUAL_SOCKET=%.200s is not "
-			"a socket: is the virtual SEV-SNP host running?)",
-			vs);
+		    e, ERR_UNAVAILABLE,
+		    "no SEV-SNP device: this container is not running on confidential hardware "
+		    "(checked /dev/sev-guest, /dev/sev; SNP_VIRTUAL_SOCKET=%.200s is not "
+		    "a socket: is the virtual SEV-SNP host running?)",
+		    vs);
 	return err_set(e, ERR_UNAVAILABLE,
-		       "no SEV-SNP device: this container is not running on confidential hardware "
-		       "(checked /dev/sev-guest, /dev/sev; SNP_VIRTUAL_SOCKET not set)");
+	               "no SEV-SNP device: this container is not running on confidential hardware "
+	               "(checked /dev/sev-guest, /dev/sev; SNP_VIRTUAL_SOCKET not set)");
 }
 
 int evidence_report(const uint8_t report_data[64], uint8_t out[SNP_REPORT_SIZE],
-		    const char **source, struct err *e)
+                    const char **source, struct err *e)
 {
 	const struct evidence_provider *p = evidence_provider();
 	if (source)
@@ -108,7 +109,7 @@ static struct json_object *dev_listing(void)
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(json_object_get_string(*(struct json_object *const *)a),
-		      json_object_get_string(*(struct json_object *const *)b));
+	              json_object_get_string(*(struct json_object *const *)b));
 }
 
 static struct json_object *device_info(const struct stat *st, const char *path)
@@ -119,9 +120,9 @@ static struct json_object *device_info(const struct stat *st, const char *path)
 	snprintf(mode, sizeof(mode), "0o%o", (unsigned)st->st_mode);
 	jsonx_add_str(o, "mode", mode);
 	jsonx_add_str(o, "type",
-		      S_ISCHR(st->st_mode)    ? "character device"
-		      : S_ISSOCK(st->st_mode) ? "socket"
-					      : "other");
+	              S_ISCHR(st->st_mode)    ? "character device"
+	              : S_ISSOCK(st->st_mode) ? "socket"
+	                                      : "other");
 	/* Both directions: the ioctl and the socket protocol need read and write. */
 	jsonx_add_bool(o, "accessible", access(path, R_OK | W_OK) == 0);
 	return o;
@@ -141,10 +142,10 @@ struct json_object *evidence_device_status(void)
 	if (p && p->emulated && stat(vs, &st) == 0) {
 		found = vs;
 		expl = xasprintf("No AMD SEV-SNP hardware is used: reports come from the virtual "
-				 "SEV-SNP host at %s, signed by a local test key chain. The "
-				 "attestation flow runs end to end, but everything it produces is "
-				 "marked emulated and a production verifier never trusts it.",
-				 vs);
+		                 "SEV-SNP host at %s, signed by a local test key chain. The "
+		                 "attestation flow runs end to end, but everything it produces is "
+		                 "marked emulated and a production verifier never trusts it.",
+		                 vs);
 	} else {
 		for (size_t i = 0; i < NELEM(devs); i++)
 			if (stat(devs[i], &st) == 0) {
@@ -153,22 +154,22 @@ struct json_object *evidence_device_status(void)
 			}
 		if (found)
 			expl = xasprintf("AMD SEV-SNP device found at %s. Hardware attestation "
-					 "should be available.%s",
-					 found,
-					 prov ? ""
-					      : " (SNP_EVIDENCE does not select it, so this "
-						"instance will not use it.)");
+			                 "should be available.%s",
+			                 found,
+			                 prov ? ""
+			                      : " (SNP_EVIDENCE does not select it, so this "
+			                        "instance will not use it.)");
 		else
 			expl = xasprintf(
-				"No AMD SEV-SNP device found (/dev/sev-guest, /dev/sev, "
-				"/dev/sev0). "
-				"This means the container is NOT running inside a Trusted "
-				"Execution "
-				"Environment (TEE). Hardware-based attestation is not possible. To "
-				"enable attestation, deploy with the Confidential SKU on AMD "
-				"SEV-SNP "
-				"capable hardware%s.",
-				vs ? ", or start the virtual SEV-SNP host for a local run" : "");
+			    "No AMD SEV-SNP device found (/dev/sev-guest, /dev/sev, "
+			    "/dev/sev0). "
+			    "This means the container is NOT running inside a Trusted "
+			    "Execution "
+			    "Environment (TEE). Hardware-based attestation is not possible. To "
+			    "enable attestation, deploy with the Confidential SKU on AMD "
+			    "SEV-SNP "
+			    "capable hardware%s.",
+			    vs ? ", or start the virtual SEV-SNP host for a local run" : "");
 	}
 	jsonx_add_bool(o, "available", found != NULL);
 	jsonx_add_str(o, "device_path", found);

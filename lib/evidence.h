@@ -35,23 +35,23 @@ struct snp_roots;
 
 /* What a kind of TEE evidence is and how it is checked and shown. */
 struct tee_type {
-	const char *name;        /* "sev-snp" */
-	size_t report_size;      /* bytes of one report */
-	const char *maa_path;    /* the attestation service's path: "/attest/SevSnpVm" */
+	const char *name;     /* "sev-snp" */
+	size_t report_size;   /* bytes of one report */
+	const char *maa_path; /* the attestation service's path: "/attest/SevSnpVm" */
 	/* Check a report against roots and its certificate chain (PEM); *checks always set. */
 	int (*verify)(const uint8_t *report, const char *chain_pem, struct snp_roots *roots,
-		      struct json_object **checks, struct err *e);
+	              struct json_object **checks, struct err *e);
 	/* The report's fields as JSON (NULL and e set if it does not parse). */
 	struct json_object *(*describe)(const uint8_t *report, size_t n, struct err *e);
 };
 extern const struct tee_type tee_sev_snp;
 
 struct evidence_provider {
-	const char *name;            /* "sev-guest", "sev", "virtual" */
-	enum evidence_kind kind;     /* the SNP_EVIDENCE value that selects it */
-	const struct tee_type *tee;  /* what its reports are */
-	int emulated;                /* 1: reports are signed by a local test chain */
-	const char *device;          /* its device node, or NULL */
+	const char *name;           /* "sev-guest", "sev", "virtual" */
+	enum evidence_kind kind;    /* the SNP_EVIDENCE value that selects it */
+	const struct tee_type *tee; /* what its reports are */
+	int emulated;               /* 1: reports are signed by a local test chain */
+	const char *device;         /* its device node, or NULL */
 	int (*present)(void);
 	/* A report whose REPORT_DATA is report_data, into out (tee->report_size bytes). */
 	int (*report)(const uint8_t report_data[64], uint8_t *out, struct err *e);
@@ -73,7 +73,7 @@ int evidence_virtual_configured(void);
  * ERR_UPSTREAM (ioctl or firmware failure, malformed or refused answer).
  */
 int evidence_report(const uint8_t report_data[64], uint8_t out[SNP_REPORT_SIZE],
-		    const char **source, struct err *e) MUST_CHECK;
+                    const char **source, struct err *e) MUST_CHECK;
 
 /*
  * Device diagnosis in the shape of the original's check_sev_guest_device():

@@ -18,7 +18,7 @@
 #include "evidence.h"
 
 #define DEV_SEV_GUEST "/dev/sev-guest"
-#define DEV_SEV "/dev/sev"
+#define DEV_SEV       "/dev/sev"
 
 /*
  * The kernel's UAPI structs, declared here rather than taken from
@@ -32,7 +32,7 @@ struct snp_report_req {
 	uint8_t rsvd[28];
 };
 
-#define SNP_RESP_SIZE 4000
+#define SNP_RESP_SIZE       4000
 #define SNP_RESP_REPORT_OFF 0x20
 
 struct snp_guest_request_ioctl {
@@ -59,11 +59,11 @@ struct sev_snp_guest_request {
 	uint32_t error;
 };
 
-#define SNP_GET_REPORT _IOWR('S', 0x0, struct snp_guest_request_ioctl)
+#define SNP_GET_REPORT           _IOWR('S', 0x0, struct snp_guest_request_ioctl)
 #define SEV_SNP_GUEST_MSG_REPORT _IOWR('S', 0x1, struct sev_snp_guest_request)
-#define SNP_MSG_REPORT_REQ 5
-#define SNP_MSG_REPORT_RSP 6
-#define SEV_OLD_RESP_LEN 1280
+#define SNP_MSG_REPORT_REQ       5
+#define SNP_MSG_REPORT_RSP       6
+#define SEV_OLD_RESP_LEN         1280
 
 _Static_assert(sizeof(struct snp_report_req) == 96, "MSG_REPORT_REQ is 96 bytes");
 _Static_assert(sizeof(struct snp_guest_request_ioctl) == 32, "snp_guest_request_ioctl is 32 bytes");
@@ -80,15 +80,15 @@ static int open_device(const char *path, int *fd, struct err *e)
 	int en = errno;
 	if (en == EACCES || en == EPERM)
 		return err_set(
-			e, ERR_UNAVAILABLE,
-			"cannot open %s: %s (errno %d): this program needs read and write "
-			"access to the device (run it as root or give its user the device's group)",
-			path, strerror(en), en);
+		    e, ERR_UNAVAILABLE,
+		    "cannot open %s: %s (errno %d): this program needs read and write "
+		    "access to the device (run it as root or give its user the device's group)",
+		    path, strerror(en), en);
 	if (en == ENOENT || en == ENXIO || en == ENODEV)
 		return err_set(
-			e, ERR_UNAVAILABLE,
-			"cannot open %s: %s (errno %d): the SEV-SNP guest driver is not loaded",
-			path, strerror(en), en);
+		    e, ERR_UNAVAILABLE,
+		    "cannot open %s: %s (errno %d): the SEV-SNP guest driver is not loaded", path,
+		    strerror(en), en);
 	return err_set(e, ERR_UNAVAILABLE, "cannot open %s: %s (errno %d)", path, strerror(en), en);
 }
 
@@ -110,18 +110,18 @@ static uint32_t le32(const uint8_t *p);
 
 /* Check MSG_REPORT_RSP and copy the report out (PROTOCOLS.md §2.1). */
 static int take_report(const uint8_t *resp, const char *dev, uint8_t out[SNP_REPORT_SIZE],
-		       struct err *e)
+                       struct err *e)
 {
 	uint32_t status = le32(resp), size = le32(resp + 4);
 	if (status != 0)
 		return err_set(
-			e, ERR_UPSTREAM,
-			"the SEV-SNP firmware refused the report request via %s: status 0x%x%s",
-			dev, status, status == 0x16 ? " (INVALID_PARAM)" : "");
+		    e, ERR_UPSTREAM,
+		    "the SEV-SNP firmware refused the report request via %s: status 0x%x%s", dev,
+		    status, status == 0x16 ? " (INVALID_PARAM)" : "");
 	if (size != SNP_REPORT_SIZE)
 		return err_set(e, ERR_UPSTREAM,
-			       "the SEV-SNP firmware via %s returned a %u-byte report; expected %d",
-			       dev, size, SNP_REPORT_SIZE);
+		               "the SEV-SNP firmware via %s returned a %u-byte report; expected %d",
+		               dev, size, SNP_REPORT_SIZE);
 	memcpy(out, resp + SNP_RESP_REPORT_OFF, SNP_REPORT_SIZE);
 	return 0;
 }
@@ -156,10 +156,10 @@ static int sev_guest_report(const uint8_t rd[64], uint8_t out[SNP_REPORT_SIZE], 
 	int en, rc = device_ioctl(fd, SNP_GET_REPORT, &g, &en), ret;
 	if (rc < 0)
 		ret = err_set(e, ERR_UPSTREAM,
-			      "SNP_GET_REPORT ioctl on " DEV_SEV_GUEST " failed: %s (errno %d, "
-			      "fw_error 0x%x, vmm_error 0x%x)%s",
-			      strerror(en), en, g.fw_error, g.vmm_error,
-			      fw_hint(g.fw_error, g.vmm_error, en));
+		              "SNP_GET_REPORT ioctl on " DEV_SEV_GUEST " failed: %s (errno %d, "
+		              "fw_error 0x%x, vmm_error 0x%x)%s",
+		              strerror(en), en, g.fw_error, g.vmm_error,
+		              fw_hint(g.fw_error, g.vmm_error, en));
 	else
 		ret = take_report(resp, DEV_SEV_GUEST, out, e);
 	free(resp);
@@ -187,15 +187,14 @@ static int sev_report(const uint8_t rd[64], uint8_t out[SNP_REPORT_SIZE], struct
 	int en, rc = device_ioctl(fd, SEV_SNP_GUEST_MSG_REPORT, &g, &en), ret;
 	if (rc < 0)
 		ret = err_set(e, ERR_UPSTREAM,
-			      "SEV_SNP_GUEST_MSG_REPORT ioctl on " DEV_SEV " failed: %s (errno %d, "
-			      "fw_error 0x%x)%s",
-			      strerror(en), en, g.error, fw_hint(g.error, 0, en));
+		              "SEV_SNP_GUEST_MSG_REPORT ioctl on " DEV_SEV " failed: %s (errno %d, "
+		              "fw_error 0x%x)%s",
+		              strerror(en), en, g.error, fw_hint(g.error, 0, en));
 	else
 		ret = take_report(resp, DEV_SEV, out, e);
 	free(resp);
 	return ret;
 }
-
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -219,9 +218,9 @@ static int sev_present(void)
 }
 
 const struct evidence_provider evidence_sev_guest = {
-	"sev-guest", EVIDENCE_SEV_GUEST, &tee_sev_snp, 0, DEV_SEV_GUEST, sev_guest_present,
-	sev_guest_report,
+    "sev-guest",   EVIDENCE_SEV_GUEST, &tee_sev_snp,     0,
+    DEV_SEV_GUEST, sev_guest_present,  sev_guest_report,
 };
 const struct evidence_provider evidence_sev = {
-	"sev", EVIDENCE_SEV, &tee_sev_snp, 0, DEV_SEV, sev_present, sev_report,
+    "sev", EVIDENCE_SEV, &tee_sev_snp, 0, DEV_SEV, sev_present, sev_report,
 };

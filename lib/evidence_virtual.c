@@ -109,8 +109,8 @@ static int vsnp_connect(const char *path, double deadline, int *out, struct err 
 	size_t plen = strlen(path);
 	if (plen >= sizeof(sa.sun_path))
 		return err_set(e, ERR_UNAVAILABLE,
-			       "SNP_VIRTUAL_SOCKET: path longer than %zu bytes: %.200s",
-			       sizeof(sa.sun_path) - 1, path);
+		               "SNP_VIRTUAL_SOCKET: path longer than %zu bytes: %.200s",
+		               sizeof(sa.sun_path) - 1, path);
 	memcpy(sa.sun_path, path, plen + 1);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -129,15 +129,15 @@ static int vsnp_connect(const char *path, double deadline, int *out, struct err 
 		close(fd);
 		if (en == EAGAIN)
 			return err_set(
-				e, ERR_TIMEOUT,
-				"the virtual SEV-SNP host at %.200s accepted no connection within "
-				"%d s (busy)",
-				path, EVIDENCE_VIRTUAL_TIMEOUT_S);
+			    e, ERR_TIMEOUT,
+			    "the virtual SEV-SNP host at %.200s accepted no connection within "
+			    "%d s (busy)",
+			    path, EVIDENCE_VIRTUAL_TIMEOUT_S);
 		return err_set(
-			e, ERR_UNAVAILABLE,
-			"virtual SEV-SNP host not reachable at %.200s: %s (is emulator/vsnp-host "
-			"running?)",
-			path, strerror(en));
+		    e, ERR_UNAVAILABLE,
+		    "virtual SEV-SNP host not reachable at %.200s: %s (is emulator/vsnp-host "
+		    "running?)",
+		    path, strerror(en));
 	}
 	*out = fd;
 	return 0;
@@ -147,18 +147,18 @@ static int io_fail(enum io_result r, const char *path, const char *what, struct 
 {
 	if (r == IO_TIMEOUT)
 		return err_set(e, ERR_TIMEOUT,
-			       "the virtual SEV-SNP host at %.200s did not answer "
-			       "within %d s",
-			       path, EVIDENCE_VIRTUAL_TIMEOUT_S);
+		               "the virtual SEV-SNP host at %.200s did not answer "
+		               "within %d s",
+		               path, EVIDENCE_VIRTUAL_TIMEOUT_S);
 	if (r == IO_EOF)
 		return err_set(e, ERR_UPSTREAM,
-			       "the virtual SEV-SNP host at %.200s closed the "
-			       "connection in the middle of the %s (truncated response)",
-			       path, what);
+		               "the virtual SEV-SNP host at %.200s closed the "
+		               "connection in the middle of the %s (truncated response)",
+		               path, what);
 	return err_set(e, ERR_UPSTREAM,
-		       "talking to the virtual SEV-SNP host at %.200s failed "
-		       "during the %s: %s",
-		       path, what, strerror(errno));
+	               "talking to the virtual SEV-SNP host at %.200s failed "
+	               "during the %s: %s",
+	               path, what, strerror(errno));
 }
 
 static int virtual_report(const uint8_t rd[64], uint8_t out[SNP_REPORT_SIZE], struct err *e)
@@ -188,20 +188,20 @@ static int virtual_report(const uint8_t rd[64], uint8_t out[SNP_REPORT_SIZE], st
 	if (status == 0) {
 		if (len != SNP_REPORT_SIZE) {
 			ret = err_set(e, ERR_UPSTREAM,
-				      "the virtual SEV-SNP host at %.200s sent a %u-byte report; "
-				      "expected %d",
-				      path, len, SNP_REPORT_SIZE);
+			              "the virtual SEV-SNP host at %.200s sent a %u-byte report; "
+			              "expected %d",
+			              path, len, SNP_REPORT_SIZE);
 		} else {
 			r = read_all(fd, out, SNP_REPORT_SIZE, deadline);
 			if (r != IO_OK)
 				ret = io_fail(r, path, "report", e);
 		}
 	} else if (len > VSNP_MAX_MSG) {
-		ret = err_set(
-			e, ERR_UPSTREAM,
-			"the virtual SEV-SNP host at %.200s answered status %u with a %u-byte "
-			"message (more than %d: not the VSNP protocol?)",
-			path, status, len, VSNP_MAX_MSG);
+		ret =
+		    err_set(e, ERR_UPSTREAM,
+		            "the virtual SEV-SNP host at %.200s answered status %u with a %u-byte "
+		            "message (more than %d: not the VSNP protocol?)",
+		            path, status, len, VSNP_MAX_MSG);
 	} else {
 		char *msg = xcalloc(1, (size_t)len + 1);
 		r = read_all(fd, (uint8_t *)msg, len, deadline);
@@ -210,17 +210,16 @@ static int virtual_report(const uint8_t rd[64], uint8_t out[SNP_REPORT_SIZE], st
 		} else {
 			err_blank_controls(msg);
 			ret = err_set(
-				e, ERR_UPSTREAM,
-				"the virtual SEV-SNP host refused the report request (status %u): "
-				"%.500s",
-				status, len ? msg : "(no message)");
+			    e, ERR_UPSTREAM,
+			    "the virtual SEV-SNP host refused the report request (status %u): "
+			    "%.500s",
+			    status, len ? msg : "(no message)");
 		}
 		free(msg);
 	}
 	close(fd);
 	return ret;
 }
-
 
 static int virtual_present(void)
 {
@@ -230,5 +229,5 @@ static int virtual_present(void)
 }
 
 const struct evidence_provider evidence_virtual = {
-	"virtual", EVIDENCE_VIRTUAL, &tee_sev_snp, 1, NULL, virtual_present, virtual_report,
+    "virtual", EVIDENCE_VIRTUAL, &tee_sev_snp, 1, NULL, virtual_present, virtual_report,
 };

@@ -82,7 +82,8 @@ int fetch(const struct fetch_req *rq, struct fetch_resp *resp, struct err *e)
 		hdrs = curl_slist_append(hdrs, *h);
 	/* libcurl adds "Expect: 100-continue" to large bodies; no Azure peer needs it. */
 	hdrs = curl_slist_append(hdrs, "Expect:");
-	long timeout = rq->timeout_s ? rq->timeout_s : (cfg.http_timeout ? (long)cfg.http_timeout : 30);
+	long timeout =
+	    rq->timeout_s ? rq->timeout_s : (cfg.http_timeout ? (long)cfg.http_timeout : 30);
 	const char *method = rq->method ? rq->method : "GET";
 
 	curl_easy_setopt(c, CURLOPT_URL, rq->url);
@@ -121,16 +122,17 @@ int fetch(const struct fetch_req *rq, struct fetch_resp *resp, struct err *e)
 	int ret;
 	const char *shown = rq->shown_url ? rq->shown_url : rq->url;
 	if (sink.overflow)
-		ret = err_set(e, ERR_UPSTREAM, "response from %s exceeds %zu bytes", shown, sink.max);
+		ret =
+		    err_set(e, ERR_UPSTREAM, "response from %s exceeds %zu bytes", shown, sink.max);
 	else if (rc == CURLE_OPERATION_TIMEDOUT)
 		ret = err_set(e, ERR_TIMEOUT, "no answer from %s within %ld s", shown, timeout);
 	else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
-		 rc == CURLE_COULDNT_RESOLVE_PROXY)
+	         rc == CURLE_COULDNT_RESOLVE_PROXY)
 		ret = err_set(e, ERR_UNAVAILABLE, "cannot connect to %s: %s", shown,
-			      curl_easy_strerror(rc));
+		              curl_easy_strerror(rc));
 	else
 		ret = err_set(e, ERR_UNAVAILABLE, "request to %s failed: %s", shown,
-			      curl_easy_strerror(rc));
+		              curl_easy_strerror(rc));
 	fetch_resp_free(resp);
 	return ret;
 }
@@ -153,8 +155,8 @@ char *fetch_escape(const char *s)
 	size_t n = strlen(s);
 	char *out = xmalloc(n * 3 + 1), *o = out;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
 			*o++ = (char)*p;
 		} else {
 			*o++ = '%';
@@ -169,21 +171,36 @@ char *fetch_escape(const char *s)
 const char *fetch_status_text(long status)
 {
 	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 412: return "Precondition Failed";
-	case 413: return "Payload Too Large";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 410:
+		return "Gone";
+	case 412:
+		return "Precondition Failed";
+	case 413:
+		return "Payload Too Large";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
 	}
 	return "";
 }
@@ -193,7 +210,8 @@ char *fetch_error_detail(const struct fetch_resp *resp, struct err *e)
 	struct json_object *o = NULL;
 	struct err ignore;
 	const char *code = NULL, *msg = NULL;
-	if (resp->body.len && jsonx_parse((const char *)resp->body.p, resp->body.len, &o, &ignore) == 0 &&
+	if (resp->body.len &&
+	    jsonx_parse((const char *)resp->body.p, resp->body.len, &o, &ignore) == 0 &&
 	    json_object_is_type(o, json_type_object)) {
 		struct json_object *eo = jsonx_obj(o, "error");
 		code = jsonx_str(eo ? eo : o, "code");

@@ -13,24 +13,24 @@
 #include "err.h"
 
 struct fetch_req {
-	const char *method;          /* default "GET" */
+	const char *method; /* default "GET" */
 	const char *url;
-	const char *const *headers;  /* NULL-terminated "Name: value" list, may be NULL */
-	const void *body;            /* may be NULL */
+	const char *const *headers; /* NULL-terminated "Name: value" list, may be NULL */
+	const void *body;           /* may be NULL */
 	size_t body_len;
-	long timeout_s;              /* 0 = cfg.http_timeout (or 30 before config) */
-	size_t max_resp;             /* 0 = 4 MiB */
-	const char *shown_url;       /* the URL messages name (NULL: url); for URLs with secrets */
+	long timeout_s;        /* 0 = cfg.http_timeout (or 30 before config) */
+	size_t max_resp;       /* 0 = 4 MiB */
+	const char *shown_url; /* the URL messages name (NULL: url); for URLs with secrets */
 };
 
 struct fetch_resp {
 	long status;
-	struct buf body;             /* NUL-terminated */
-	char *etag;                  /* ETag header, or NULL */
-	char *content_type;          /* or NULL */
-	char *ms_error_code;         /* x-ms-error-code, or NULL */
-	char *last_modified;         /* or NULL */
-	char *request_id;            /* x-ms-request-id, or NULL */
+	struct buf body;     /* NUL-terminated */
+	char *etag;          /* ETag header, or NULL */
+	char *content_type;  /* or NULL */
+	char *ms_error_code; /* x-ms-error-code, or NULL */
+	char *last_modified; /* or NULL */
+	char *request_id;    /* x-ms-request-id, or NULL */
 	double elapsed_ms;
 };
 

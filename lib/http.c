@@ -25,24 +25,42 @@ struct http_resp {
 static const char *status_text(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 412: return "Precondition Failed";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Entity";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 412:
+		return "Precondition Failed";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Entity";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
 	}
 	return "Unknown";
 }
@@ -128,9 +146,10 @@ void http_note_ignored(struct json_object *answer, const char *field, const char
 		notes = json_object_new_array();
 		jsonx_add(answer, "configuration_notes", notes);
 	}
-	char *note = xasprintf("%s '%s' in the request was ignored: this server uses its configured "
-	                       "%s (%s), so a request cannot redirect trust",
-	                       field, shown, used, variable);
+	char *note =
+	    xasprintf("%s '%s' in the request was ignored: this server uses its configured "
+	              "%s (%s), so a request cannot redirect trust",
+	              field, shown, used, variable);
 	json_object_array_add(notes, json_object_new_string(note));
 	free(note);
 	free(shown);
@@ -193,8 +212,8 @@ static int key_name_ok(const char *s, size_t n)
 		unsigned char c = (unsigned char)s[i];
 		if (c == '/' && !slash && i > 0 && i + 1 < n)
 			slash = i;
-		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		           c == '-'))
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		           (c >= '0' && c <= '9') || c == '-'))
 			return 0;
 	}
 	return n > 0;
@@ -213,7 +232,8 @@ static int check_string(const struct field_spec *f, const char *s, size_t len,
 		if (at == len)
 			return 0;
 		if (cp == (unsigned long)-1)
-			return bad_field(e, "field '%s' is not valid UTF-8 (byte %zu)", f->name, at);
+			return bad_field(e, "field '%s' is not valid UTF-8 (byte %zu)", f->name,
+			                 at);
 		return bad_field(e, "field '%s' holds a control character (U+%04lX at byte %zu)",
 		                 f->name, cp, at);
 	}
@@ -222,8 +242,9 @@ static int check_string(const struct field_spec *f, const char *s, size_t len,
 		size_t nb = 0;
 		if (b64_decode(s, len, B64_STD, B64_PAD_ANY, &b, &nb) < 0 &&
 		    b64_decode(s, len, B64_URL, B64_PAD_ANY, &b, &nb) < 0)
-			return bad_field(e, "field '%s' is not valid base64 (standard or URL alphabet)",
-			                 f->name);
+			return bad_field(
+			    e, "field '%s' is not valid base64 (standard or URL alphabet)",
+			    f->name);
 		if (v) {
 			v->bytes = b;
 			v->nbytes = nb;
@@ -281,8 +302,8 @@ static int check_field(const struct field_spec *f, struct json_object *v, struct
 		if (!len && !f->allow_empty)
 			return bad_field(e, "field '%s' must not be empty", f->name);
 		if (f->max_len && len > f->max_len)
-			return bad_field(e, "field '%s' is %zu bytes long; the limit is %zu", f->name,
-			                 len, f->max_len);
+			return bad_field(e, "field '%s' is %zu bytes long; the limit is %zu",
+			                 f->name, len, f->max_len);
 		if (memchr(s, '\0', len))
 			return bad_field(e, "field '%s' holds a NUL character", f->name);
 		if (out) {
@@ -429,12 +450,13 @@ static void io_write(struct io *io, const void *p, size_t n)
 }
 
 static const struct http_route *route(const struct http_route *routes, size_t n, const char *method,
-				      const char *path, int *path_known)
+                                      const char *path, int *path_known)
 {
 	*path_known = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct http_route *r = &routes[i];
-		int match = r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path);
+		int match =
+		    r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path);
 		if (!match)
 			continue;
 		*path_known = 1;
@@ -446,11 +468,12 @@ static const struct http_route *route(const struct http_route *routes, size_t n,
 }
 
 static void allowed_methods(const struct http_route *routes, size_t n, const char *path,
-			    struct buf *out)
+                            struct buf *out)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct http_route *r = &routes[i];
-		int match = r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path);
+		int match =
+		    r->prefix ? !strncmp(path, r->path, strlen(r->path)) : !strcmp(path, r->path);
 		if (match && r->method)
 			buf_appendf(out, "%s%s", out->len ? ", " : "", r->method);
 	}
@@ -472,8 +495,9 @@ static int read_request(struct io *io, char **envp, const struct http_route *rou
 	if (cl && *cl && parse_ulong(cl, 0, (unsigned long)-1 >> 1, &clen) < 0)
 		return err_set(e, ERR_BAD_REQUEST, "invalid Content-Length");
 	if (clen > cfg.max_body)
-		return err_set(e, ERR_TOO_LARGE, "request body is %lu bytes; the limit is %lu bytes",
-		               clen, cfg.max_body);
+		return err_set(e, ERR_TOO_LARGE,
+		               "request body is %lu bytes; the limit is %lu bytes", clen,
+		               cfg.max_body);
 	if (!rq->route && path_known) {
 		struct buf allow;
 		buf_init(&allow);
@@ -494,7 +518,8 @@ static int read_request(struct io *io, char **envp, const struct http_route *rou
 		wipe(p, clen);
 		free(p);
 		if (short_body)
-			return err_set(e, ERR_BAD_REQUEST, "request body shorter than Content-Length");
+			return err_set(e, ERR_BAD_REQUEST,
+			               "request body shorter than Content-Length");
 	}
 	if (!body->p)
 		buf_append(body, "", 0);
@@ -503,7 +528,7 @@ static int read_request(struct io *io, char **envp, const struct http_route *rou
 }
 
 static void handle_one(struct io *io, char **envp, const struct http_route *routes, size_t n,
-		       int is_cgi)
+                       int is_cgi)
 {
 	double t0 = now_ms();
 	struct http_resp rs = {0};
@@ -556,16 +581,17 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 	buf_init(&body);
 	struct err e;
 	err_clear(&e);
-	if (read_request(io, envp, routes, n, &rq, &rs, &body, &e) < 0) {
+	if (config_error()) {
+		/* Nothing is routed or read: the answer is why this program cannot work. */
+		e = *config_error();
+		err_wrap(&e, "configuration error");
+		http_send_err(&rs, &e, NULL);
+	} else if (read_request(io, envp, routes, n, &rq, &rs, &body, &e) < 0) {
 		http_send_err(&rs, &e, NULL);
 	} else {
 		rq.body = body.p;
 		rq.body_len = body.len;
-		const struct err *bad_config = config_error();
-		if (bad_config)
-			http_send_err(&rs, bad_config, NULL);
-		else
-			rq.route->fn(&rq, &rs);
+		rq.route->fn(&rq, &rs);
 		if (!rs.sent) {
 			err_set(&e, ERR_INTERNAL, "handler produced no response");
 			http_send_err(&rs, &e, NULL);
@@ -577,9 +603,9 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 	buf_appendf(&head, "Status: %d %s\r\n", rs.status, status_text(rs.status));
 	buf_append(&head, rs.headers.p, rs.headers.len);
 	buf_appendf(&head,
-		    "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-		    "X-Content-Type-Options: nosniff\r\n\r\n",
-		    rs.body.len);
+	            "Content-Length: %zu\r\nCache-Control: no-store\r\n"
+	            "X-Content-Type-Options: nosniff\r\n\r\n",
+	            rs.body.len);
 	io_write(io, head.p, head.len);
 	if (strcmp(rq.method, "HEAD"))
 		io_write(io, rs.body.p, rs.body.len);

@@ -25,7 +25,7 @@ struct http_req {
 	const char *remote_addr;  /* "" if unknown */
 	unsigned char *body;      /* NUL-terminated; body_len bytes */
 	size_t body_len;
-	char **envp;              /* the CGI environment of this request */
+	char **envp;                    /* the CGI environment of this request */
 	const struct http_route *route; /* the route that matched */
 };
 
@@ -92,9 +92,9 @@ struct field_value {
 	size_t len;           /* its length in bytes */
 	unsigned char *bytes; /* CHECK_BASE64: the decoded bytes (the form owns them) */
 	size_t nbytes;
-	int choice;           /* CHECK_ENUM: index into choices */
-	int boolean;          /* FIELD_BOOL */
-	long long integer;    /* FIELD_INT */
+	int choice;        /* CHECK_ENUM: index into choices */
+	int boolean;       /* FIELD_BOOL */
+	long long integer; /* FIELD_INT */
 };
 struct http_form {
 	struct json_object *body; /* the parsed body (owned) */

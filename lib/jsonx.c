@@ -86,17 +86,20 @@ static int syn_escape(struct syn *s)
 	if (hi < 0)
 		return -1;
 	if (hi >= 0xDC00 && hi <= 0xDFFF)
-		return syn_fail(s, "unpaired UTF-16 surrogate (a low surrogate without a high one)");
+		return syn_fail(s,
+		                "unpaired UTF-16 surrogate (a low surrogate without a high one)");
 	if (hi < 0xD800 || hi > 0xDBFF)
 		return 0;
 	if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u')
-		return syn_fail(s, "unpaired UTF-16 surrogate (a high surrogate without a low one)");
+		return syn_fail(s,
+		                "unpaired UTF-16 surrogate (a high surrogate without a low one)");
 	s->p++;
 	long lo = syn_hex4(s);
 	if (lo < 0)
 		return -1;
 	if (lo < 0xDC00 || lo > 0xDFFF)
-		return syn_fail(s, "unpaired UTF-16 surrogate (a high surrogate without a low one)");
+		return syn_fail(s,
+		                "unpaired UTF-16 surrogate (a high surrogate without a low one)");
 	return 0;
 }
 
@@ -157,7 +160,9 @@ static int syn_value(struct syn *s, int depth)
 				if (c == '{') {
 					syn_ws(s);
 					if (s->p >= s->end || *s->p != '"')
-						return syn_fail(s, "a member name in double quotes was expected");
+						return syn_fail(
+						    s,
+						    "a member name in double quotes was expected");
 					if (syn_string(s) < 0)
 						return -1;
 					syn_ws(s);
@@ -176,7 +181,8 @@ static int syn_value(struct syn *s, int depth)
 					s->p++;
 					break;
 				}
-				return syn_fail(s, c == '{' ? "',' or '}' was expected" : "',' or ']' was expected");
+				return syn_fail(s, c == '{' ? "',' or '}' was expected"
+				                            : "',' or ']' was expected");
 			}
 			rc = 0;
 		}
@@ -208,10 +214,9 @@ static int syntax_check(const char *text, size_t len, struct err *e)
 		return 0;
 	if (s.p >= s.end)
 		return err_set(e, ERR_BAD_REQUEST, "malformed JSON: %s", s.why);
-	return err_set(e, ERR_BAD_REQUEST, "malformed JSON at byte %zu: %s", (size_t)(s.p - s.start),
-		       s.why);
+	return err_set(e, ERR_BAD_REQUEST, "malformed JSON at byte %zu: %s",
+	               (size_t)(s.p - s.start), s.why);
 }
-
 
 int jsonx_parse(const char *text, size_t len, struct json_object **out, struct err *e)
 {
@@ -225,7 +230,8 @@ int jsonx_parse(const char *text, size_t len, struct json_object **out, struct e
 	 * that strict readers (ours included) then refuse. */
 	size_t bad = utf8_invalid_at(text, len);
 	if (bad < len)
-		return err_set(e, ERR_BAD_REQUEST, "malformed JSON: invalid UTF-8 at byte %zu", bad);
+		return err_set(e, ERR_BAD_REQUEST, "malformed JSON: invalid UTF-8 at byte %zu",
+		               bad);
 	if (syntax_check(text, len, e) < 0)
 		return -1;
 	struct json_tokener *tok = json_tokener_new_ex(JSONX_MAX_DEPTH);
@@ -245,14 +251,16 @@ int jsonx_parse(const char *text, size_t len, struct json_object **out, struct e
 	if (jerr != json_tokener_success) {
 		json_object_put(o);
 		if (jerr == json_tokener_continue)
-			return err_set(e, ERR_BAD_REQUEST, "malformed JSON: unexpected end of input");
+			return err_set(e, ERR_BAD_REQUEST,
+			               "malformed JSON: unexpected end of input");
 		return err_set(e, ERR_BAD_REQUEST, "malformed JSON at byte %zu: %s", used,
-			       json_tokener_error_desc(jerr));
+		               json_tokener_error_desc(jerr));
 	}
 	for (size_t i = used; i < len; i++)
 		if (!strchr(" \t\r\n", text[i])) {
 			json_object_put(o);
-			return err_set(e, ERR_BAD_REQUEST, "malformed JSON: trailing data at byte %zu", i);
+			return err_set(e, ERR_BAD_REQUEST,
+			               "malformed JSON: trailing data at byte %zu", i);
 		}
 	*out = o;
 	return 0;
@@ -261,7 +269,8 @@ int jsonx_parse(const char *text, size_t len, struct json_object **out, struct e
 const char *jsonx_str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
 }
@@ -269,7 +278,8 @@ const char *jsonx_str(struct json_object *o, const char *key)
 struct json_object *jsonx_obj(struct json_object *o, const char *key)
 {
 	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_object))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_object))
 		return NULL;
 	return v;
 }
@@ -277,7 +287,8 @@ struct json_object *jsonx_obj(struct json_object *o, const char *key)
 struct json_object *jsonx_arr(struct json_object *o, const char *key)
 {
 	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_array))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_array))
 		return NULL;
 	return v;
 }
@@ -325,12 +336,11 @@ void jsonx_add(struct json_object *o, const char *key, struct json_object *val)
 char *jsonx_dump(struct json_object *o)
 {
 	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 char *jsonx_dump_pretty(struct json_object *o)
 {
-	return xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-							     JSON_C_TO_STRING_SPACED |
-							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	return xstrdup(json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 }

@@ -109,4 +109,3 @@ done:
 	json_object_put(jwk);
 	return key;
 }
-

@@ -92,8 +92,7 @@ static int rsa_pkcs1_ctx(EVP_MD_CTX *ctx, EVP_PKEY *key, int sign)
 	return ok == 1 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 ? 0 : -1;
 }
 
-char *jwt_sign_rs256_header(EVP_PKEY *key, struct json_object *header,
-                            struct json_object *payload)
+char *jwt_sign_rs256_header(EVP_PKEY *key, struct json_object *header, struct json_object *payload)
 {
 	const char *alg = jsonx_str(header, "alg");
 	if (!key || !payload || !EVP_PKEY_is_a(key, "RSA") || !alg || strcmp(alg, "RS256"))

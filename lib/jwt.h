@@ -43,8 +43,7 @@ void jwt_free(struct jwt *j);
 char *jwt_sign_rs256(EVP_PKEY *key, const char *kid, const char *jku, struct json_object *payload);
 /* Sign payload as RS256 under header (borrowed; serialised as given, so its member order
  * is the caller's); NULL unless header says "alg":"RS256" and key is RSA.  Caller frees. */
-char *jwt_sign_rs256_header(EVP_PKEY *key, struct json_object *header,
-                            struct json_object *payload);
+char *jwt_sign_rs256_header(EVP_PKEY *key, struct json_object *header, struct json_object *payload);
 
 /* Public JWK {"kty":"RSA","e","n","kid":<RFC 7638 thumbprint>} of an RSA key,
  * public members only; NULL if key is not RSA.  Caller owns the result. */

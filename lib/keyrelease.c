@@ -243,7 +243,6 @@ struct json_object *keyrelease_token_claims(const char *jwt, struct json_object 
 	return out;
 }
 
-
 int keyrelease_fresh_token(EVP_PKEY **wrap, char **jwt, const char **source, double *ms,
                            struct err *e)
 {
@@ -323,8 +322,8 @@ static int release_sidecar(const struct endpoint *akv, const char *key_name, EVP
  */
 static int kid_of_vault(struct json_object *payload, const struct endpoint *akv, struct err *e)
 {
-	const char *kid = jsonx_str(
-	    jsonx_obj(jsonx_obj(jsonx_obj(payload, "response"), "key"), "key"), "kid");
+	const char *kid =
+	    jsonx_str(jsonx_obj(jsonx_obj(jsonx_obj(payload, "response"), "key"), "key"), "kid");
 	char *want = xasprintf("%s/keys/", akv->url);
 	int ours = kid && !strncmp(kid, want, strlen(want));
 	free(want);
@@ -374,6 +373,32 @@ done:
 	return rc;
 }
 
+int keyrelease_configured(int other, struct err *e)
+{
+	const struct {
+		int missing;
+		const char *var;
+	} need[] = {
+	    {!cfg.maa.set, "SKR_MAA_ENDPOINT"},
+	    {!other && !cfg.akv.set, "SKR_AKV_ENDPOINT"},
+	    {!other && !*cfg.key_name, "SKR_KEY_NAME"},
+	    {other && !cfg.other_akv.set, "OTHER_AKV_ENDPOINT"},
+	    {other && !*cfg.other_key_name, "OTHER_KEY_NAME"},
+	};
+	struct buf names;
+	buf_init(&names);
+	for (size_t i = 0; i < NELEM(need); i++)
+		if (need[i].missing)
+			buf_appendf(&names, "%s%s", names.len ? " " : "", need[i].var);
+	if (!names.len)
+		return 0;
+	err_set(e, ERR_CONFIG, "%s is not configured: set %s",
+	        other ? "The other company's key" : "Secure key release", (char *)names.p);
+	snprintf(e->variable, sizeof(e->variable), "%s", (char *)names.p);
+	buf_free(&names);
+	return err_in(e, STAGE_CONFIG);
+}
+
 typedef int (*release_fn)(const struct endpoint *akv, const char *key_name, EVP_PKEY **key,
                           struct json_object *facts, struct err *e);
 static const release_fn release_by_backend[] = {
@@ -390,7 +415,8 @@ int keyrelease_release(const struct endpoint *akv, const char *key_name, EVP_PKE
 	jsonx_add_str(*facts, "backend", attest_via_name(via));
 	if (!akv || !akv->set || !key_name || !*key_name) {
 		err_set(e, ERR_CONFIG,
-		        "no key vault or key name is configured: set SKR_AKV_ENDPOINT and SKR_KEY_NAME");
+		        "no key vault or key name is configured: set SKR_AKV_ENDPOINT and "
+		        "SKR_KEY_NAME");
 		return err_in(e, STAGE_CONFIG);
 	}
 	int rc = release_by_backend[via](akv, key_name, key, *facts, e);

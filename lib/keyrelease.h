@@ -29,6 +29,13 @@
 #include "err.h"
 
 /*
+ * 0 if this instance is configured to release its own key (other == 0: SKR_MAA_ENDPOINT,
+ * SKR_AKV_ENDPOINT, SKR_KEY_NAME) or to try the other company's (OTHER_AKV_ENDPOINT,
+ * OTHER_KEY_NAME); else ERR_CONFIG naming every missing variable (e->variable lists them).
+ */
+int keyrelease_configured(int other, struct err *e) MUST_CHECK;
+
+/*
  * Release key_name from the vault akv.  *key (caller EVP_PKEY_free) on success;
  * *facts (caller puts) on success and on failure.  Failures keep their stage
  * (evidence, attestation, identity, release, verification, unwrap) and code.

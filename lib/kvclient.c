@@ -44,14 +44,26 @@ int kv_error(long status, const char *body, size_t len, const char *request_id, 
 	}
 	enum err_code c;
 	switch (status) {
-	case 401: c = ERR_UNAUTHORIZED; break;
-	case 403: c = ERR_FORBIDDEN; break;
-	case 404: c = ERR_NOT_FOUND; break;
+	case 401:
+		c = ERR_UNAUTHORIZED;
+		break;
+	case 403:
+		c = ERR_FORBIDDEN;
+		break;
+	case 404:
+		c = ERR_NOT_FOUND;
+		break;
 	case 408:
 	case 429:
-	case 503: c = ERR_UNAVAILABLE; break;
-	case 504: c = ERR_TIMEOUT; break;
-	default: c = ERR_UPSTREAM; break;
+	case 503:
+		c = ERR_UNAVAILABLE;
+		break;
+	case 504:
+		c = ERR_TIMEOUT;
+		break;
+	default:
+		c = ERR_UPSTREAM;
+		break;
 	}
 	char *m = err_printable(msg ? msg : "(no error message)", VAULT_MSG_MAX);
 	char *cd = err_printable(code ? code : "", 64);
@@ -83,13 +95,16 @@ static int call(const struct endpoint *akv, const char *method, const char *url,
 	}
 	int rc = 0;
 	if (rs.status != 200) {
-		rc = kv_error(rs.status, (const char *)rs.body.p, rs.body.len, rs.request_id, what, e);
+		rc = kv_error(rs.status, (const char *)rs.body.p, rs.body.len, rs.request_id, what,
+		              e);
 	} else if (jsonx_parse((const char *)rs.body.p, rs.body.len, answer, e) < 0 ||
 	           !json_object_is_type(*answer, json_type_object)) {
 		json_object_put(*answer);
 		*answer = NULL;
-		err_set(e, ERR_UPSTREAM, "%s: the key vault answered 200 with a body that is not a "
-		                         "JSON object", what);
+		err_set(e, ERR_UPSTREAM,
+		        "%s: the key vault answered 200 with a body that is not a "
+		        "JSON object",
+		        what);
 		err_upstream(e, 200, NULL, rs.request_id);
 		rc = err_in(e, STAGE_VAULT);
 	}
@@ -120,7 +135,8 @@ int kv_release(const struct endpoint *akv, const char *key_name, const char *bea
 		if (v && *v) {
 			*jws = xstrdup(v);
 		} else {
-			err_set(e, ERR_UPSTREAM, "%s: the key vault's answer has no \"value\"", what);
+			err_set(e, ERR_UPSTREAM, "%s: the key vault's answer has no \"value\"",
+			        what);
 			rc = err_in(e, STAGE_VAULT);
 		}
 	}

@@ -39,7 +39,7 @@ int kv_get_key(const struct endpoint *akv, const char *key_name, const char *bea
 struct json_object *kv_bundle_policy(struct json_object *bundle);
 
 /* Turn a vault error answer ({"error":{"code","message"}}) into e; returns -1. */
-int kv_error(long status, const char *body, size_t len, const char *request_id,
-             const char *what, struct err *e);
+int kv_error(long status, const char *body, size_t len, const char *request_id, const char *what,
+             struct err *e);
 
 #endif

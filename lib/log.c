@@ -33,7 +33,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	gmtime_r(&t, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	int n = snprintf(line, sizeof(line), "%s %s[%ld] %s ", ts, prog_name, (long)getpid(),
-			 names[lvl]);
+	                 names[lvl]);
 	va_list ap;
 	va_start(ap, fmt);
 	if (n > 0 && (size_t)n < sizeof(line))

@@ -110,8 +110,9 @@ static int attest_once(const struct endpoint *maa, const uint8_t report[SNP_REPO
 {
 	*jwt = NULL;
 	if (!maa || !maa->set || !maa->url) {
-		err_set(e, ERR_CONFIG, "SKR_MAA_ENDPOINT is empty: set it to the attestation service, "
-		                       "e.g. sharedeus.eus.attest.azure.net");
+		err_set(e, ERR_CONFIG,
+		        "SKR_MAA_ENDPOINT is empty: set it to the attestation service, "
+		        "e.g. sharedeus.eus.attest.azure.net");
 		return err_in(e, STAGE_CONFIG);
 	}
 	uint64_t nonce;
@@ -123,7 +124,8 @@ static int attest_once(const struct endpoint *maa, const uint8_t report[SNP_REPO
 		return -1;
 	char *js = jsonx_dump(body);
 	json_object_put(body);
-	char *url = xasprintf("%s%s?api-version=%s", maa->url, tee_sev_snp.maa_path, MAA_API_VERSION);
+	char *url =
+	    xasprintf("%s%s?api-version=%s", maa->url, tee_sev_snp.maa_path, MAA_API_VERSION);
 	static const char *const hdrs[] = {"Content-Type: application/json",
 	                                   "Accept: application/json", NULL};
 	struct fetch_req rq = {.method = "POST",

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "attest.h"
+#include "config.h"
 #include "evidence.h"
 #include "jsonx.h"
 
@@ -31,8 +31,7 @@ static const struct outcome_rule rules[] = {
      "The endpoint exists but takes another HTTP method.",
      "Use the method named in the Allow header.", NULL, NULL},
     {ERR_CONFLICT, STAGE_NONE, PATH_ANY, 409, 0, "The data changed while the request ran",
-     "Another writer changed the same data at the same moment.", "Retry the request.", NULL,
-     NULL},
+     "Another writer changed the same data at the same moment.", "Retry the request.", NULL, NULL},
     {ERR_PRECONDITION, STAGE_NONE, PATH_ANY, 412, 0, "A conditional write lost a race",
      "The object changed since it was read.", "Read it again and retry.", NULL, NULL},
     {ERR_TOO_LARGE, STAGE_NONE, PATH_ANY, 413, 0, "The request is too large",
@@ -51,8 +50,7 @@ static const struct outcome_rule rules[] = {
      "A bug or broken local state (files, permissions) in this instance.",
      "See the service logs; the message names the file or step.", "tail -n 100 {log_dir}/app.log",
      NULL},
-    {ERR_CONFIG, STAGE_NONE, PATH_ANY, 500, 0,
-     "This instance is not configured for this request",
+    {ERR_CONFIG, STAGE_NONE, PATH_ANY, 500, 0, "This instance is not configured for this request",
      "A setting this endpoint needs is missing or wrong; the message names the variable.",
      "Set the variable in the container's environment (ARM template or server configuration) "
      "and restart the programs.",
@@ -97,8 +95,10 @@ static const struct outcome_rule rules[] = {
      "make run starts emulator/vsnp-host for each company; restart the demo or see its log.",
      "pgrep -a vsnp-host", NULL},
     {ERR_TIMEOUT, STAGE_EVIDENCE, PATH_ANY, 504, 1, "The TEE did not produce a report in time",
-     "The SEV-SNP firmware or the virtual host did not answer.", "Retry; if it persists, restart "
-     "the container.", NULL, NULL},
+     "The SEV-SNP firmware or the virtual host did not answer.",
+     "Retry; if it persists, restart "
+     "the container.",
+     NULL, NULL},
     {ERR_UPSTREAM, STAGE_EVIDENCE, PATH_ANY, 502, 1,
      "The SEV-SNP firmware refused or garbled the report request",
      "The report ioctl or the PSP failed; the message has the firmware status.",
@@ -165,8 +165,7 @@ static const struct outcome_rule rules[] = {
      "curl -s {maa}/.well-known/openid-configuration", NULL},
 
     /* ---- verifying the token ---- */
-    {ERR_NONE, STAGE_TOKEN, PATH_ANY, 502, 1,
-     "The attestation token could not be verified",
+    {ERR_NONE, STAGE_TOKEN, PATH_ANY, 502, 1, "The attestation token could not be verified",
      "The token's signature, issuer or dates did not check against the keys of SKR_MAA_ENDPOINT, "
      "or those keys could not be fetched.",
      "Read the message; the keys come only from {maa}/certs, never from the token.",
@@ -220,8 +219,8 @@ static const struct outcome_rule rules[] = {
      "curl -s -o /dev/null -w '%{http_code}' {akv}/", NULL},
     {ERR_TIMEOUT, STAGE_VAULT, PATH_ANY, 504, 1, "The key vault did not answer in time",
      "The vault named by SKR_AKV_ENDPOINT ({akv}) did not answer within HTTP_TIMEOUT_SECONDS.",
-     "Retry; check network egress to the vault.",
-     "curl -s -o /dev/null -w '%{http_code}' {akv}/", NULL},
+     "Retry; check network egress to the vault.", "curl -s -o /dev/null -w '%{http_code}' {akv}/",
+     NULL},
     {ERR_UPSTREAM, STAGE_VAULT, PATH_ANY, 502, 1, "The key vault answered something unusable",
      "The vault's answer had an unexpected status or shape.",
      "Read the upstream summary (status, code, request id); make sure SKR_AKV_ENDPOINT is a "
@@ -264,11 +263,11 @@ static const struct outcome_rule rules[] = {
      "Grant the identity Storage Blob Data Contributor (companies) or Reader (snooper).", NULL,
      NULL},
     {ERR_NOT_FOUND, STAGE_STORE, PATH_ANY, 404, 0, "No such blob",
-     "The named blob does not exist in the container.", "List the blobs (GET /storage/list).",
-     NULL, NULL},
+     "The named blob does not exist in the container.", "List the blobs (GET /storage/list).", NULL,
+     NULL},
     {ERR_TIMEOUT, STAGE_STORE, PATH_ANY, 504, 0, "The record store did not answer in time",
-     "The blob store did not answer within HTTP_TIMEOUT_SECONDS; nothing was written.",
-     "Retry.", NULL, NULL},
+     "The blob store did not answer within HTTP_TIMEOUT_SECONDS; nothing was written.", "Retry.",
+     NULL, NULL},
     {ERR_UPSTREAM, STAGE_STORE, PATH_ANY, 502, 0, "The record store answered something unusable",
      "The blob store's answer had an unexpected status or shape.",
      "Read the upstream summary (status, code, request id).", NULL, NULL},
@@ -317,9 +316,16 @@ static int score(const struct outcome_rule *r, const struct err *e, enum outcome
 	return (r->stage != STAGE_NONE) * 4 + (r->code != ERR_NONE) * 2 + (r->path != PATH_ANY);
 }
 
-static const struct outcome_rule internal_rule = {
-    ERR_INTERNAL, STAGE_NONE, PATH_ANY, 500, 0, "Internal error in this instance",
-    "An error this program does not classify.", "See the service logs.", NULL, NULL};
+static const struct outcome_rule internal_rule = {ERR_INTERNAL,
+                                                  STAGE_NONE,
+                                                  PATH_ANY,
+                                                  500,
+                                                  0,
+                                                  "Internal error in this instance",
+                                                  "An error this program does not classify.",
+                                                  "See the service logs.",
+                                                  NULL,
+                                                  NULL};
 
 const struct outcome_rule *outcome_rule(const struct err *e)
 {
@@ -450,6 +456,22 @@ static struct json_object *upstream(const struct err *e)
 	return u;
 }
 
+/* A configuration error names its variables ("variable", the first; "missing", all) and the fix. */
+static void add_config(struct json_object *o, const struct err *e, const struct outcome_rule *r)
+{
+	struct json_object *names = json_object_new_array();
+	for (const char *p = e->variable; *p;) {
+		size_t n = strcspn(p, " ");
+		if (n)
+			json_object_array_add(names, json_object_new_string_len(p, (int)n));
+		p += n + (p[n] == ' ');
+	}
+	struct json_object *first = json_object_array_get_idx(names, 0);
+	jsonx_add_str(o, "variable", first ? json_object_get_string(first) : NULL);
+	jsonx_add(o, "missing", names);
+	add_filled(o, "fix", r->solution);
+}
+
 struct json_object *outcome_envelope(const struct err *e)
 {
 	const struct outcome_rule *r = outcome_rule(e);
@@ -466,6 +488,8 @@ struct json_object *outcome_envelope(const struct err *e)
 	jsonx_add(o, "diagnosis", d);
 	if (e->upstream_status)
 		jsonx_add(o, "upstream", upstream(e));
+	if (e->code == ERR_CONFIG)
+		add_config(o, e, r);
 	if (!r->chain)
 		return o;
 	enum attest_via via = attest_backend_now();
@@ -499,10 +523,14 @@ static void md_cell(struct buf *b, const char *text)
 static const char *path_name(enum outcome_path p)
 {
 	switch (p) {
-	case PATH_DEVICE: return "device";
-	case PATH_VIRTUAL: return "virtual host";
-	case PATH_SIDECAR: return "sidecar";
-	case PATH_ANY: break;
+	case PATH_DEVICE:
+		return "device";
+	case PATH_VIRTUAL:
+		return "virtual host";
+	case PATH_SIDECAR:
+		return "sidecar";
+	case PATH_ANY:
+		break;
 	}
 	return "any";
 }
@@ -517,7 +545,8 @@ char *outcome_markdown(void)
 		const struct outcome_rule *r = &rules[i];
 		buf_appendf(&b, "| %d | %s | %s | %s |", r->status,
 		            r->code == ERR_NONE ? "any" : err_code_name(r->code),
-		            r->stage == STAGE_NONE ? "any" : err_stage_name(r->stage), path_name(r->path));
+		            r->stage == STAGE_NONE ? "any" : err_stage_name(r->stage),
+		            path_name(r->path));
 		md_cell(&b, r->failure_reason);
 		buf_append(&b, "\n", 1);
 	}

@@ -123,7 +123,8 @@ static void file_digests(struct json_object *out, const char *dir, const char *p
 		struct stat st;
 		struct buf b;
 		buf_init(&b);
-		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && read_file(path, 64u << 20, &b) == 0) {
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    read_file(path, 64u << 20, &b) == 0) {
 			char *key = xasprintf("%s/%s", prefix, de->d_name);
 			jsonx_add(out, key, digests(&b));
 			free(key);
@@ -183,22 +184,24 @@ static struct json_object *native_status(void)
 	jsonx_add_str(ss, "mode", "native");
 	jsonx_add_str(ss, "evidence_source", p ? p->name : NULL);
 	if (p) {
-		char *m = xasprintf("Attesting natively through %s%s: this instance talks to the "
-		                    "attestation service and the key vault itself, so no SKR sidecar "
-		                    "is needed.",
-		                    p->device ? p->device : "the virtual SEV-SNP host",
-		                    p->emulated ? " (emulated)" : "");
+		char *m =
+		    xasprintf("Attesting natively through %s%s: this instance talks to the "
+		              "attestation service and the key vault itself, so no SKR sidecar "
+		              "is needed.",
+		              p->device ? p->device : "the virtual SEV-SNP host",
+		              p->emulated ? " (emulated)" : "");
 		jsonx_add_str(ss, "explanation", m);
 		free(m);
 		return ss;
 	}
 	jsonx_add_str(ss, "reason", "no SEV-SNP evidence provider is present");
-	jsonx_add_str(ss, "explanation", "Native attestation needs /dev/sev-guest (or /dev/sev), or "
-	                                 "the local virtual SEV-SNP host.");
+	jsonx_add_str(ss, "explanation",
+	              "Native attestation needs /dev/sev-guest (or /dev/sev), or "
+	              "the local virtual SEV-SNP host.");
 	jsonx_add_str(ss, "solution", "Deploy with the Confidential SKU, or run the local demo.");
-	jsonx_add_str(ss, "technical_detail", cfg.virtual_socket && *cfg.virtual_socket
-	                                          ? cfg.virtual_socket
-	                                          : "/dev/sev-guest, /dev/sev");
+	jsonx_add_str(ss, "technical_detail",
+	              cfg.virtual_socket && *cfg.virtual_socket ? cfg.virtual_socket
+	                                                        : "/dev/sev-guest, /dev/sev");
 	return ss;
 }
 
@@ -222,9 +225,10 @@ static struct json_object *sidecar_mode_status(void)
 		jsonx_add_str(ss, "explanation",
 		              "The SKR sidecar is not listening on its loopback port, and this "
 		              "instance has no SEV-SNP device to attest natively.");
-		jsonx_add_str(ss, "solution", "In the container, supervisord starts /usr/local/bin/skr; "
-		                              "check skr_error.log. On standard hardware there is "
-		                              "nothing to attest with.");
+		jsonx_add_str(ss, "solution",
+		              "In the container, supervisord starts /usr/local/bin/skr; "
+		              "check skr_error.log. On standard hardware there is "
+		              "nothing to attest with.");
 		jsonx_add_str(ss, "technical_detail", cfg.sidecar.url);
 	}
 	free(body);
@@ -261,7 +265,9 @@ void platform_probe(struct platform_probe *p)
 		p->sidecar_body = err_printable(body, 1000);
 	free(body);
 	snprintf(p->sidecar_error, sizeof(p->sidecar_error), "%s",
-	         p->sidecar_up ? "" : *se.msg ? se.msg : "sidecar did not answer 200");
+	         p->sidecar_up ? ""
+	         : *se.msg     ? se.msg
+	                       : "sidecar did not answer 200");
 	size_t n;
 	uint8_t *rt = attest_fresh_runtime("info-probe", &n);
 	struct attest_token_result r;

@@ -35,14 +35,14 @@ struct json_object *platform_attestation_backend(void);
 
 /* What /info reports: the sidecar and a real, verified attestation right now. */
 struct platform_probe {
-	int sidecar_up;         /* the sidecar answered /status 200 */
-	char *sidecar_body;     /* its /status body, printable, or NULL */
+	int sidecar_up;     /* the sidecar answered /status 200 */
+	char *sidecar_body; /* its /status body, printable, or NULL */
 	char sidecar_error[512];
-	int works;              /* a token was issued for fresh runtime data and verified */
+	int works; /* a token was issued for fresh runtime data and verified */
 	int emulated;
-	const char *source;     /* the evidence provider, or NULL */
+	const char *source; /* the evidence provider, or NULL */
 	enum attest_via via;
-	char error[768];        /* why attestation does not work */
+	char error[768]; /* why attestation does not work */
 };
 void platform_probe(struct platform_probe *p);
 void platform_probe_free(struct platform_probe *p);

@@ -29,18 +29,19 @@ enum policycheck_outcome {
 
 struct policycheck_result {
 	enum policycheck_outcome outcome;
-	struct json_object *policy;     /* the release policy, when read */
-	struct json_object *evaluation; /* the policy tree with each node's result, when evaluated */
-	char *first_failure;            /* the first unmet condition, or the reason (one sentence) */
-	struct json_object *claims;     /* the token's public claims */
-	int vault_status;               /* the vault's HTTP status when it refused, else 0 */
+	struct json_object *policy; /* the release policy, when read */
+	struct json_object
+	    *evaluation;            /* the policy tree with each node's result, when evaluated */
+	char *first_failure;        /* the first unmet condition, or the reason (one sentence) */
+	struct json_object *claims; /* the token's public claims */
+	int vault_status;           /* the vault's HTTP status when it refused, else 0 */
 	const char *evidence_source;
-	char detail[600];               /* the vault's or the verifier's own words, when any */
+	char detail[600]; /* the vault's or the verifier's own words, when any */
 };
 
 /* Fails only when no token can be had (e at the failing stage). */
-int policycheck_run(const struct endpoint *akv, const char *key_name,
-                    struct policycheck_result *r, struct err *e) MUST_CHECK;
+int policycheck_run(const struct endpoint *akv, const char *key_name, struct policycheck_result *r,
+                    struct err *e) MUST_CHECK;
 void policycheck_free(struct policycheck_result *r);
 /* "would_release", "would_refuse", "policy_hidden", "no_policy", "token_unverified",
  * "vault_error". */

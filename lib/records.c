@@ -33,11 +33,11 @@ char *records_timestamp(void)
 	if (us)
 		snprintf(frac, sizeof(frac), ".%06ld", us);
 	return xasprintf("%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1,
-			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+	                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
 struct json_object *records_new(const char *company, const char *name_encrypted,
-				const char *phone_encrypted)
+                                const char *phone_encrypted)
 {
 	struct json_object *o = json_object_new_object();
 	char *ts = records_timestamp();
@@ -57,8 +57,8 @@ int records_parse(const char *text, size_t len, struct json_object **out, struct
 	err_clear(&pe);
 	if (jsonx_parse(text, len, &j, &pe) < 0)
 		return err_set(e, ERR_UPSTREAM,
-			       "the record file is not valid JSON (%s); refusing to overwrite it",
-			       pe.msg);
+		               "the record file is not valid JSON (%s); refusing to overwrite it",
+		               pe.msg);
 	if (json_object_is_type(j, json_type_object)) {
 		struct json_object *arr = json_object_new_array();
 		json_object_array_add(arr, j);
@@ -68,17 +68,17 @@ int records_parse(const char *text, size_t len, struct json_object **out, struct
 	if (!json_object_is_type(j, json_type_array)) {
 		json_object_put(j);
 		return err_set(e, ERR_UPSTREAM,
-			       "the record file holds neither a JSON array nor an object; refusing "
-			       "to overwrite it");
+		               "the record file holds neither a JSON array nor an object; refusing "
+		               "to overwrite it");
 	}
 	size_t n = json_object_array_length(j);
 	for (size_t i = 0; i < n; i++) {
 		if (!json_object_is_type(json_object_array_get_idx(j, i), json_type_object)) {
 			json_object_put(j);
 			return err_set(e, ERR_UPSTREAM,
-				       "record %zu of the record file is not a JSON object; "
-				       "refusing to overwrite the file",
-				       i + 1);
+			               "record %zu of the record file is not a JSON object; "
+			               "refusing to overwrite the file",
+			               i + 1);
 		}
 	}
 	*out = j;
@@ -142,7 +142,7 @@ static void put_string(struct buf *b, const char *s, size_t len)
 			if (cp >= 0x10000) {
 				cp -= 0x10000;
 				buf_appendf(b, "\\u%04lx\\u%04lx", 0xD800 + (cp >> 10),
-					    0xDC00 + (cp & 0x3FF));
+				            0xDC00 + (cp & 0x3FF));
 			} else {
 				buf_appendf(b, "\\u%04lx", cp);
 			}
@@ -195,7 +195,8 @@ static void put_value(struct buf *b, struct json_object *o, int level)
 		}
 		buf_append(b, "{", 1);
 		int first = 1;
-		json_object_object_foreach(o, k, v) {
+		json_object_object_foreach(o, k, v)
+		{
 			if (!first)
 				buf_append(b, ",", 1);
 			first = 0;
@@ -220,7 +221,7 @@ char *records_serialize(struct json_object *arr)
 }
 
 int records_read(struct blob_store *s, const char *blob, struct json_object **out, char **etag,
-		 struct err *e)
+                 struct err *e)
 {
 	struct buf body;
 	char *et = NULL;
@@ -259,28 +260,30 @@ static void backoff(int attempt)
 }
 
 int records_append(struct blob_store *s, const char *blob, struct json_object *new_records,
-		   int *total_after, struct err *e)
+                   int *total_after, struct err *e)
 {
 	if (!json_object_is_type(new_records, json_type_array))
 		return err_set(e, ERR_INTERNAL, "records_append: new records are not an array");
 	size_t add = json_object_array_length(new_records);
 	for (size_t i = 0; i < add; i++)
-		if (!json_object_is_type(json_object_array_get_idx(new_records, i), json_type_object))
-			return err_set(e, ERR_INTERNAL, "records_append: record %zu is not an object",
-				       i + 1);
+		if (!json_object_is_type(json_object_array_get_idx(new_records, i),
+		                         json_type_object))
+			return err_set(e, ERR_INTERNAL,
+			               "records_append: record %zu is not an object", i + 1);
 	for (int attempt = 0; attempt < RECORDS_MAX_ATTEMPTS; attempt++) {
 		struct json_object *arr = NULL;
 		char *etag = NULL;
 		int create = 0;
 		if (records_read(s, blob, &arr, &etag, e) < 0) {
 			if (e->code != ERR_NOT_FOUND)
-				return err_wrap(e, "cannot read the record file %s; nothing written",
-						blob);
+				return err_wrap(
+				    e, "cannot read the record file %s; nothing written", blob);
 			arr = json_object_new_array();
 			create = 1;
 		}
 		for (size_t i = 0; i < add; i++)
-			json_object_array_add(arr, json_object_get(json_object_array_get_idx(new_records, i)));
+			json_object_array_add(
+			    arr, json_object_get(json_object_array_get_idx(new_records, i)));
 		int total = (int)json_object_array_length(arr);
 		char *text = records_serialize(arr);
 		json_object_put(arr);
@@ -288,11 +291,11 @@ int records_append(struct blob_store *s, const char *blob, struct json_object *n
 		int rc;
 		if (len > RECORDS_MAX_FILE) {
 			err_set(e, ERR_TOO_LARGE, "the record file would exceed %u bytes",
-				RECORDS_MAX_FILE);
+			        RECORDS_MAX_FILE);
 			rc = err_in(e, STAGE_RECORDS);
 		} else {
 			rc = blob_put(s, blob, text, len, "application/json", create ? NULL : etag,
-				      create, NULL, e);
+			              create, NULL, e);
 		}
 		free(text);
 		free(etag);
@@ -301,7 +304,7 @@ int records_append(struct blob_store *s, const char *blob, struct json_object *n
 				*total_after = total;
 			if (attempt)
 				log_info("records: appended %zu to %s after %d retries", add, blob,
-					 attempt);
+				         attempt);
 			return 0;
 		}
 		if (e->code != ERR_PRECONDITION)
@@ -309,8 +312,8 @@ int records_append(struct blob_store *s, const char *blob, struct json_object *n
 		backoff(attempt);
 	}
 	err_set(e, ERR_CONFLICT,
-		"the record file %s kept changing under concurrent writers; gave up after %d "
-		"attempts, nothing written: try again",
-		blob, RECORDS_MAX_ATTEMPTS);
+	        "the record file %s kept changing under concurrent writers; gave up after %d "
+	        "attempts, nothing written: try again",
+	        blob, RECORDS_MAX_ATTEMPTS);
 	return err_in(e, STAGE_RECORDS);
 }

@@ -34,14 +34,13 @@ char *records_timestamp(void);
 
 /* A new record object stamped now; phone_encrypted may be NULL (JSON null). */
 struct json_object *records_new(const char *company, const char *name_encrypted,
-				const char *phone_encrypted);
+                                const char *phone_encrypted);
 
 /*
  * Parse file contents: a JSON array of objects, or one object (wrapped).
  * Anything else is ERR_UPSTREAM ("not a record file").  Caller owns *out.
  */
-int records_parse(const char *text, size_t len, struct json_object **out,
-		  struct err *e) MUST_CHECK;
+int records_parse(const char *text, size_t len, struct json_object **out, struct err *e) MUST_CHECK;
 
 /* Serialise as Python's json.dumps(obj, indent=2) would (ASCII only); caller frees. */
 char *records_serialize(struct json_object *arr);
@@ -52,7 +51,7 @@ char *records_serialize(struct json_object *arr);
  * whether that means "no records yet".
  */
 int records_read(struct blob_store *s, const char *blob, struct json_object **out, char **etag,
-		 struct err *e) MUST_CHECK;
+                 struct err *e) MUST_CHECK;
 
 /*
  * Append the records of new_records (a JSON array of objects; borrowed, its
@@ -61,6 +60,6 @@ int records_read(struct blob_store *s, const char *blob, struct json_object **ou
  * After RECORDS_MAX_ATTEMPTS lost races: ERR_CONFLICT, nothing written.
  */
 int records_append(struct blob_store *s, const char *blob, struct json_object *new_records,
-		   int *total_after, struct err *e) MUST_CHECK;
+                   int *total_after, struct err *e) MUST_CHECK;
 
 #endif

@@ -10,15 +10,15 @@
 #include "fetch.h"
 #include "jsonx.h"
 
-#define SIDECAR_STATUS_TIMEOUT_S 5
-#define SIDECAR_ATTEST_TIMEOUT_S 30
+#define SIDECAR_STATUS_TIMEOUT_S  5
+#define SIDECAR_ATTEST_TIMEOUT_S  30
 #define SIDECAR_RELEASE_TIMEOUT_S 60
 
 /* Where the sidecar's fixed "please read the docs" tail begins. */
 static const char *const suffix_markers[] = {
-	"ERROR: Please refer to the documentation",
-	"Please refer to the documentation",
-	"Troubleshooting: https://",
+    "ERROR: Please refer to the documentation",
+    "Please refer to the documentation",
+    "Troubleshooting: https://",
 };
 
 /* Cut s to at most max UTF-8 characters, never inside a multi-byte sequence. */
@@ -53,10 +53,10 @@ char *sidecar_error_text(const char *body, size_t len)
 			if (json_object_is_type(v, json_type_string))
 				text = xstrdup(json_object_get_string(v));
 			else
-				text = xasprintf("(no detail: the sidecar's error value was %s)",
-						 v ? json_object_to_json_string_ext(
-							     v, JSON_C_TO_STRING_PLAIN)
-						   : "null");
+				text = xasprintf(
+				    "(no detail: the sidecar's error value was %s)",
+				    v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)
+				      : "null");
 		}
 		json_object_put(o);
 	}
@@ -83,9 +83,9 @@ char *sidecar_error_text(const char *body, size_t len)
 static int answer_error(long status, const struct buf *body, struct err *e)
 {
 	char *t = sidecar_error_text((const char *)body->p, body->len);
-	enum err_code c = status == 403	  ? ERR_FORBIDDEN
-			  : status == 400 ? ERR_BAD_REQUEST
-					  : ERR_UPSTREAM;
+	enum err_code c = status == 403   ? ERR_FORBIDDEN
+	                  : status == 400 ? ERR_BAD_REQUEST
+	                                  : ERR_UPSTREAM;
 	err_set(e, c, "sidecar answered %ld: %s", status, t);
 	err_upstream(e, status, NULL, NULL);
 	free(t);
@@ -96,11 +96,11 @@ static int transport_error(long timeout, struct err *e)
 {
 	if (e && e->code == ERR_TIMEOUT)
 		return err_set(e, ERR_TIMEOUT, "SKR sidecar at %s did not answer within %ld s",
-			       cfg.sidecar.url, timeout);
+		               cfg.sidecar.url, timeout);
 	char detail[sizeof(e->msg)];
 	snprintf(detail, sizeof(detail), "%s", e ? e->msg : "");
 	return err_set(e, ERR_UNAVAILABLE, "SKR sidecar not reachable at %s (%s)", cfg.sidecar.url,
-		       detail);
+	               detail);
 }
 
 /*
@@ -108,23 +108,23 @@ static int transport_error(long timeout, struct err *e)
  * 200; -1 with e set otherwise (resp already freed).
  */
 static int call(const char *method, const char *path, struct json_object *body, long timeout,
-		struct fetch_resp *resp, struct err *e)
+                struct fetch_resp *resp, struct err *e)
 {
 	if (!cfg.sidecar.set)
 		return err_set(e, ERR_UNAVAILABLE,
-			       "SKR_SIDECAR_URL is empty: no SKR sidecar configured");
+		               "SKR_SIDECAR_URL is empty: no SKR sidecar configured");
 	static const char *const json_hdrs[] = {"Content-Type: application/json",
-						"Accept: application/json", NULL};
+	                                        "Accept: application/json", NULL};
 	static const char *const get_hdrs[] = {"Accept: application/json", NULL};
 	char *url = xasprintf("%s%s", cfg.sidecar.url, path);
 	char *text = body ? jsonx_dump(body) : NULL;
 	struct fetch_req rq = {
-		.method = method,
-		.url = url,
-		.headers = body ? json_hdrs : get_hdrs,
-		.body = text,
-		.body_len = text ? strlen(text) : 0,
-		.timeout_s = timeout,
+	    .method = method,
+	    .url = url,
+	    .headers = body ? json_hdrs : get_hdrs,
+	    .body = text,
+	    .body_len = text ? strlen(text) : 0,
+	    .timeout_s = timeout,
 	};
 	int ret = 0;
 	if (fetch(&rq, resp, e) < 0)
@@ -151,8 +151,8 @@ static int check_runtime(const uint8_t *runtime, size_t n, struct err *e)
 {
 	if (!runtime || n == 0)
 		return err_set(
-			e, ERR_BAD_REQUEST,
-			"runtime data is empty: the SKR sidecar rejects an empty runtime_data");
+		    e, ERR_BAD_REQUEST,
+		    "runtime data is empty: the SKR sidecar rejects an empty runtime_data");
 	return 0;
 }
 
@@ -162,7 +162,7 @@ static int check_host(const char *name, const char *v, struct err *e)
 		return err_set(e, ERR_BAD_REQUEST, "%s is empty", name);
 	if (strstr(v, "://") || strchr(v, '/') || strchr(v, '"'))
 		return err_set(e, ERR_BAD_REQUEST,
-			       "%s '%.100s' must be host[:port] without scheme or path", name, v);
+		               "%s '%.100s' must be host[:port] without scheme or path", name, v);
 	return 0;
 }
 
@@ -172,7 +172,7 @@ static int sidecar_status_once(long *http_status, char **body, struct err *e)
 	*body = NULL;
 	if (!cfg.sidecar.set)
 		return err_set(e, ERR_UNAVAILABLE,
-			       "SKR_SIDECAR_URL is empty: no SKR sidecar configured");
+		               "SKR_SIDECAR_URL is empty: no SKR sidecar configured");
 	char *url = xasprintf("%s/status", cfg.sidecar.url);
 	struct fetch_req rq = {.url = url, .timeout_s = SIDECAR_STATUS_TIMEOUT_S};
 	struct fetch_resp rs;
@@ -193,7 +193,7 @@ static int ok_body(const char *path, struct fetch_resp *rs, struct json_object *
 {
 	if (jsonx_parse((const char *)rs->body.p, rs->body.len, out, e) < 0)
 		return err_set(e, ERR_UPSTREAM, "sidecar %s answered 200 with malformed JSON",
-			       path);
+		               path);
 	if (!json_object_is_type(*out, json_type_object)) {
 		json_object_put(*out);
 		*out = NULL;
@@ -202,8 +202,8 @@ static int ok_body(const char *path, struct fetch_resp *rs, struct json_object *
 	return 0;
 }
 
-static int sidecar_attest_raw_once(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE],
-		       struct err *e)
+static int sidecar_attest_raw_once(const uint8_t *runtime, size_t n,
+                                   uint8_t report[SNP_REPORT_SIZE], struct err *e)
 {
 	if (check_runtime(runtime, n, e) < 0)
 		return -1;
@@ -220,22 +220,22 @@ static int sidecar_attest_raw_once(const uint8_t *runtime, size_t n, uint8_t rep
 	}
 	const char *hex = jsonx_str(o, "report");
 	if (!hex)
-		ret = err_set(e, ERR_UPSTREAM,
-			      "sidecar /attest/raw answered 200 without \"report\"");
+		ret =
+		    err_set(e, ERR_UPSTREAM, "sidecar /attest/raw answered 200 without \"report\"");
 	else if (strlen(hex) != 2 * SNP_REPORT_SIZE ||
-		 hex_decode_fixed(hex, report, SNP_REPORT_SIZE) < 0)
-		ret = err_set(
-			e, ERR_UPSTREAM,
-			"sidecar /attest/raw returned a report of %zu hex characters; expected "
-			"%d",
-			strlen(hex), 2 * SNP_REPORT_SIZE);
+	         hex_decode_fixed(hex, report, SNP_REPORT_SIZE) < 0)
+		ret =
+		    err_set(e, ERR_UPSTREAM,
+		            "sidecar /attest/raw returned a report of %zu hex characters; expected "
+		            "%d",
+		            strlen(hex), 2 * SNP_REPORT_SIZE);
 	json_object_put(o);
 	fetch_resp_free(&rs);
 	return ret;
 }
 
-static int sidecar_attest_maa_once(const char *maa_host, const uint8_t *runtime, size_t n, char **jwt,
-		       struct err *e)
+static int sidecar_attest_maa_once(const char *maa_host, const uint8_t *runtime, size_t n,
+                                   char **jwt, struct err *e)
 {
 	*jwt = NULL;
 	if (check_host("maa_endpoint", maa_host, e) < 0 || check_runtime(runtime, n, e) < 0)
@@ -271,7 +271,7 @@ static void wipe_json_string(struct json_object *v)
 }
 
 static int sidecar_key_release_once(const char *maa_host, const char *akv_host, const char *kid,
-			char **jwk_json, struct err *e)
+                                    char **jwk_json, struct err *e)
 {
 	*jwk_json = NULL;
 	if (check_host("maa_endpoint", maa_host, e) < 0 ||
@@ -300,8 +300,8 @@ static int sidecar_key_release_once(const char *maa_host, const char *akv_host, 
 		wipe_json_string(k);
 	} else {
 		ret = err_set(e, ERR_UPSTREAM,
-			      "sidecar /key/release answered 200 without a key (expected \"key\" "
-			      "to be the JWK as a JSON string)");
+		              "sidecar /key/release answered 200 without a key (expected \"key\" "
+		              "to be the JWK as a JSON string)");
 	}
 	json_object_put(o);
 	fetch_resp_free(&rs);
@@ -314,19 +314,22 @@ int sidecar_status(long *http_status, char **body, struct err *e)
 }
 
 int sidecar_attest_raw(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE],
-		       struct err *e)
+                       struct err *e)
 {
 	return sidecar_attest_raw_once(runtime, n, report, e) < 0 ? err_in(e, STAGE_SIDECAR) : 0;
 }
 
 int sidecar_attest_maa(const char *maa_host, const uint8_t *runtime, size_t n, char **jwt,
-		       struct err *e)
+                       struct err *e)
 {
-	return sidecar_attest_maa_once(maa_host, runtime, n, jwt, e) < 0 ? err_in(e, STAGE_SIDECAR) : 0;
+	return sidecar_attest_maa_once(maa_host, runtime, n, jwt, e) < 0 ? err_in(e, STAGE_SIDECAR)
+	                                                                 : 0;
 }
 
 int sidecar_key_release(const char *maa_host, const char *akv_host, const char *kid,
-			char **jwk_json, struct err *e)
+                        char **jwk_json, struct err *e)
 {
-	return sidecar_key_release_once(maa_host, akv_host, kid, jwk_json, e) < 0 ? err_in(e, STAGE_SIDECAR) : 0;
+	return sidecar_key_release_once(maa_host, akv_host, kid, jwk_json, e) < 0
+	           ? err_in(e, STAGE_SIDECAR)
+	           : 0;
 }

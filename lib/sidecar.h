@@ -32,11 +32,11 @@ int sidecar_status(long *http_status, char **body, struct err *e) MUST_CHECK;
 
 /* POST /attest/raw: the 1184-byte report whose REPORT_DATA is sha256(runtime) || 0^32. */
 int sidecar_attest_raw(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPORT_SIZE],
-		       struct err *e) MUST_CHECK;
+                       struct err *e) MUST_CHECK;
 
 /* POST /attest/maa: an MAA token (JWT text, caller frees) whose runtime claim is runtime. */
 int sidecar_attest_maa(const char *maa_host, const uint8_t *runtime, size_t n, char **jwt,
-		       struct err *e) MUST_CHECK;
+                       struct err *e) MUST_CHECK;
 
 /*
  * POST /key/release.  *jwk_json is the released key as JWK JSON text: it
@@ -44,7 +44,7 @@ int sidecar_attest_maa(const char *maa_host, const uint8_t *runtime, size_t n, c
  * (free_secret_str).  Hosts are "host[:port]" without a scheme.
  */
 int sidecar_key_release(const char *maa_host, const char *akv_host, const char *kid,
-			char **jwk_json, struct err *e) MUST_CHECK;
+                        char **jwk_json, struct err *e) MUST_CHECK;
 
 /*
  * The error text of a sidecar error body (pure; for callers and tests): the

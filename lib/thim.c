@@ -11,8 +11,8 @@
 #include "fetch.h"
 #include "jsonx.h"
 
-#define THIM_MAX_TEXT (1u << 20)
-#define THIM_IMDS_PATH "/metadata/THIM/amd/certification"
+#define THIM_MAX_TEXT       (1u << 20)
+#define THIM_IMDS_PATH      "/metadata/THIM/amd/certification"
 #define THIM_IMDS_TIMEOUT_S 10
 
 static char *cached_pem, *cached_tcbm;
@@ -59,7 +59,7 @@ int thim_parse(const char *json, size_t len, char **pem, char **tcbm, struct err
 				ret = err_set(e, ERR_UPSTREAM, "THIM tcbm '%.40s' is not hex", t);
 		if (ret == 0 && tl > 16)
 			ret = err_set(e, ERR_UPSTREAM,
-				      "THIM tcbm '%.40s' is longer than 16 hex digits", t);
+			              "THIM tcbm '%.40s' is longer than 16 hex digits", t);
 		if (ret == 0) {
 			size_t vl = strlen(vcek);
 			/* PEM blocks must be line-separated to concatenate into one bundle. */
@@ -86,7 +86,7 @@ static char *clean_b64(const char *s, size_t len, size_t *outlen)
 }
 
 int thim_parse_b64(const char *b64, size_t len, const char *what, char **pem, char **tcbm,
-		   struct err *e)
+                   struct err *e)
 {
 	size_t n;
 	*pem = *tcbm = NULL;
@@ -153,14 +153,14 @@ static int from_imds(char **pem, char **tcbm, struct err *e)
 	} else {
 		if (rs.status == 200)
 			ret = thim_parse((const char *)rs.body.p, rs.body.len, pem, tcbm, e) < 0
-				      ? err_wrap(e, "from %s", url)
-				      : 0;
+			          ? err_wrap(e, "from %s", url)
+			          : 0;
 		else if (rs.status == 404)
-			ret = err_set(
-				e, ERR_UNAVAILABLE,
-				"%s answered 404: this host offers no AMD certificates (not a "
-				"confidential container host)",
-				url);
+			ret =
+			    err_set(e, ERR_UNAVAILABLE,
+			            "%s answered 404: this host offers no AMD certificates (not a "
+			            "confidential container host)",
+			            url);
 		else
 			ret = err_set(e, ERR_UPSTREAM, "%s answered %ld", url, rs.status);
 		if (ret < 0 && e && rs.status != 200)
@@ -183,7 +183,7 @@ int thim_chain(char **pem, char **tcbm, const char **source, struct err *e)
 		if (env && *env) {
 			src = "env";
 			if (thim_parse_b64(env, strlen(env), "UVM_HOST_AMD_CERTIFICATE", &p, &t,
-					   e) < 0)
+			                   e) < 0)
 				return -1;
 		} else {
 			char *path;
@@ -205,10 +205,10 @@ int thim_chain(char **pem, char **tcbm, const char **source, struct err *e)
 				src = "imds";
 				if (from_imds(&p, &t, e) < 0)
 					return err_wrap(
-						e, "no VCEK certificate chain "
-						   "(UVM_HOST_AMD_CERTIFICATE unset, no "
-						   "host-amd-cert-base64 in a security-context "
-						   "directory, and IMDS failed)");
+					    e, "no VCEK certificate chain "
+					       "(UVM_HOST_AMD_CERTIFICATE unset, no "
+					       "host-amd-cert-base64 in a security-context "
+					       "directory, and IMDS failed)");
 			}
 		}
 		cached_pem = p;

@@ -40,7 +40,7 @@ int thim_parse(const char *json, size_t len, char **pem, char **tcbm, struct err
  * surrounding whitespace is ignored.  what names the origin in messages.
  */
 int thim_parse_b64(const char *b64, size_t len, const char *what, char **pem, char **tcbm,
-		   struct err *e) MUST_CHECK;
+                   struct err *e) MUST_CHECK;
 
 /*
  * The UVM endorsement, b64 text exactly as stored (reference-info-base64 in

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define MUST_CHECK __attribute__((warn_unused_result))
+#define NELEM(a)          (sizeof(a) / sizeof((a)[0]))
+#define MUST_CHECK        __attribute__((warn_unused_result))
 #define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
 /* Allocate or abort; never returns NULL. */

@@ -1,5 +1,5 @@
-#include "config.h"
 #include "aad.h"
+#include "config.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -136,7 +136,9 @@ int aad_query_get(const char *query, const char *name, char **out)
 				return 1;
 			}
 			return pct_decode(eq + 1, n - kl - 1, PCT_PLUS_SPACE | PCT_NO_NUL, out,
-					  NULL) < 0 ? -1 : 1;
+			                  NULL) < 0
+			           ? -1
+			           : 1;
 		}
 		p += n;
 		if (*p == '&')

@@ -148,10 +148,8 @@ X509 *pki_self_signed(EVP_PKEY *key, const char *org, const char *cn, const char
 	X509_gmtime_adj(X509_getm_notBefore(x), -60);
 	X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400);
 	X509_NAME *name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)org, -1, -1,
-	                           0);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
-	                           0);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)org, -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(x, name);
 	if (X509_set_pubkey(x, key) != 1)
 		goto fail;
@@ -215,7 +213,7 @@ static int cert_fits(X509 *x, EVP_PKEY *key, const char *host)
 {
 	if (!x || X509_check_private_key(x, key) != 1)
 		return 0;
-	int r = !host               ? 1
+	int r = !host              ? 1
 	        : host_is_ip(host) ? X509_check_ip_asc(x, host, 0)
 	                           : X509_check_host(x, host, 0, 0, NULL);
 	ERR_clear_error();

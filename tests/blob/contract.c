@@ -15,8 +15,8 @@
 #include "blob.h"
 #include "config.h"
 #include "jsonx.h"
-#include "records.h"
 #include "outcome.h"
+#include "records.h"
 #include "testlib.h"
 
 static struct blob_store *st;
@@ -58,7 +58,7 @@ static void test_put_get_roundtrip(void)
 	char *n = nm("roundtrip.json"), *et = NULL, *et2 = NULL, *ct = NULL;
 	const char data[] = "{\"hello\": \"world\"}";
 	CHECK_MSG(blob_put(st, n, data, strlen(data), "application/json", NULL, 0, &et, &e) == 0,
-		  "%s", e.msg);
+	          "%s", e.msg);
 	CHECK(et && *et);
 	struct buf b;
 	buf_init(&b);
@@ -190,20 +190,20 @@ static void test_not_found(void)
 
 static void test_bad_names(void)
 {
-	static const char *const bad[] = {"",        "../x",   "a/../b", "/abs",  "a\\b", "a%2fb",
-					  "a b",     "a\nb",   "a//b",   "a/",    "./a",  "a/./b",
-					  "caf\xc3\xa9", "a?b", "a#b"};
+	static const char *const bad[] = {"",      "../x",  "a/../b",      "/abs", "a\\b",
+	                                  "a%2fb", "a b",   "a\nb",        "a//b", "a/",
+	                                  "./a",   "a/./b", "caf\xc3\xa9", "a?b",  "a#b"};
 	struct err e;
 	struct buf b;
 	for (size_t i = 0; i < NELEM(bad); i++) {
 		buf_init(&b);
 		err_clear(&e);
 		CHECK_MSG(blob_get(st, bad[i], &b, NULL, NULL, &e) < 0 && e.code == ERR_BAD_REQUEST,
-			  "name %zu accepted", i);
+		          "name %zu accepted", i);
 		err_clear(&e);
 		CHECK_MSG(blob_put(st, bad[i], "x", 1, NULL, NULL, 0, NULL, &e) < 0 &&
-				  e.code == ERR_BAD_REQUEST,
-			  "put name %zu accepted", i);
+		              e.code == ERR_BAD_REQUEST,
+		          "put name %zu accepted", i);
 		buf_free(&b);
 	}
 	char longname[300];
@@ -237,8 +237,10 @@ static void test_list_paging(void)
 		long long size = -1;
 		CHECK(jsonx_int(o, "size", &size) && size == (i < 10 ? 9 : 10));
 		CHECK(jsonx_str(o, "etag") && jsonx_str(o, "etag")[0] == '"');
-		CHECK(jsonx_str(o, "last_modified") && strstr(jsonx_str(o, "last_modified"), "GMT"));
-		CHECK(jsonx_str(o, "content_type") && !strcmp(jsonx_str(o, "content_type"), "text/plain"));
+		CHECK(jsonx_str(o, "last_modified") &&
+		      strstr(jsonx_str(o, "last_modified"), "GMT"));
+		CHECK(jsonx_str(o, "content_type") &&
+		      !strcmp(jsonx_str(o, "content_type"), "text/plain"));
 		free(want);
 	}
 	json_object_put(arr);
@@ -287,7 +289,7 @@ static void test_records_single_object_and_garbage(void)
 	struct err e;
 	char *n = nm("records-single.json");
 	const char *one = "{\"timestamp\": \"2026-02-07T10:11:12Z\", \"company\": \"fabrikam\", "
-			  "\"name_encrypted\": \"QQ==\", \"phone_encrypted\": null}";
+	                  "\"name_encrypted\": \"QQ==\", \"phone_encrypted\": null}";
 	CHECK(blob_put(st, n, one, strlen(one), "application/json", NULL, 0, NULL, &e) == 0);
 	struct json_object *add = json_object_new_array();
 	json_object_array_add(add, records_new("contoso", "Qg==", NULL));
@@ -328,8 +330,8 @@ static void test_records_concurrent_appenders(void)
 				_exit(10);
 			for (int i = 0; i < 15; i++) {
 				struct json_object *add = json_object_new_array();
-				json_object_array_add(add, records_new(k ? "fabrikam" : "contoso",
-								       "Y2lwaGVy", NULL));
+				json_object_array_add(
+				    add, records_new(k ? "fabrikam" : "contoso", "Y2lwaGVy", NULL));
 				int rc = records_append(mine, n, add, NULL, &e);
 				json_object_put(add);
 				if (rc < 0) {
@@ -345,7 +347,7 @@ static void test_records_concurrent_appenders(void)
 		int status = 0;
 		CHECK(kids[k] > 0 && waitpid(kids[k], &status, 0) == kids[k]);
 		CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d status %d", k,
-			  status);
+		          status);
 	}
 	CHECK_INT(count_records(n), 30);
 	free(n);

@@ -125,10 +125,33 @@ static size_t rnd_below(size_t n)
 /* Bytes that tend to matter to the parsers here: delimiters, quotes, escapes, padding. */
 static const char specials[] = "\"\\{}[]:,.=%+-/_\r\n\t 0123456789aAfFzZ\x00\x7f\x80\xc3\xff";
 static const char *const tokens[] = {
-	"null", "true", "false", "\"\"", "{}", "[]", "%00", "%zz", "\\u0000", "\\ud800",
-	"==", "\"\"\"", "\r\n", "1e999", "-0", "18446744073709551616", "9223372036854775807",
-	"\"anyOf\"", "\"allOf\"", "\"claim\"", "\"equals\"", "\"exists\"", "-----BEGIN CERTIFICATE-----\n",
-	"-----END CERTIFICATE-----\n", "\xef\xbb\xbf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+    "null",
+    "true",
+    "false",
+    "\"\"",
+    "{}",
+    "[]",
+    "%00",
+    "%zz",
+    "\\u0000",
+    "\\ud800",
+    "==",
+    "\"\"\"",
+    "\r\n",
+    "1e999",
+    "-0",
+    "18446744073709551616",
+    "9223372036854775807",
+    "\"anyOf\"",
+    "\"allOf\"",
+    "\"claim\"",
+    "\"equals\"",
+    "\"exists\"",
+    "-----BEGIN CERTIFICATE-----\n",
+    "-----END CERTIFICATE-----\n",
+    "\xef\xbb\xbf",
+    "\xed\xa0\x80",
+    "\xf4\x90\x80\x80",
 };
 
 /* Apply 1-4 random edits to buf (n bytes, capacity FUZZ_MAX_LEN); returns the new length. */
@@ -148,7 +171,8 @@ static size_t mutate(uint8_t *buf, size_t n)
 			break;
 		case 2: /* special byte */
 			if (n > 0)
-				buf[rnd_below(n)] = (uint8_t)specials[rnd_below(sizeof(specials) - 1)];
+				buf[rnd_below(n)] =
+				    (uint8_t)specials[rnd_below(sizeof(specials) - 1)];
 			break;
 		case 3: { /* delete a range */
 			if (n == 0)
@@ -198,7 +222,8 @@ static size_t mutate(uint8_t *buf, size_t n)
 		}
 		case 8: /* set a little-endian word to an edge value */
 			if (n >= 4) {
-				static const uint32_t edge[] = {0, 1, 0x7f, 0x80, 0xff, 0xffff,
+				static const uint32_t edge[] = {0,          1,          0x7f,
+				                                0x80,       0xff,       0xffff,
 				                                0x7fffffff, 0x80000000, 0xffffffff};
 				uint32_t v = edge[rnd_below(sizeof(edge) / sizeof(edge[0]))];
 				memcpy(buf + rnd_below(n - 3), &v, 4);
@@ -264,7 +289,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "usage: %s [-n mutations] [-s seed] [-v] dir-or-file...\n", argv[0]);
+		fprintf(stderr, "usage: %s [-n mutations] [-s seed] [-v] dir-or-file...\n",
+		        argv[0]);
 		return 2;
 	}
 	for (int i = optind; i < argc; i++)

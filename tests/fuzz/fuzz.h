@@ -26,6 +26,10 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
 }
 
 /* A property a target checks failed: abort so both drivers report the input. */
-#define FUZZ_ASSERT(c) do { if (!(c)) abort(); } while (0)
+#define FUZZ_ASSERT(c)                                                                             \
+	do {                                                                                       \
+		if (!(c))                                                                          \
+			abort();                                                                   \
+	} while (0)
 
 #endif

@@ -1,4 +1,5 @@
-/* jsonx_parse: the strict parser for untrusted JSON; what it accepts must serialise and re-parse. */
+/* jsonx_parse: the strict parser for untrusted JSON; what it accepts must serialise and re-parse.
+ */
 #include "fuzz.h"
 #include "jsonx.h"
 

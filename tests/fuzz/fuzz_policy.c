@@ -4,14 +4,15 @@
 #include "policy.h"
 
 static const char claims_json[] =
-	"{\"iss\":\"https://sharedeus2.eus2.attest.azure.net\",\"exp\":1900000000,"
-	"\"x-ms-attestation-type\":\"sevsnpvm\",\"x-ms-compliance-status\":\"azure-compliant-uvm\","
-	"\"x-ms-sevsnpvm-is-debuggable\":false,\"x-ms-sevsnpvm-guestsvn\":2,"
-	"\"x-ms-sevsnpvm-hostdata\":\"0000000000000000000000000000000000000000000000000000000000000000\","
-	"\"x-ms-sevsnpvm-tee-svn\":1.5e0,\"x-ms-ver\":\"1.0\",\"nested\":{\"a\":{\"b\":\"c\"}},"
-	"\"x-ms-isolation-tee\":{\"x-ms-attestation-type\":\"sevsnpvm\","
-	"\"x-ms-compliance-status\":\"azure-compliant-uvm\"},\"arr\":[1,2],\"nul\":null,"
-	"\"a.b\":\"dotted\",\"big\":18446744073709551615,\"neg\":-9223372036854775808}";
+    "{\"iss\":\"https://sharedeus2.eus2.attest.azure.net\",\"exp\":1900000000,"
+    "\"x-ms-attestation-type\":\"sevsnpvm\",\"x-ms-compliance-status\":\"azure-compliant-uvm\","
+    "\"x-ms-sevsnpvm-is-debuggable\":false,\"x-ms-sevsnpvm-guestsvn\":2,"
+    "\"x-ms-sevsnpvm-hostdata\":"
+    "\"0000000000000000000000000000000000000000000000000000000000000000\","
+    "\"x-ms-sevsnpvm-tee-svn\":1.5e0,\"x-ms-ver\":\"1.0\",\"nested\":{\"a\":{\"b\":\"c\"}},"
+    "\"x-ms-isolation-tee\":{\"x-ms-attestation-type\":\"sevsnpvm\","
+    "\"x-ms-compliance-status\":\"azure-compliant-uvm\"},\"arr\":[1,2],\"nul\":null,"
+    "\"a.b\":\"dotted\",\"big\":18446744073709551615,\"neg\":-9223372036854775808}";
 
 static struct json_object *claims;
 
@@ -26,8 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	static const char *const issuers[] = {
-		"https://sharedeus2.eus2.attest.azure.net", "sharedeus2.eus2.attest.azure.net",
-		"HTTPS://SHAREDEUS2.EUS2.ATTEST.AZURE.NET:443/", "",
+	    "https://sharedeus2.eus2.attest.azure.net",
+	    "sharedeus2.eus2.attest.azure.net",
+	    "HTTPS://SHAREDEUS2.EUS2.ATTEST.AZURE.NET:443/",
+	    "",
 	};
 	for (size_t i = 0; i < sizeof(issuers) / sizeof(issuers[0]); i++) {
 		struct json_object *report = NULL;

@@ -1,4 +1,5 @@
-/* snp_report_parse + snp_report_json over raw bytes; snp_report_load over the same bytes as text. */
+/* snp_report_parse + snp_report_json over raw bytes; snp_report_load over the same bytes as text.
+ */
 #include <json-c/json.h>
 
 #include "fuzz.h"

@@ -9,7 +9,7 @@
 #include "jsonx.h"
 #include "testlib.h"
 
-#define KEY                                                                                 \
+#define KEY                                                                                        \
 	"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 static struct json_object *describe(const char *conn, const char *container, struct err *e)
@@ -28,10 +28,10 @@ static void test_sas_connection_string(void)
 	struct err e;
 	/* The SAS ends at ';' (the original kept everything after "SharedAccessSignature="). */
 	struct json_object *d = describe(
-		"BlobEndpoint=https://acct1.blob.core.windows.net/;"
-		"SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=rwdlac&se=2099-02-10T00:00:00Z"
-		"&st=2024-01-01T00:00:00Z&spr=https&sig=c2VjcmV0%2Bc2ln%3D;QueueEndpoint=https://x/",
-		"privateappdata", &e);
+	    "BlobEndpoint=https://acct1.blob.core.windows.net/;"
+	    "SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=rwdlac&se=2099-02-10T00:00:00Z"
+	    "&st=2024-01-01T00:00:00Z&spr=https&sig=c2VjcmV0%2Bc2ln%3D;QueueEndpoint=https://x/",
+	    "privateappdata", &e);
 	CHECK_MSG(d != NULL, "%s", e.msg);
 	if (!d)
 		return;
@@ -39,7 +39,7 @@ static void test_sas_connection_string(void)
 	CHECK_STR(jsonx_str(d, "storage_account"), "acct1");
 	CHECK_STR(jsonx_str(d, "blob_endpoint"), "https://acct1.blob.core.windows.net");
 	CHECK_STR(jsonx_str(d, "container_url"),
-		  "https://acct1.blob.core.windows.net/privateappdata");
+	          "https://acct1.blob.core.windows.net/privateappdata");
 	struct json_object *x = jsonx_obj(d, "sas_expiry");
 	CHECK(x != NULL);
 	CHECK_STR(jsonx_str(x, "expiry_date"), "2099-02-10T00:00:00Z");
@@ -56,18 +56,19 @@ static void test_sas_expired_and_soon(void)
 {
 	struct err e;
 	struct json_object *d = describe("BlobEndpoint=https://a.blob.core.windows.net;"
-					 "SharedAccessSignature=?se=2020-01-01&sig=x",
-					 "privateappdata", &e);
+	                                 "SharedAccessSignature=?se=2020-01-01&sig=x",
+	                                 "privateappdata", &e);
 	CHECK_MSG(d != NULL, "%s", e.msg);
 	struct json_object *x = d ? jsonx_obj(d, "sas_expiry") : NULL;
 	int b = 0;
 	struct json_object *v = NULL;
-	CHECK(x && json_object_object_get_ex(x, "is_expired", &v) && (b = json_object_get_boolean(v)));
+	CHECK(x && json_object_object_get_ex(x, "is_expired", &v) &&
+	      (b = json_object_get_boolean(v)));
 	CHECK(b);
 	json_object_put(d);
 	d = describe("BlobEndpoint=https://a.blob.core.windows.net;"
-		     "SharedAccessSignature=se=tomorrow&sig=x",
-		     "privateappdata", &e);
+	             "SharedAccessSignature=se=tomorrow&sig=x",
+	             "privateappdata", &e);
 	x = d ? jsonx_obj(d, "sas_expiry") : NULL;
 	CHECK(x && jsonx_str(x, "error") != NULL);
 	json_object_put(d);
@@ -77,9 +78,9 @@ static void test_shared_key_connection_string(void)
 {
 	struct err e;
 	struct json_object *d =
-		describe("DefaultEndpointsProtocol=https;AccountName=orangeappstore;AccountKey=" KEY
-			 ";EndpointSuffix=core.windows.net",
-			 "privateappdata", &e);
+	    describe("DefaultEndpointsProtocol=https;AccountName=orangeappstore;AccountKey=" KEY
+	             ";EndpointSuffix=core.windows.net",
+	             "privateappdata", &e);
 	CHECK_MSG(d != NULL, "%s", e.msg);
 	if (!d)
 		return;
@@ -93,11 +94,11 @@ static void test_shared_key_connection_string(void)
 	json_object_put(d);
 	/* Azurite, path style; and the development-storage shorthand. */
 	d = describe("DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=" KEY
-		     ";BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
-		     "privateappdata", &e);
+	             ";BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
+	             "privateappdata", &e);
 	CHECK_MSG(d != NULL, "%s", e.msg);
 	CHECK_STR(d ? jsonx_str(d, "container_url") : NULL,
-		  "http://127.0.0.1:10000/devstoreaccount1/privateappdata");
+	          "http://127.0.0.1:10000/devstoreaccount1/privateappdata");
 	json_object_put(d);
 	d = describe("UseDevelopmentStorage=true", "privateappdata", &e);
 	CHECK_MSG(d != NULL, "%s", e.msg);
@@ -110,23 +111,23 @@ static void test_bad_connection_strings(void)
 	static const struct {
 		const char *conn, *container, *want;
 	} cases[] = {
-		{"", "privateappdata", "is empty"},
-		{"AccountName=a;AccountKey=" KEY ";DefaultEndpointsProtocol=http", "privateappdata",
-		 "plain http"},
-		{"BlobEndpoint=http://evil.example.com/;SharedAccessSignature=sig=x", "privateappdata",
-		 "plain http"},
-		{"BlobEndpoint=ftp://x/;SharedAccessSignature=sig=x", "privateappdata", "https://"},
-		{"AccountName=a;AccountKey=not*base64", "privateappdata", "AccountKey"},
-		{"AccountName=a", "privateappdata", "neither"},
-		{"AccountName=a;AccountName=b;AccountKey=" KEY, "privateappdata", "twice"},
-		{"garbage", "privateappdata", "not key=value"},
-		{"BlobEndpoint=https://a.blob.core.windows.net;SharedAccessSignature=sv=1&se=2",
-		 "privateappdata", "not a SAS"},
-		{"BlobEndpoint=https://a.blob.core.windows.net;SharedAccessSignature=sig=a b",
-		 "privateappdata", "not a SAS"},
-		{"AccountName=a;AccountKey=" KEY, "Bad_Container", "STORAGE_CONTAINER"},
-		{"AccountName=a;AccountKey=" KEY, "ab", "STORAGE_CONTAINER"},
-		{"AccountName=a/b;AccountKey=" KEY, "privateappdata", "AccountName"},
+	    {"", "privateappdata", "is empty"},
+	    {"AccountName=a;AccountKey=" KEY ";DefaultEndpointsProtocol=http", "privateappdata",
+	     "plain http"},
+	    {"BlobEndpoint=http://evil.example.com/;SharedAccessSignature=sig=x", "privateappdata",
+	     "plain http"},
+	    {"BlobEndpoint=ftp://x/;SharedAccessSignature=sig=x", "privateappdata", "https://"},
+	    {"AccountName=a;AccountKey=not*base64", "privateappdata", "AccountKey"},
+	    {"AccountName=a", "privateappdata", "neither"},
+	    {"AccountName=a;AccountName=b;AccountKey=" KEY, "privateappdata", "twice"},
+	    {"garbage", "privateappdata", "not key=value"},
+	    {"BlobEndpoint=https://a.blob.core.windows.net;SharedAccessSignature=sv=1&se=2",
+	     "privateappdata", "not a SAS"},
+	    {"BlobEndpoint=https://a.blob.core.windows.net;SharedAccessSignature=sig=a b",
+	     "privateappdata", "not a SAS"},
+	    {"AccountName=a;AccountKey=" KEY, "Bad_Container", "STORAGE_CONTAINER"},
+	    {"AccountName=a;AccountKey=" KEY, "ab", "STORAGE_CONTAINER"},
+	    {"AccountName=a/b;AccountKey=" KEY, "privateappdata", "AccountName"},
 	};
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		struct err e;
@@ -142,8 +143,9 @@ static void test_account_url(void)
 {
 	struct blob_store *s = NULL;
 	struct err e;
-	CHECK_MSG(blob_open_account_url(&s, "https://acct2.blob.core.windows.net/records/", &e) == 0,
-		  "%s", e.msg);
+	CHECK_MSG(blob_open_account_url(&s, "https://acct2.blob.core.windows.net/records/", &e) ==
+	              0,
+	          "%s", e.msg);
 	if (s) {
 		struct json_object *d = blob_describe(s);
 		CHECK_STR(jsonx_str(d, "auth_method"), "Managed Identity");
@@ -161,13 +163,14 @@ static void test_account_url(void)
 	if (s) {
 		struct json_object *d = blob_describe(s);
 		CHECK_STR(jsonx_str(d, "storage_account"), "devstoreaccount1");
-		CHECK_STR(jsonx_str(d, "container_url"), "http://127.0.0.1:10000/devstoreaccount1/c01");
+		CHECK_STR(jsonx_str(d, "container_url"),
+		          "http://127.0.0.1:10000/devstoreaccount1/c01");
 		json_object_put(d);
 		blob_close(s);
 	}
 	static const char *const bad[] = {"https://acct.blob.core.windows.net",
-					  "https://acct.blob.core.windows.net/c?sig=x",
-					  "http://acct.blob.core.windows.net/cont", "acct/cont"};
+	                                  "https://acct.blob.core.windows.net/c?sig=x",
+	                                  "http://acct.blob.core.windows.net/cont", "acct/cont"};
 	for (size_t i = 0; i < NELEM(bad); i++) {
 		s = NULL;
 		CHECK_MSG(blob_open_account_url(&s, bad[i], &e) < 0, "%s accepted", bad[i]);

@@ -7,8 +7,8 @@
 
 #include "blob.h"
 #include "jsonx.h"
-#include "records.h"
 #include "outcome.h"
+#include "records.h"
 #include "testlib.h"
 
 static char root[64];
@@ -35,8 +35,8 @@ static void test_etag_changes_every_write(void)
 	struct err e;
 	char *tags[5];
 	for (int i = 0; i < 5; i++) {
-		CHECK(blob_put(s, "same.json", "[]", 2, "application/json", NULL, 0, &tags[i], &e) ==
-		      0);
+		CHECK(blob_put(s, "same.json", "[]", 2, "application/json", NULL, 0, &tags[i],
+		               &e) == 0);
 		CHECK(tags[i] && tags[i][0] == '"' && !strncmp(tags[i], "\"0x", 3));
 		for (int j = 0; j < i; j++)
 			CHECK(strcmp(tags[i], tags[j]));
@@ -164,8 +164,8 @@ static void test_concurrent_appenders(void)
 			struct err e;
 			for (int i = 0; i < 15; i++) {
 				struct json_object *add = json_object_new_array();
-				json_object_array_add(add, records_new(k ? "fabrikam" : "contoso",
-								       "QQ==", NULL));
+				json_object_array_add(
+				    add, records_new(k ? "fabrikam" : "contoso", "QQ==", NULL));
 				int rc = records_append(s, "race.json", add, NULL, &e);
 				json_object_put(add);
 				if (rc < 0) {
@@ -188,7 +188,8 @@ static void test_concurrent_appenders(void)
 	CHECK_INT(arr ? json_object_array_length(arr) : 0, 30);
 	int contoso = 0;
 	for (size_t i = 0; arr && i < json_object_array_length(arr); i++)
-		contoso += !strcmp(jsonx_str(json_object_array_get_idx(arr, i), "company"), "contoso");
+		contoso +=
+		    !strcmp(jsonx_str(json_object_array_get_idx(arr, i), "company"), "contoso");
 	CHECK_INT(contoso, 15);
 	json_object_put(arr);
 	blob_close(s);
@@ -215,7 +216,8 @@ static void test_concurrent_cas(void)
 				unsigned long v = strtoul((char *)b.p, NULL, 10);
 				char next[32];
 				int n = snprintf(next, sizeof(next), "%lu", v + 1);
-				int rc = blob_put(s, "counter", next, (size_t)n, NULL, et, 0, NULL, &e);
+				int rc =
+				    blob_put(s, "counter", next, (size_t)n, NULL, et, 0, NULL, &e);
 				if (rc == 0)
 					done++;
 				else if (e.code != ERR_PRECONDITION)

@@ -3,13 +3,13 @@
 #include "testlib.h"
 
 static int roundtrip(const unsigned char *in, size_t n, enum b64_alphabet a, enum b64_pad enc_pad,
-		     enum b64_pad dec_pad)
+                     enum b64_pad dec_pad)
 {
 	char *s = b64_encode(in, n, a, enc_pad);
 	unsigned char *out = NULL;
 	size_t outlen = 0;
 	int ok = b64_decode(s, strlen(s), a, dec_pad, &out, &outlen) == 0 && outlen == n &&
-		 !memcmp(out, in, n);
+	         !memcmp(out, in, n);
 	free(s);
 	free(out);
 	return ok;
@@ -40,9 +40,14 @@ static void test_b64_known_answers(void)
 	static const struct {
 		const char *in, *std, *url_raw;
 	} kat[] = {
-		{"", "", ""},           {"f", "Zg==", "Zg"},         {"fo", "Zm8=", "Zm8"},
-		{"foo", "Zm9v", "Zm9v"}, {"foob", "Zm9vYg==", "Zm9vYg"}, {"fooba", "Zm9vYmE=", "Zm9vYmE"},
-		{"foobar", "Zm9vYmFy", "Zm9vYmFy"}, {"\xfb\xff", "+/8=", "-_8"},
+	    {"", "", ""},
+	    {"f", "Zg==", "Zg"},
+	    {"fo", "Zm8=", "Zm8"},
+	    {"foo", "Zm9v", "Zm9v"},
+	    {"foob", "Zm9vYg==", "Zm9vYg"},
+	    {"fooba", "Zm9vYmE=", "Zm9vYmE"},
+	    {"foobar", "Zm9vYmFy", "Zm9vYmFy"},
+	    {"\xfb\xff", "+/8=", "-_8"},
 	};
 	for (size_t i = 0; i < sizeof(kat) / sizeof(kat[0]); i++) {
 		char *s = b64_encode(kat[i].in, strlen(kat[i].in), B64_STD, B64_PAD_REQUIRED);
@@ -65,15 +70,15 @@ static int decodes(const char *s, enum b64_alphabet a, enum b64_pad pad)
 
 static void test_b64_rejects_malformed(void)
 {
-	CHECK(!decodes("Zg=", B64_STD, B64_PAD_ANY));       /* short padding */
-	CHECK(!decodes("Zg", B64_STD, B64_PAD_REQUIRED));   /* padding required */
-	CHECK(!decodes("Zg==", B64_URL, B64_PAD_NONE));     /* padding forbidden */
-	CHECK(!decodes("Z", B64_STD, B64_PAD_ANY));         /* impossible length */
-	CHECK(!decodes("Zh==", B64_STD, B64_PAD_ANY));      /* non-zero trailing bits */
-	CHECK(!decodes("-_8=", B64_STD, B64_PAD_ANY));      /* wrong alphabet */
-	CHECK(!decodes("+/8=", B64_URL, B64_PAD_ANY));      /* wrong alphabet */
-	CHECK(!decodes("Zm9v\n", B64_STD, B64_PAD_ANY));    /* whitespace */
-	CHECK(!decodes("Zg==Zg==", B64_STD, B64_PAD_ANY));  /* data after padding */
+	CHECK(!decodes("Zg=", B64_STD, B64_PAD_ANY));      /* short padding */
+	CHECK(!decodes("Zg", B64_STD, B64_PAD_REQUIRED));  /* padding required */
+	CHECK(!decodes("Zg==", B64_URL, B64_PAD_NONE));    /* padding forbidden */
+	CHECK(!decodes("Z", B64_STD, B64_PAD_ANY));        /* impossible length */
+	CHECK(!decodes("Zh==", B64_STD, B64_PAD_ANY));     /* non-zero trailing bits */
+	CHECK(!decodes("-_8=", B64_STD, B64_PAD_ANY));     /* wrong alphabet */
+	CHECK(!decodes("+/8=", B64_URL, B64_PAD_ANY));     /* wrong alphabet */
+	CHECK(!decodes("Zm9v\n", B64_STD, B64_PAD_ANY));   /* whitespace */
+	CHECK(!decodes("Zg==Zg==", B64_STD, B64_PAD_ANY)); /* data after padding */
 	CHECK(!decodes("Z===", B64_STD, B64_PAD_ANY));
 	CHECK(!decodes("====", B64_STD, B64_PAD_ANY));
 	CHECK(decodes("", B64_STD, B64_PAD_REQUIRED));
@@ -81,8 +86,8 @@ static void test_b64_rejects_malformed(void)
 	int bad = 0;
 	for (int c = 1; c < 256; c++) {
 		char s[3] = {(char)c, 'A', 0};
-		int valid = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			    c == '+' || c == '/';
+		int valid = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		            (c >= '0' && c <= '9') || c == '+' || c == '/';
 		/* 2 chars decode to 1 byte; second char 'A' keeps low bits zero. */
 		bad += decodes(s, B64_STD, B64_PAD_ANY) != valid;
 	}
@@ -115,7 +120,8 @@ static void test_hex(void)
 	CHECK(hex_decode("a\0", 2, &out, &n) != 0);
 	/* Every non-hex character is rejected in either position. */
 	for (int c = 0; c < 256; c++) {
-		int valid = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+		int valid =
+		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 		unsigned char b;
 		char s1[2] = {(char)c, '0'}, s2[2] = {'0', (char)c};
 		bad += (hex_decode_fixed(s1, &b, 1) == 0) != valid;
@@ -129,9 +135,9 @@ static void test_hex_nibble(void)
 	int bad = 0;
 	for (int c = -128; c < 256; c++) {
 		int want = c >= '0' && c <= '9'   ? c - '0'
-			   : c >= 'a' && c <= 'f' ? c - 'a' + 10
-			   : c >= 'A' && c <= 'F' ? c - 'A' + 10
-						  : -1;
+		           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		                                  : -1;
 		bad += hex_nibble(c) != want;
 	}
 	CHECK_INT(bad, 0);
@@ -181,7 +187,7 @@ static void test_pct_decode(void)
 		s[2] = "0123456789abcdef"[c & 15];
 		s[3] = '\0';
 		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			 (c >= '0' && c <= '9') || c == '-' || c == '_';
+		         (c >= '0' && c <= '9') || c == '-' || c == '_';
 		refused = 99;
 		int r = pct(s, PCT_ONLY_UNRESERVED, &out, &refused);
 		if (ok)
@@ -208,7 +214,7 @@ static void test_utf8_strict(void)
 		for (int j = 0; j < 256; j++) {
 			b[1] = (unsigned char)j;
 			int valid = (i < 0x80 && j < 0x80) ||
-				    (i >= 0xC2 && i <= 0xDF && j >= 0x80 && j <= 0xBF);
+			            (i >= 0xC2 && i <= 0xDF && j >= 0x80 && j <= 0xBF);
 			bad += (utf8_invalid_at(b, 2) == 2) != valid;
 		}
 	}
@@ -217,16 +223,16 @@ static void test_utf8_strict(void)
 		const char *s;
 		size_t valid_prefix; /* offset of the first bad byte, or the length */
 	} cases[] = {
-		{"\xE2\x82\xAC", 3},         /* U+20AC */
-		{"\xE0\x80\x80", 0},         /* overlong */
-		{"\xED\xA0\x80", 0},         /* surrogate */
-		{"\xEF\xBF\xBF", 3},         /* U+FFFF */
-		{"\xF0\x90\x80\x80", 4},     /* U+10000 */
-		{"\xF4\x8F\xBF\xBF", 4},     /* U+10FFFF */
-		{"\xF4\x90\x80\x80", 0},     /* past U+10FFFF */
-		{"\xF0\x8F\xBF\xBF", 0},     /* overlong */
-		{"a\xE2\x82", 1},            /* cut short */
-		{"ab\xC0\xAF", 2},           /* overlong '/' */
+	    {"\xE2\x82\xAC", 3},     /* U+20AC */
+	    {"\xE0\x80\x80", 0},     /* overlong */
+	    {"\xED\xA0\x80", 0},     /* surrogate */
+	    {"\xEF\xBF\xBF", 3},     /* U+FFFF */
+	    {"\xF0\x90\x80\x80", 4}, /* U+10000 */
+	    {"\xF4\x8F\xBF\xBF", 4}, /* U+10FFFF */
+	    {"\xF4\x90\x80\x80", 0}, /* past U+10FFFF */
+	    {"\xF0\x8F\xBF\xBF", 0}, /* overlong */
+	    {"a\xE2\x82", 1},        /* cut short */
+	    {"ab\xC0\xAF", 2},       /* overlong '/' */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		CHECK_INT(utf8_invalid_at(cases[i].s, strlen(cases[i].s)), cases[i].valid_prefix);
@@ -235,5 +241,5 @@ static void test_utf8_strict(void)
 	CHECK(utf8_decode((const unsigned char *)"\xF0\x9F\x94\x92", 3, &cp) == 0);
 }
 
-TESTS(test_utf8_strict, test_b64_exhaustive_small, test_b64_known_answers, test_b64_rejects_malformed, test_hex,
-      test_hex_nibble, test_pct_decode)
+TESTS(test_utf8_strict, test_b64_exhaustive_small, test_b64_known_answers,
+      test_b64_rejects_malformed, test_hex, test_hex_nibble, test_pct_decode)

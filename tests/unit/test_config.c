@@ -11,7 +11,8 @@ static int endpoint_ok(const char *v, const char *url, const char *host, int loo
 	err_clear(&e);
 	if (config_parse_endpoint("X", v, &ep, &e) < 0)
 		return 0;
-	int ok = ep.set && !strcmp(ep.url, url) && !strcmp(ep.host, host) && ep.loopback == loopback;
+	int ok =
+	    ep.set && !strcmp(ep.url, url) && !strcmp(ep.host, host) && ep.loopback == loopback;
 	endpoint_free(&ep);
 	return ok;
 }
@@ -30,16 +31,20 @@ static const char *endpoint_err(const char *v)
 
 static void test_endpoints(void)
 {
-	CHECK(endpoint_ok("sharedeus.eus.attest.azure.net", "https://sharedeus.eus.attest.azure.net",
-			  "sharedeus.eus.attest.azure.net", 0));
-	CHECK(endpoint_ok("https://kv.vault.azure.net/", "https://kv.vault.azure.net", "kv.vault.azure.net", 0));
+	CHECK(endpoint_ok("sharedeus.eus.attest.azure.net",
+	                  "https://sharedeus.eus.attest.azure.net",
+	                  "sharedeus.eus.attest.azure.net", 0));
+	CHECK(endpoint_ok("https://kv.vault.azure.net/", "https://kv.vault.azure.net",
+	                  "kv.vault.azure.net", 0));
 	CHECK(endpoint_ok("http://127.0.0.1:8010", "http://127.0.0.1:8010", "127.0.0.1:8010", 1));
 	CHECK(endpoint_ok("http://localhost:1", "http://localhost:1", "localhost:1", 1));
-	CHECK(endpoint_ok("http://169.254.169.254", "http://169.254.169.254", "169.254.169.254", 0));
+	CHECK(
+	    endpoint_ok("http://169.254.169.254", "http://169.254.169.254", "169.254.169.254", 0));
 	struct endpoint ep;
 	struct err e;
 	CHECK(config_parse_endpoint("X", "", &ep, &e) == 0 && !ep.set);
-	/* Plain http to anything but loopback (or IMDS) would silently downgrade a real endpoint. */
+	/* Plain http to anything but loopback (or IMDS) would silently downgrade a real endpoint.
+	 */
 	const char *m = endpoint_err("http://evil.example.com");
 	CHECK(m && strstr(m, "SKR_MAA_ENDPOINT") && strstr(m, "loopback"));
 	CHECK(endpoint_err("http://127.0.0.1.evil.com") != NULL);
@@ -72,20 +77,21 @@ static void test_load_names_the_variable(void)
 	static const struct {
 		const char *var, *val;
 	} bad[] = {
-		{"SKR_AKV_ENDPOINT", "http://kv.example.com"},
-		{"ATTESTATION_BACKEND", "magic"},
-		{"SNP_EVIDENCE", "tpm"},
-		{"MAX_BODY_BYTES", "12x"},
-		{"MAX_BODY_BYTES", "10"},
-		{"HTTP_TIMEOUT_SECONDS", "-1"},
-		{"KEY_SIZE_BITS", "2500"},
-		{"SKR_KEY_NAME", "../etc/passwd"},
-		{"COMPANY_NAME", "a b"},
-		{"BLOB_BACKEND", "s3"},
+	    {"SKR_AKV_ENDPOINT", "http://kv.example.com"},
+	    {"ATTESTATION_BACKEND", "magic"},
+	    {"SNP_EVIDENCE", "tpm"},
+	    {"MAX_BODY_BYTES", "12x"},
+	    {"MAX_BODY_BYTES", "10"},
+	    {"HTTP_TIMEOUT_SECONDS", "-1"},
+	    {"KEY_SIZE_BITS", "2500"},
+	    {"SKR_KEY_NAME", "../etc/passwd"},
+	    {"COMPANY_NAME", "a b"},
+	    {"BLOB_BACKEND", "s3"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *m = load_err(bad[i].var, bad[i].val);
-		CHECK_MSG(m && strstr(m, bad[i].var), "%s=%s -> %s", bad[i].var, bad[i].val, m ? m : "accepted");
+		CHECK_MSG(m && strstr(m, bad[i].var), "%s=%s -> %s", bad[i].var, bad[i].val,
+		          m ? m : "accepted");
 	}
 	/* SNP_EVIDENCE=virtual needs the socket. */
 	const char *m = load_err("SNP_EVIDENCE", "virtual");

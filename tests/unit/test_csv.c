@@ -31,7 +31,7 @@ static void test_quoted_fields(void)
 	struct csv_table t;
 	struct err e;
 	CHECK_MSG(parse("name,phone\n\"Smith, John\",\"+1 \"\"work\"\"\"\n\"\",x\n", &t, &e) == 0,
-		  "%s", e.msg);
+	          "%s", e.msg);
 	CHECK_INT(t.nrows, 2);
 	CHECK_STR(csv_get(&t, 0, "name"), "Smith, John");
 	CHECK_STR(csv_get(&t, 0, "phone"), "+1 \"work\"");
@@ -60,16 +60,17 @@ static void test_bom_and_utf8(void)
 {
 	struct csv_table t;
 	struct err e;
-	CHECK(parse("\xEF\xBB\xBFname,phone\nJos\xC3\xA9 M\xC3\xBCller,\xE2\x98\x8E 1\n", &t, &e) == 0);
+	CHECK(parse("\xEF\xBB\xBFname,phone\nJos\xC3\xA9 M\xC3\xBCller,\xE2\x98\x8E 1\n", &t, &e) ==
+	      0);
 	CHECK_INT(csv_col(&t, "name"), 0);
 	CHECK_STR(csv_get(&t, 0, "name"), "Jos\xC3\xA9 M\xC3\xBCller");
 	csv_free(&t);
 	static const char *const bad[] = {
-		"name,phone\nok,1\nb\xFF,2\n",          /* invalid byte */
-		"name,phone\nok,1\nb\xC0\xAF,2\n",      /* overlong '/' */
-		"name,phone\nok,1\nb\xED\xA0\x80,2\n",  /* surrogate */
-		"name,phone\nok,1\nb\xC3,2\n",          /* truncated */
-		"name,phone\nok,1\nb\xF4\x90\x80\x80,2\n", /* > U+10FFFF */
+	    "name,phone\nok,1\nb\xFF,2\n",             /* invalid byte */
+	    "name,phone\nok,1\nb\xC0\xAF,2\n",         /* overlong '/' */
+	    "name,phone\nok,1\nb\xED\xA0\x80,2\n",     /* surrogate */
+	    "name,phone\nok,1\nb\xC3,2\n",             /* truncated */
+	    "name,phone\nok,1\nb\xF4\x90\x80\x80,2\n", /* > U+10FFFF */
 	};
 	for (size_t i = 0; i < NELEM(bad); i++) {
 		CHECK_MSG(parse(bad[i], &t, &e) < 0, "bad %zu accepted", i);
@@ -86,16 +87,16 @@ static void test_rejections_name_the_line(void)
 	static const struct {
 		const char *text, *want;
 	} cases[] = {
-		{"name,phone\nAnn,1\n\"open,2\nmore\n", "line 3: quoted field never closed"},
-		{"name,phone\nAnn,1\nBob\n", "line 3: 1 fields, but the header has 2"},
-		{"name,phone\nAnn,1,extra\n", "line 2: 3 fields"},
-		{"name,phone\nA\"nn,1\n", "line 2: '\"' inside an unquoted field"},
-		{"name,phone\n\"Ann\"x,1\n", "line 2: text after a closing quote"},
-		{"name,phone\nAnn,1\rBob,2\n", "line 2: bare CR"},
-		{"name,name\nAnn,1\n", "appears twice"},
-		{"name,\nAnn,1\n", "header column 2 is empty"},
-		{"", "no header row"},
-		{"\xEF\xBB\xBF", "no header row"},
+	    {"name,phone\nAnn,1\n\"open,2\nmore\n", "line 3: quoted field never closed"},
+	    {"name,phone\nAnn,1\nBob\n", "line 3: 1 fields, but the header has 2"},
+	    {"name,phone\nAnn,1,extra\n", "line 2: 3 fields"},
+	    {"name,phone\nA\"nn,1\n", "line 2: '\"' inside an unquoted field"},
+	    {"name,phone\n\"Ann\"x,1\n", "line 2: text after a closing quote"},
+	    {"name,phone\nAnn,1\rBob,2\n", "line 2: bare CR"},
+	    {"name,name\nAnn,1\n", "appears twice"},
+	    {"name,\nAnn,1\n", "header column 2 is empty"},
+	    {"", "no header row"},
+	    {"\xEF\xBB\xBF", "no header row"},
 	};
 	struct csv_table t;
 	struct err e;

@@ -2,8 +2,8 @@
 #include "custody.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <openssl/rsa.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

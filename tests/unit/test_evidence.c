@@ -207,7 +207,7 @@ static void expect_fail(enum vmode mode, enum err_code code, const char *needle)
 	struct err e;
 	CHECK_INT(run_report(out, &e, NULL), -1);
 	CHECK_MSG(e.code == code, "mode %d: code %s, expected %s (%s)", mode, err_code_name(e.code),
-		  err_code_name(code), e.msg);
+	          err_code_name(code), e.msg);
 	CHECK_MSG(strstr(e.msg, needle) != NULL, "mode %d: '%s' lacks '%s'", mode, e.msg, needle);
 	stop(pid);
 }
@@ -291,8 +291,8 @@ static void test_source_none_and_auto(void)
 	CHECK_INT(run_report(out, &e, NULL), -1);
 	CHECK_INT(e.code, ERR_UNAVAILABLE);
 	CHECK_STR(e.msg,
-		  "no SEV-SNP device: this container is not running on confidential hardware "
-		  "(checked /dev/sev-guest, /dev/sev; SNP_VIRTUAL_SOCKET not set)");
+	          "no SEV-SNP device: this container is not running on confidential hardware "
+	          "(checked /dev/sev-guest, /dev/sev; SNP_VIRTUAL_SOCKET not set)");
 	st = evidence_device_status();
 	struct json_object *v;
 	CHECK(json_object_object_get_ex(st, "available", &v) && !json_object_get_boolean(v));
@@ -327,11 +327,11 @@ static void test_device_status_virtual(void)
 /* ---- THIM ---- */
 
 static const char thim_json[] =
-	"{\"vcekCert\":\"-----BEGIN CERTIFICATE-----\\nVCEK\\n-----END CERTIFICATE-----\\n\","
-	"\"tcbm\":\"7308000000000003\","
-	"\"certificateChain\":\"-----BEGIN CERTIFICATE-----\\nASK\\n-----END CERTIFICATE-----\\n"
-	"-----BEGIN CERTIFICATE-----\\nARK\\n-----END CERTIFICATE-----\\n\","
-	"\"cacheControl\":\"86400\"}";
+    "{\"vcekCert\":\"-----BEGIN CERTIFICATE-----\\nVCEK\\n-----END CERTIFICATE-----\\n\","
+    "\"tcbm\":\"7308000000000003\","
+    "\"certificateChain\":\"-----BEGIN CERTIFICATE-----\\nASK\\n-----END CERTIFICATE-----\\n"
+    "-----BEGIN CERTIFICATE-----\\nARK\\n-----END CERTIFICATE-----\\n\","
+    "\"cacheControl\":\"86400\"}";
 
 static void set_thim_env(const char *json)
 {
@@ -392,7 +392,7 @@ static void test_thim_env_bad(void)
 	thim_env_fails(b, "no vcekCert");
 	free(b);
 	static const char badtcbm[] =
-		"{\"vcekCert\":\"-----BEGIN CERTIFICATE-----\\n\",\"tcbm\":\"zz\"}";
+	    "{\"vcekCert\":\"-----BEGIN CERTIFICATE-----\\n\",\"tcbm\":\"zz\"}";
 	b = b64_encode(badtcbm, strlen(badtcbm), B64_STD, B64_PAD_REQUIRED);
 	thim_env_fails(b, "not hex");
 	free(b);
@@ -476,9 +476,9 @@ static void test_sidecar_error_text(void)
 	error_text_is("{\"error\":\"attestation failed\"}{\"token\":\"\"}", "attestation failed");
 	error_text_is("{\"error\":{}}", "(no detail: the sidecar's error value was {})");
 	error_text_is("{\"error\":\"secure key release failed\\nfetching: 404\\n\\nERROR: Please "
-		      "refer to the documentation for troubleshooting.\\nTroubleshooting: "
-		      "https://example/TROUBLESHOOTING.md\"}",
-		      "secure key release failed fetching: 404");
+	              "refer to the documentation for troubleshooting.\\nTroubleshooting: "
+	              "https://example/TROUBLESHOOTING.md\"}",
+	              "secure key release failed fetching: 404");
 	error_text_is("404 page not found", "404 page not found");
 	error_text_is("", "(empty body)");
 	error_text_is("{\"message\":\"x\"}", "{\"message\":\"x\"}");
@@ -535,9 +535,9 @@ static pid_t start_http(int *port, int status, const char *body, const char *nee
 		}
 		char head[256];
 		int hl = snprintf(head, sizeof(head),
-				  "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-				  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-				  status, strlen(body));
+		                  "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+		                  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		                  status, strlen(body));
 		write_full(c, head, (size_t)hl);
 		write_full(c, body, strlen(body));
 		close(c);
@@ -580,9 +580,9 @@ static void test_sidecar_maa_forbidden(void)
 {
 	int port;
 	pid_t pid = start_http(&port, 403,
-			       "{\"error\":\"attestation failed\\n\\nERROR: Please refer to the "
-			       "documentation\"}{\"token\":\"\"}",
-			       "\"maa_endpoint\":\"maa.example\"");
+	                       "{\"error\":\"attestation failed\\n\\nERROR: Please refer to the "
+	                       "documentation\"}{\"token\":\"\"}",
+	                       "\"maa_endpoint\":\"maa.example\"");
 	use_sidecar(port);
 	char *jwt = (char *)1;
 	struct err e;
@@ -609,8 +609,8 @@ static void test_sidecar_release(void)
 	waitpid(pid, NULL, 0);
 
 	pid = start_http(&port, 200,
-			 "{\"key\":\"{\\\"k\\\":\\\"c2VjcmV0\\\",\\\"kty\\\":\\\"oct\\\"}\"}",
-			 "\"akv_endpoint\":\"v.vault.azure.net\"");
+	                 "{\"key\":\"{\\\"k\\\":\\\"c2VjcmV0\\\",\\\"kty\\\":\\\"oct\\\"}\"}",
+	                 "\"akv_endpoint\":\"v.vault.azure.net\"");
 	use_sidecar(port);
 	err_clear(&e);
 	CHECK_INT(sidecar_key_release("maa.example", "v.vault.azure.net", "k1", &jwk, &e), 0);
@@ -661,8 +661,8 @@ static void test_thim_from_imds(void)
 	unsetenv("UVM_HOST_AMD_CERTIFICATE");
 	setenv("UVM_SECURITY_CONTEXT_DIR", empty, 1);
 	int port;
-	pid_t pid = start_http(&port, 200, thim_json,
-			       "GET /metadata/THIM/amd/certification HTTP/1.1\r\n");
+	pid_t pid =
+	    start_http(&port, 200, thim_json, "GET /metadata/THIM/amd/certification HTTP/1.1\r\n");
 	char url[64];
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
 	setenv("IMDS_ENDPOINT", url, 1);

@@ -25,8 +25,10 @@ static void test_body_json(void)
 	CHECK(body("{\"a\":1}\n", &o, &e) == 0 && json_object_object_length(o) == 1);
 	json_object_put(o);
 	static const char *const good[] = {
-		"{\"a\":[1,-0.5e+3,0,1E2,true,false,null,{},[]],\"b\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\"}",
-		" { \"x\" : { \"y\" : [ ] } } ", "{\"\u00e9\":\"\xc3\xa9\xf0\x9f\x94\x92\"}",
+	    "{\"a\":[1,-0.5e+3,0,1E2,true,false,null,{},[]],\"b\":\"\\\"\\\\\\/"
+	    "\\b\\f\\n\\r\\t\\u00e9\"}",
+	    " { \"x\" : { \"y\" : [ ] } } ",
+	    "{\"\u00e9\":\"\xc3\xa9\xf0\x9f\x94\x92\"}",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		o = NULL;
@@ -35,24 +37,43 @@ static void test_body_json(void)
 	}
 	/* Not objects; not JSON; and what json-c's strict mode alone would let through. */
 	static const char *const bad[] = {
-		"[1,2]", "\"x\"", "42", "null", "{\"a\":", "{\"a\":1}x", "{\"a\":1,}", "{a:1}",
-		"{\"a\":\"\xff\"}", "{'a':1}", "{\"a\":NaN}", "{\"a\":Infinity}", "{\"a\":-Infinity}",
-		"{\"a\":5.}", "{\"a\":.5}", "{\"a\":01}", "{\"a\":+1}", "{\"a\":\"x\ty\"}",
-		"{\"a\":\"\\x41\"}", "{\"a\":\"\\u12\"}", "{\"a\":True}", "/*c*/{}", "{\"a\":1}//c",
+	    "[1,2]",
+	    "\"x\"",
+	    "42",
+	    "null",
+	    "{\"a\":",
+	    "{\"a\":1}x",
+	    "{\"a\":1,}",
+	    "{a:1}",
+	    "{\"a\":\"\xff\"}",
+	    "{'a':1}",
+	    "{\"a\":NaN}",
+	    "{\"a\":Infinity}",
+	    "{\"a\":-Infinity}",
+	    "{\"a\":5.}",
+	    "{\"a\":.5}",
+	    "{\"a\":01}",
+	    "{\"a\":+1}",
+	    "{\"a\":\"x\ty\"}",
+	    "{\"a\":\"\\x41\"}",
+	    "{\"a\":\"\\u12\"}",
+	    "{\"a\":True}",
+	    "/*c*/{}",
+	    "{\"a\":1}//c",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o = NULL;
 		CHECK_MSG(body(bad[i], &o, &e) < 0 && !o && e.code == ERR_BAD_REQUEST &&
-				  outcome_status(&e) == 400,
-			  "%s accepted", bad[i]);
+		              outcome_status(&e) == 400,
+		          "%s accepted", bad[i]);
 	}
 }
 
 static const struct field_spec spec[] = {
-	{"name", FIELD_STRING, 1, 8, 0},
-	{"note", FIELD_STRING, 0, 0, 1},
-	{"flag", FIELD_BOOL, 0, 0, 0},
-	{"count", FIELD_INT, 0, 0, 0},
+    {"name", FIELD_STRING, 1, 8, 0},
+    {"note", FIELD_STRING, 0, 0, 1},
+    {"flag", FIELD_BOOL, 0, 0, 0},
+    {"count", FIELD_INT, 0, 0, 0},
 };
 
 static const char *validate(const char *text)
@@ -70,7 +91,8 @@ static const char *validate(const char *text)
 static void test_validate(void)
 {
 	CHECK(validate("{\"name\":\"ab\"}") == NULL);
-	CHECK(validate("{\"name\":\"ab\",\"note\":\"\",\"flag\":true,\"count\":3,\"extra\":[1]}") == NULL);
+	CHECK(validate("{\"name\":\"ab\",\"note\":\"\",\"flag\":true,\"count\":3,\"extra\":[1]}") ==
+	      NULL);
 	const char *m;
 	CHECK((m = validate("{}")) && strstr(m, "missing field 'name'"));
 	CHECK((m = validate("{\"name\":\"\"}")) && strstr(m, "must not be empty"));
@@ -84,11 +106,11 @@ static void test_validate(void)
 
 static const char *const colours[] = {"red", "green", NULL};
 static const struct field_spec checked[] = {
-	{"text", FIELD_STRING, 0, 0, 1, CHECK_TEXT, NULL},
-	{"data", FIELD_STRING, 0, 0, 1, CHECK_BASE64, NULL},
-	{"colour", FIELD_STRING, 0, 0, 0, CHECK_ENUM, colours},
-	{"endpoint", FIELD_STRING, 0, 256, 1, CHECK_ENDPOINT, NULL},
-	{"key", FIELD_STRING, 0, 256, 1, CHECK_KEY_NAME, NULL},
+    {"text", FIELD_STRING, 0, 0, 1, CHECK_TEXT, NULL},
+    {"data", FIELD_STRING, 0, 0, 1, CHECK_BASE64, NULL},
+    {"colour", FIELD_STRING, 0, 0, 0, CHECK_ENUM, colours},
+    {"endpoint", FIELD_STRING, 0, 256, 1, CHECK_ENDPOINT, NULL},
+    {"key", FIELD_STRING, 0, 256, 1, CHECK_KEY_NAME, NULL},
 };
 
 static int form(const char *text, struct http_form *f, struct err *e)
@@ -104,12 +126,14 @@ static void test_checks(void)
 {
 	struct http_form f;
 	struct err e;
-	CHECK_MSG(form("{\"text\":\"Zo\u00eb \u00d8stergaard\",\"data\":\"aGk=\",\"colour\":\"green\","
-		       "\"endpoint\":\"kv.vault.azure.net\",\"key\":\"contoso-secret-key/abc123\"}",
-		       &f, &e) == 0,
-		  "%s", e.msg);
+	CHECK_MSG(
+	    form("{\"text\":\"Zo\u00eb \u00d8stergaard\",\"data\":\"aGk=\",\"colour\":\"green\","
+	         "\"endpoint\":\"kv.vault.azure.net\",\"key\":\"contoso-secret-key/abc123\"}",
+	         &f, &e) == 0,
+	    "%s", e.msg);
 	CHECK_STR(http_form_str(&f, "text"), "Zo\u00eb \u00d8stergaard");
-	CHECK(http_form_get(&f, "data")->nbytes == 2 && !memcmp(http_form_get(&f, "data")->bytes, "hi", 2));
+	CHECK(http_form_get(&f, "data")->nbytes == 2 &&
+	      !memcmp(http_form_get(&f, "data")->bytes, "hi", 2));
 	CHECK_INT(http_form_get(&f, "colour")->choice, 1);
 	CHECK(!http_form_get(&f, "missing")->present);
 	http_form_free(&f);
@@ -117,25 +141,25 @@ static void test_checks(void)
 	CHECK(form("{\"data\":\"-_8\"}", &f, &e) == 0 && http_form_get(&f, "data")->nbytes == 2);
 	http_form_free(&f);
 	static const char *const bad[][2] = {
-		{"{\"text\":\"a\\u0007b\"}", "control character (U+0007"},
-		{"{\"text\":\"a\\nb\"}", "control character (U+000A"},
-		{"{\"text\":\"a\\u0085b\"}", "control character (U+0085"},
-		{"{\"data\":\"%%%\"}", "not valid base64"},
-		{"{\"colour\":\"blue\"}", "must be \"red\" or \"green\""},
-		{"{\"endpoint\":\"https://a.example/path\"}", "host[:port]"},
-		{"{\"endpoint\":\"ftp://a.example\"}", "unsupported scheme"},
-		{"{\"key\":\"../etc/passwd\"}", "not a key name"},
-		{"{\"key\":\"a/b/c\"}", "not a key name"},
-		/* Reject, never repair: json-c would store U+FFFD for these. */
-		{"{\"text\":\"a\\ud800b\"}", "unpaired UTF-16 surrogate"},
-		{"{\"text\":\"a\\udc00b\"}", "unpaired UTF-16 surrogate"},
-		{"{\"text\":\"a\\ud800\\u0041\"}", "unpaired UTF-16 surrogate"},
+	    {"{\"text\":\"a\\u0007b\"}", "control character (U+0007"},
+	    {"{\"text\":\"a\\nb\"}", "control character (U+000A"},
+	    {"{\"text\":\"a\\u0085b\"}", "control character (U+0085"},
+	    {"{\"data\":\"%%%\"}", "not valid base64"},
+	    {"{\"colour\":\"blue\"}", "must be \"red\" or \"green\""},
+	    {"{\"endpoint\":\"https://a.example/path\"}", "host[:port]"},
+	    {"{\"endpoint\":\"ftp://a.example\"}", "unsupported scheme"},
+	    {"{\"key\":\"../etc/passwd\"}", "not a key name"},
+	    {"{\"key\":\"a/b/c\"}", "not a key name"},
+	    /* Reject, never repair: json-c would store U+FFFD for these. */
+	    {"{\"text\":\"a\\ud800b\"}", "unpaired UTF-16 surrogate"},
+	    {"{\"text\":\"a\\udc00b\"}", "unpaired UTF-16 surrogate"},
+	    {"{\"text\":\"a\\ud800\\u0041\"}", "unpaired UTF-16 surrogate"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = form(bad[i][0], &f, &e);
 		CHECK_MSG(rc < 0 && e.code == ERR_BAD_REQUEST && e.stage == STAGE_REQUEST &&
-				  strstr(e.msg, bad[i][1]),
-			  "%s: rc %d, %s", bad[i][0], rc, e.msg);
+		              strstr(e.msg, bad[i][1]),
+		          "%s: rc %d, %s", bad[i][0], rc, e.msg);
 		http_form_free(&f);
 	}
 	/* A surrogate pair is fine. */

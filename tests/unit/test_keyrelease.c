@@ -3,9 +3,9 @@
  * self-signed x5c trusted through AKV_TRUST_CERT, unwrapping a release payload
  * built with keywrap_wrap, the sidecar's private JWK, and vault error mapping.
  */
-#include "keyrelease.h"
 #include "config.h"
 #include "jwkpriv.h"
+#include "keyrelease.h"
 #include "kvclient.h"
 #include "releaseproof.h"
 
@@ -448,8 +448,7 @@ static void test_private_jwk(void)
 	CHECK(k == NULL);
 	free_secret_str(jwk);
 
-	CHECK(jwkpriv_to_pkey("{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", &e) ==
-	      NULL);
+	CHECK(jwkpriv_to_pkey("{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}", &e) == NULL);
 	CHECK(strstr(e.msg, "\"d\"") != NULL);
 	CHECK(jwkpriv_to_pkey("{\"kty\":\"oct\",\"k\":\"AAAA\"}", &e) == NULL &&
 	      e.code == ERR_UNSUPPORTED);
@@ -469,8 +468,8 @@ static void test_vault_errors(void)
 	CHECK(strstr(e.msg, "x-ms-sevsnpvm-hostdata does not equal") != NULL);
 	CHECK(strstr(e.msg, "(Forbidden)") != NULL);
 	CHECK(kv_error(401, "", 0, NULL, "w", &e) == -1 && e.code == ERR_UNAUTHORIZED);
-	CHECK(kv_error(404, "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}", 45,
-	               NULL, "w", &e) == -1 &&
+	CHECK(kv_error(404, "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"x\"}}", 45, NULL,
+	               "w", &e) == -1 &&
 	      e.code == ERR_NOT_FOUND);
 	CHECK(kv_error(500, "<html>", 6, NULL, "w", &e) == -1 && e.code == ERR_UPSTREAM);
 	CHECK(kv_error(503, "", 0, NULL, "w", &e) == -1 && e.code == ERR_UNAVAILABLE);

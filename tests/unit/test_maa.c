@@ -282,7 +282,8 @@ static void test_attest_http(void)
 	set_str(&attest_body, "upstream \x01 down");
 	err_clear(&e);
 	CHECK_INT(maa_attest(&ep, rep, chain, NULL, 0, NULL, &jwt, &e), -1);
-	/* A busy service: unavailable, and its body (an error page, say) is summarised, never quoted. */
+	/* A busy service: unavailable, and its body (an error page, say) is summarised, never
+	 * quoted. */
 	CHECK_INT(e.code, ERR_UNAVAILABLE);
 	CHECK_INT(e.upstream_status, 503);
 	CHECK(strstr(e.msg, "HTTP 503 Service Unavailable") && !strstr(e.msg, "down"));

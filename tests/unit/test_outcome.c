@@ -100,7 +100,8 @@ static void test_envelope(void)
 	CHECK_STR(jsonx_str(o, "error_code"), "unavailable");
 	CHECK_STR(jsonx_str(o, "stage"), "attestation");
 	struct json_object *d = jsonx_obj(o, "diagnosis");
-	CHECK(strstr(jsonx_str(d, "likely_cause"), "SKR_MAA_ENDPOINT (https://example.attest.azure.net)"));
+	CHECK(strstr(jsonx_str(d, "likely_cause"),
+	             "SKR_MAA_ENDPOINT (https://example.attest.azure.net)"));
 	CHECK(strstr(jsonx_str(d, "command"), "https://example.attest.azure.net/.well-known"));
 	CHECK_STR(jsonx_str(d, "detail"), "test message");
 	struct json_object *u = jsonx_obj(o, "upstream");
@@ -128,7 +129,8 @@ static void test_readme_matches(void)
 	buf_init(&b);
 	CHECK_MSG(read_file(path, 1 << 20, &b) == 0, "cannot read %s", path);
 	char *want = outcome_markdown();
-	static const char begin[] = "<!-- outcome table: begin -->\n", end[] = "<!-- outcome table: end -->";
+	static const char begin[] = "<!-- outcome table: begin -->\n",
+	                  end[] = "<!-- outcome table: end -->";
 	const char *s = b.p ? strstr((const char *)b.p, begin) : NULL;
 	const char *t = s ? strstr(s, end) : NULL;
 	int same = s && t && (size_t)(t - s - strlen(begin)) == strlen(want) &&

@@ -7,16 +7,16 @@
 #include <string.h>
 
 #include "csv.h"
-#include "policy.h"
 #include "jsonx.h"
+#include "policy.h"
 #include "records.h"
 
 /* jsonx_parse let invalid UTF-8 through; records_serialize then wrote a file it refused. */
 static void test_jsonx_rejects_invalid_utf8(void)
 {
 	static const char *const bad[] = {
-		"\"\xff\"", "\"\xc3\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xc0\xaf\"",
-		"{\"a\xfe\":1}",
+	    "\"\xff\"",     "\"\xc3\"",      "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"",
+	    "\"\xc0\xaf\"", "{\"a\xfe\":1}",
 	};
 	struct json_object *o;
 	struct err e;
@@ -32,8 +32,9 @@ static void test_jsonx_rejects_invalid_utf8(void)
 /* Strings built in-process may hold any bytes: the output must always parse back. */
 static void test_records_serialize_invalid_utf8(void)
 {
-	static const char *const bad[] = {"\xff", "a\xc3", "\xed\xa0\x80", "\xf4\x90\x80\x80",
-					  "\xc0\xaf", "\xe2\x82", "x\xf0\x9f\x98"};
+	static const char *const bad[] = {
+	    "\xff",     "a\xc3",    "\xed\xa0\x80", "\xf4\x90\x80\x80",
+	    "\xc0\xaf", "\xe2\x82", "x\xf0\x9f\x98"};
 	for (size_t i = 0; i < NELEM(bad); i++) {
 		struct json_object *arr = json_object_new_array();
 		struct json_object *rec = records_new("contoso", bad[i], NULL);
@@ -74,7 +75,7 @@ static void test_buf_steal_empty_and_policy_empty_string(void)
 	CHECK(s != NULL && s[0] == '\0' && n == 0);
 	free(s);
 	const char *text = "{\"version\":\"1.0.0\",\"anyOf\":[{\"authority\":\"https://a.example\","
-			   "\"allOf\":[{\"claim\":\"x\",\"equals\":\"\"}]}]}";
+	                   "\"allOf\":[{\"claim\":\"x\",\"equals\":\"\"}]}]}";
 	struct json_object *p = NULL, *claims = json_object_new_object(), *report = NULL;
 	char *why = NULL;
 	struct err e;
@@ -88,5 +89,5 @@ static void test_buf_steal_empty_and_policy_empty_string(void)
 	json_object_put(p);
 }
 
-TESTS(test_buf_steal_empty_and_policy_empty_string, test_jsonx_rejects_invalid_utf8, test_records_serialize_invalid_utf8,
-      test_csv_duplicate_header_modulo_spaces)
+TESTS(test_buf_steal_empty_and_policy_empty_string, test_jsonx_rejects_invalid_utf8,
+      test_records_serialize_invalid_utf8, test_csv_duplicate_header_modulo_spaces)

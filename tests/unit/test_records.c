@@ -15,7 +15,8 @@ static void test_timestamp_format(void)
 		size_t n = strlen(ts);
 		/* 2026-02-07T10:11:12.345678Z, or 2026-02-07T10:11:12Z when microseconds are 0 */
 		CHECK_MSG(n == 27 || n == 20, "%s", ts);
-		CHECK(ts[4] == '-' && ts[7] == '-' && ts[10] == 'T' && ts[13] == ':' && ts[16] == ':');
+		CHECK(ts[4] == '-' && ts[7] == '-' && ts[10] == 'T' && ts[13] == ':' &&
+		      ts[16] == ':');
 		CHECK(ts[n - 1] == 'Z');
 		if (n == 27) {
 			CHECK(ts[19] == '.');
@@ -29,8 +30,10 @@ static void test_record_shape(void)
 {
 	struct json_object *r = records_new("contoso", "bmFtZQ==", NULL);
 	int i = 0;
-	static const char *const keys[] = {"timestamp", "company", "name_encrypted", "phone_encrypted"};
-	json_object_object_foreach(r, k, v) {
+	static const char *const keys[] = {"timestamp", "company", "name_encrypted",
+	                                   "phone_encrypted"};
+	json_object_object_foreach(r, k, v)
+	{
 		CHECK(i < 4 && !strcmp(k, keys[i]));
 		i++;
 		(void)v;
@@ -67,27 +70,27 @@ static void test_serialize_like_python(void)
 	s = records_serialize(arr);
 	/* json.dumps(x, indent=2) in Python 3 gives exactly this. */
 	CHECK_STR(s, "[\n"
-		     "  {\n"
-		     "    \"timestamp\": \"2026-02-07T10:11:12.345678Z\",\n"
-		     "    \"company\": \"contoso\",\n"
-		     "    \"name_encrypted\": \"QUJD+/==\",\n"
-		     "    \"phone_encrypted\": null\n"
-		     "  },\n"
-		     "  {\n"
-		     "    \"company\": \"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\"\\\\/\\n\\u0001\",\n"
-		     "    \"n\": -5,\n"
-		     "    \"b\": true,\n"
-		     "    \"e\": {},\n"
-		     "    \"l\": []\n"
-		     "  }\n"
-		     "]");
+	             "  {\n"
+	             "    \"timestamp\": \"2026-02-07T10:11:12.345678Z\",\n"
+	             "    \"company\": \"contoso\",\n"
+	             "    \"name_encrypted\": \"QUJD+/==\",\n"
+	             "    \"phone_encrypted\": null\n"
+	             "  },\n"
+	             "  {\n"
+	             "    \"company\": \"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\"\\\\/\\n\\u0001\",\n"
+	             "    \"n\": -5,\n"
+	             "    \"b\": true,\n"
+	             "    \"e\": {},\n"
+	             "    \"l\": []\n"
+	             "  }\n"
+	             "]");
 	/* And it reads back as the same records. */
 	struct json_object *back = NULL;
 	struct err e;
 	CHECK(records_parse(s, strlen(s), &back, &e) == 0);
 	CHECK_INT(json_object_array_length(back), 2);
 	CHECK_STR(jsonx_str(json_object_array_get_idx(back, 1), "company"),
-		  "caf\xc3\xa9 \xf0\x9f\x98\x80 \"q\"\\/\n\x01");
+	          "caf\xc3\xa9 \xf0\x9f\x98\x80 \"q\"\\/\n\x01");
 	json_object_put(back);
 	free(s);
 	json_object_put(arr);
@@ -104,13 +107,13 @@ static void test_parse_rules(void)
 	json_object_put(out);
 	CHECK(records_parse("[]", 2, &out, &e) == 0 && json_object_array_length(out) == 0);
 	json_object_put(out);
-	static const char *const bad[] = {"", "null", "\"x\"", "42", "[1]", "[{}, 2]", "[{\"a\":1}",
-					  "{\"a\":1} x"};
+	static const char *const bad[] = {"",    "null",    "\"x\"",      "42",
+	                                  "[1]", "[{}, 2]", "[{\"a\":1}", "{\"a\":1} x"};
 	for (size_t i = 0; i < NELEM(bad); i++) {
 		out = (struct json_object *)1;
 		err_clear(&e);
 		CHECK_MSG(records_parse(bad[i], strlen(bad[i]), &out, &e) < 0, "'%s' accepted",
-			  bad[i]);
+		          bad[i]);
 		CHECK(out == NULL);
 		CHECK(e.code == ERR_UPSTREAM);
 		CHECK(strstr(e.msg, "refusing to overwrite") != NULL);
@@ -142,7 +145,7 @@ static void test_append_merges_and_wraps(void)
 		return;
 	/* A file the original wrote holding one object. */
 	const char *one = "{\"timestamp\": \"2026-02-07T10:11:12Z\", \"company\": \"fabrikam\", "
-			  "\"name_encrypted\": \"QQ==\", \"phone_encrypted\": null}";
+	                  "\"name_encrypted\": \"QQ==\", \"phone_encrypted\": null}";
 	CHECK(blob_put(s, "r.json", one, strlen(one), "application/json", NULL, 0, NULL, &e) == 0);
 	struct json_object *add = json_object_new_array();
 	json_object_array_add(add, records_new("contoso", "Qg==", "Qw=="));

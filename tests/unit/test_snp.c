@@ -21,8 +21,8 @@
 
 #include "codec.h"
 #include "jsonx.h"
-#include "snp.h"
 #include "pki.h"
+#include "snp.h"
 #include "testlib.h"
 #include "vsnp.h"
 

@@ -19,37 +19,37 @@
 static int tl_failed_checks;
 static int tl_checks;
 
-#define CHECK(cond)                                                                      \
-	do {                                                                             \
-		tl_checks++;                                                             \
-		if (!(cond)) {                                                           \
-			tl_failed_checks++;                                              \
-			fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                        \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		tl_checks++;                                                                       \
+		if (!(cond)) {                                                                     \
+			tl_failed_checks++;                                                        \
+			fprintf(stderr, "  FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_MSG(cond, ...)                                                  \
-	do {                                                                  \
-		tl_checks++;                                                  \
-		if (!(cond)) {                                                \
-			tl_failed_checks++;                                   \
-			fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                         \
-			fputc('\n', stderr);                                  \
-		}                                                             \
+#define CHECK_MSG(cond, ...)                                                                       \
+	do {                                                                                       \
+		tl_checks++;                                                                       \
+		if (!(cond)) {                                                                     \
+			tl_failed_checks++;                                                        \
+			fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);          \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_INT(a, b)                                                                     \
-	do {                                                                                \
-		long long tl_a = (long long)(a), tl_b = (long long)(b);                     \
-		CHECK_MSG(tl_a == tl_b, "%s = %lld, expected %lld", #a, tl_a, tl_b);        \
+#define CHECK_INT(a, b)                                                                            \
+	do {                                                                                       \
+		long long tl_a = (long long)(a), tl_b = (long long)(b);                            \
+		CHECK_MSG(tl_a == tl_b, "%s = %lld, expected %lld", #a, tl_a, tl_b);               \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                                   \
-	do {                                                                              \
-		const char *tl_a = (a), *tl_b = (b);                                      \
-		CHECK_MSG(tl_a && tl_b && !strcmp(tl_a, tl_b), "%s = \"%s\", expected \"%s\"", #a, \
-			  tl_a ? tl_a : "(null)", tl_b ? tl_b : "(null)");                \
+#define CHECK_STR(a, b)                                                                            \
+	do {                                                                                       \
+		const char *tl_a = (a), *tl_b = (b);                                               \
+		CHECK_MSG(tl_a &&tl_b && !strcmp(tl_a, tl_b), "%s = \"%s\", expected \"%s\"", #a,  \
+		          tl_a ? tl_a : "(null)", tl_b ? tl_b : "(null)");                         \
 	} while (0)
 
 typedef void (*tl_fn)(void);
@@ -77,23 +77,23 @@ static inline int tl_run(const char *file, const struct tl_test *t, size_t n)
 	return failed ? 1 : 0;
 }
 
-#define TL_ENTRY(f) {#f, f},
+#define TL_ENTRY(f)    {#f, f},
 #define TL_EXPAND(...) __VA_ARGS__
-#define TL_MAP1(f) TL_ENTRY(f)
+#define TL_MAP1(f)     TL_ENTRY(f)
 /* TESTS(a, b, c): up to 40 test functions. */
-#define TL_GET(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18,  \
-	       _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, _33, _34, _35, \
-	       _36, _37, _38, _39, _40, NAME, ...)                                               \
+#define TL_GET(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18,    \
+               _19, _20, _21, _22, _23, _24, _25, _26, _27, _28, _29, _30, _31, _32, _33, _34,     \
+               _35, _36, _37, _38, _39, _40, NAME, ...)                                            \
 	NAME
-#define TL_F1(a) TL_ENTRY(a)
-#define TL_F2(a, ...) TL_ENTRY(a) TL_F1(__VA_ARGS__)
-#define TL_F3(a, ...) TL_ENTRY(a) TL_F2(__VA_ARGS__)
-#define TL_F4(a, ...) TL_ENTRY(a) TL_F3(__VA_ARGS__)
-#define TL_F5(a, ...) TL_ENTRY(a) TL_F4(__VA_ARGS__)
-#define TL_F6(a, ...) TL_ENTRY(a) TL_F5(__VA_ARGS__)
-#define TL_F7(a, ...) TL_ENTRY(a) TL_F6(__VA_ARGS__)
-#define TL_F8(a, ...) TL_ENTRY(a) TL_F7(__VA_ARGS__)
-#define TL_F9(a, ...) TL_ENTRY(a) TL_F8(__VA_ARGS__)
+#define TL_F1(a)       TL_ENTRY(a)
+#define TL_F2(a, ...)  TL_ENTRY(a) TL_F1(__VA_ARGS__)
+#define TL_F3(a, ...)  TL_ENTRY(a) TL_F2(__VA_ARGS__)
+#define TL_F4(a, ...)  TL_ENTRY(a) TL_F3(__VA_ARGS__)
+#define TL_F5(a, ...)  TL_ENTRY(a) TL_F4(__VA_ARGS__)
+#define TL_F6(a, ...)  TL_ENTRY(a) TL_F5(__VA_ARGS__)
+#define TL_F7(a, ...)  TL_ENTRY(a) TL_F6(__VA_ARGS__)
+#define TL_F8(a, ...)  TL_ENTRY(a) TL_F7(__VA_ARGS__)
+#define TL_F9(a, ...)  TL_ENTRY(a) TL_F8(__VA_ARGS__)
 #define TL_F10(a, ...) TL_ENTRY(a) TL_F9(__VA_ARGS__)
 #define TL_F11(a, ...) TL_ENTRY(a) TL_F10(__VA_ARGS__)
 #define TL_F12(a, ...) TL_ENTRY(a) TL_F11(__VA_ARGS__)
@@ -125,16 +125,16 @@ static inline int tl_run(const char *file, const struct tl_test *t, size_t n)
 #define TL_F38(a, ...) TL_ENTRY(a) TL_F37(__VA_ARGS__)
 #define TL_F39(a, ...) TL_ENTRY(a) TL_F38(__VA_ARGS__)
 #define TL_F40(a, ...) TL_ENTRY(a) TL_F39(__VA_ARGS__)
-#define TESTS(...)                                                                               \
-	static const struct tl_test tl_tests[] = {TL_GET(                                          \
-		__VA_ARGS__, TL_F40, TL_F39, TL_F38, TL_F37, TL_F36, TL_F35, TL_F34, TL_F33, TL_F32, \
-		TL_F31, TL_F30, TL_F29, TL_F28, TL_F27, TL_F26, TL_F25, TL_F24, TL_F23, TL_F22,      \
-		TL_F21, TL_F20, TL_F19, TL_F18, TL_F17, TL_F16, TL_F15, TL_F14, TL_F13, TL_F12,      \
-		TL_F11, TL_F10, TL_F9, TL_F8, TL_F7, TL_F6, TL_F5, TL_F4, TL_F3, TL_F2,              \
-		TL_F1)(__VA_ARGS__)};                                                             \
-	int main(void)                                                                           \
-	{                                                                                        \
-		return tl_run(__FILE__, tl_tests, sizeof(tl_tests) / sizeof(tl_tests[0]));       \
+#define TESTS(...)                                                                                 \
+	static const struct tl_test tl_tests[] = {                                                 \
+	    TL_GET(__VA_ARGS__, TL_F40, TL_F39, TL_F38, TL_F37, TL_F36, TL_F35, TL_F34, TL_F33,    \
+	           TL_F32, TL_F31, TL_F30, TL_F29, TL_F28, TL_F27, TL_F26, TL_F25, TL_F24, TL_F23, \
+	           TL_F22, TL_F21, TL_F20, TL_F19, TL_F18, TL_F17, TL_F16, TL_F15, TL_F14, TL_F13, \
+	           TL_F12, TL_F11, TL_F10, TL_F9, TL_F8, TL_F7, TL_F6, TL_F5, TL_F4, TL_F3, TL_F2, \
+	           TL_F1)(__VA_ARGS__)};                                                           \
+	int main(void)                                                                             \
+	{                                                                                          \
+		return tl_run(__FILE__, tl_tests, sizeof(tl_tests) / sizeof(tl_tests[0]));         \
 	}
 
 #endif
