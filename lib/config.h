@@ -1,14 +1,17 @@
 /*
  * config: every setting comes from the environment, read and validated once
  * at program start.  A bad value stops the program with a message naming the
- * variable (config_init) or fails with that message (config_load, for tests).
+ * variable (config_init, for tools) or fails with that message (config_load:
+ * http_main then answers every request with it as a 500, tests check it).
+ * Every message starts with the variable's name ("VAR: ...") and never holds
+ * the value of a secret.
  *
  * Endpoints are written as the original demo wrote them ("host[:port]",
  * scheme https implied) or as a full URL.  Plain http is accepted only for
  * loopback hosts, which is how the local stand-ins are reached; so a
  * configuration can never silently downgrade a real Azure endpoint.
  *
- * After config_init() the global `cfg` is read-only for the process's life.
+ * After config_init() / config_load(&cfg) the global `cfg` is read-only for the process's life.
  */
 #ifndef CONFIG_H
 #define CONFIG_H

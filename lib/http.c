@@ -241,8 +241,32 @@ static void allowed_methods(const struct http_route *routes, size_t n, const cha
 	}
 }
 
+/*
+ * The answer to every request when the configuration is bad: 500, naming the variable (the
+ * message config_load wrote starts with it) and the fix.  config_load never puts the value of a
+ * secret (AZURE_STORAGE_CONNECTION_STRING) into a message.
+ */
+static void send_config_error(struct http_resp *rs, const struct err *ce)
+{
+	struct json_object *x = json_object_new_object();
+	size_t vlen = strspn(ce->msg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+	if (vlen && ce->msg[vlen] == ':') {
+		char *var = xstrndup(ce->msg, vlen);
+		jsonx_add_str(x, "variable", var);
+		free(var);
+	}
+	jsonx_add_str(x, "fix",
+		      "Correct the variable in the environment the web server gives this program "
+		      "(README: Configuration, and Drop into your own server), then restart or "
+		      "reload the server.");
+	jsonx_add_str(x, "error_code", "configuration");
+	char *msg = xasprintf("configuration error: %s", ce->msg);
+	http_send_error(rs, 500, msg, x);
+	free(msg);
+}
+
 static void handle_one(struct io *io, char **envp, const struct http_route *routes, size_t n,
-		       int is_cgi)
+		       int is_cgi, const struct err *config_error)
 {
 	double t0 = now_ms();
 	struct http_resp rs = {0};
@@ -297,7 +321,9 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 	unsigned long clen = 0;
 	int path_known;
 	const struct http_route *r = route(routes, n, rq.method, rq.path, &path_known);
-	if (cl && *cl && parse_ulong(cl, 0, (unsigned long)-1 >> 1, &clen) < 0) {
+	if (config_error) {
+		send_config_error(&rs, config_error);
+	} else if (cl && *cl && parse_ulong(cl, 0, (unsigned long)-1 >> 1, &clen) < 0) {
 		http_send_error(&rs, 400, "invalid Content-Length", NULL);
 	} else if (clen > cfg.max_body) {
 		char msg[160];
@@ -365,11 +391,20 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 int http_main(const char *prog, const struct http_route *routes, size_t nroutes)
 {
 	log_init(prog);
-	config_init();
+	/* A bad configuration is logged once and answered to every request (500 JSON), so a
+	 * CGI caller sees why and a FastCGI program does not crash-loop under its server. */
+	struct err ce;
+	err_clear(&ce);
+	const struct err *config_error = NULL;
+	if (config_load(&cfg, &ce) < 0) {
+		log_error("configuration error: %s; every request is answered 500 until it is fixed",
+			  ce.msg);
+		config_error = &ce;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_IsCGI()) {
 		struct io io = {NULL, NULL};
-		handle_one(&io, environ, routes, nroutes, 1);
+		handle_one(&io, environ, routes, nroutes, 1, config_error);
 		return 0;
 	}
 	if (FCGX_Init() != 0) {
@@ -381,7 +416,7 @@ int http_main(const char *prog, const struct http_route *routes, size_t nroutes)
 	log_info("serving FastCGI");
 	while (FCGX_Accept_r(&req) >= 0) {
 		struct io io = {req.in, req.out};
-		handle_one(&io, req.envp, routes, nroutes, 0);
+		handle_one(&io, req.envp, routes, nroutes, 0, config_error);
 		FCGX_Finish_r(&req);
 	}
 	return 0;

@@ -39,7 +39,8 @@ struct http_route {
 	http_handler fn;
 };
 
-/* Run the program: config_init(), log_init(), then serve until the server stops us. */
+/* Run the program: log_init(), config_load(), then serve until the server stops us.  A bad
+ * configuration is logged once and every request gets a 500 JSON error naming the variable. */
 int http_main(const char *prog, const struct http_route *routes, size_t nroutes);
 
 /* Look up a CGI variable of this request ("HTTP_IF_MATCH", "SERVER_PORT", ...). */
