@@ -133,6 +133,36 @@ static int configured(void)
 	return cfg.maa.set && cfg.akv.set && *cfg.key_name;
 }
 
+/* Key release without its variables is the server's misconfiguration, not a bad request:
+ * 500 naming each missing variable and where to set it. */
+static void send_not_configured(struct http_resp *rs)
+{
+	static const char *const names[] = {"SKR_MAA_ENDPOINT", "SKR_AKV_ENDPOINT", "SKR_KEY_NAME"};
+	const int unset[] = {!cfg.maa.set, !cfg.akv.set, !*cfg.key_name};
+	struct json_object *x = json_object_new_object(), *missing = json_object_new_array();
+	struct buf list;
+	buf_init(&list);
+	int n = 0;
+	for (size_t i = 0; i < NELEM(names); i++)
+		if (unset[i]) {
+			n++;
+			buf_appendf(&list, "%s%s", list.len ? ", " : "", names[i]);
+			json_object_array_add(missing, json_object_new_string(names[i]));
+		}
+	jsonx_add(x, "missing", missing);
+	jsonx_add_str(x, "note", "Set SKR_MAA_ENDPOINT, SKR_AKV_ENDPOINT and SKR_KEY_NAME.");
+	jsonx_add_str(x, "maa_endpoint", host_or(&cfg.maa, "(not configured)"));
+	jsonx_add_str(x, "akv_endpoint", host_or(&cfg.akv, "(not configured)"));
+	jsonx_add_str(x, "key_name", cfg.key_name);
+	char *msg = xasprintf("Secure key release is not configured: %s %s not set in the skr "
+	                      "program's environment; set %s where the web server passes the "
+	                      "environment to the program (README: Drop into your own server)",
+	                      (char *)list.p, n > 1 ? "are" : "is", n > 1 ? "them" : "it");
+	buf_free(&list);
+	http_send_error(rs, 500, msg, x);
+	free(msg);
+}
+
 /* The public facts the page shows as "key". */
 static struct json_object *public_key_facts(struct json_object *facts)
 {
@@ -316,13 +346,7 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	}
 	json_object_put(body);
 	if (!configured()) {
-		struct json_object *x = json_object_new_object();
-		jsonx_add_str(x, "note",
-		              "Set SKR_MAA_ENDPOINT, SKR_AKV_ENDPOINT and SKR_KEY_NAME.");
-		jsonx_add_str(x, "maa_endpoint", host_or(&cfg.maa, "(not configured)"));
-		jsonx_add_str(x, "akv_endpoint", host_or(&cfg.akv, "(not configured)"));
-		jsonx_add_str(x, "key_name", cfg.key_name);
-		http_send_error(rs, 400, "Secure key release is not configured", x);
+		send_not_configured(rs);
 		return;
 	}
 	EVP_PKEY *key = NULL;
@@ -684,12 +708,13 @@ static void policy_check(struct http_req *rq, struct http_resp *rs)
 	json_object_put(body);
 	const struct endpoint *ep = other ? &cfg.other_akv : &cfg.akv;
 	const char *name = other ? cfg.other_key_name : cfg.key_name;
+	if (!other && !configured()) {
+		send_not_configured(rs);
+		return;
+	}
 	if (!ep->set || !*name) {
 		http_send_error(rs, 400,
-		                other ? "No other company is configured (OTHER_KEY_NAME, "
-		                        "OTHER_AKV_ENDPOINT)"
-		                      : "Secure key release is not configured (SKR_AKV_ENDPOINT, "
-		                        "SKR_KEY_NAME)",
+		                "No other company is configured (OTHER_KEY_NAME, OTHER_AKV_ENDPOINT)",
 		                NULL);
 		return;
 	}
