@@ -2,7 +2,7 @@
 #   make            build lib, the FastCGI programs, tools and local stand-ins
 #   make run        install what is missing, build, start the local multi-party demo
 #   make test       install what is missing, build, run every test
-#   make install DESTDIR=dir   the tree the container image copies
+#   make install DESTDIR=dir   the tree the container image copies (and contrib/ for other servers)
 #   make clean
 
 CC      ?= cc
@@ -103,6 +103,14 @@ install: all
 	cp -R www/. $(DESTDIR)$(PREFIX)/www/
 	install -m 0644 data/*.csv $(DESTDIR)$(PREFIX)/data/
 	install -m 0644 lighttpd.conf supervisord.conf $(DESTDIR)$(PREFIX)/
+	# Configuration for dropping the programs into Apache, nginx or lighttpd (README).
+	install -d $(DESTDIR)$(PREFIX)/contrib/apache $(DESTDIR)$(PREFIX)/contrib/nginx \
+	           $(DESTDIR)$(PREFIX)/contrib/lighttpd $(DESTDIR)$(PREFIX)/contrib/fastcgi
+	install -m 0644 contrib/apache/*.conf $(DESTDIR)$(PREFIX)/contrib/apache/
+	install -m 0644 contrib/nginx/*.conf $(DESTDIR)$(PREFIX)/contrib/nginx/
+	install -m 0644 contrib/lighttpd/*.conf $(DESTDIR)$(PREFIX)/contrib/lighttpd/
+	install -m 0644 contrib/fastcgi/*.conf contrib/fastcgi/*.env $(DESTDIR)$(PREFIX)/contrib/fastcgi/
+	install -m 0755 contrib/fastcgi/*.sh $(DESTDIR)$(PREFIX)/contrib/fastcgi/
 
 bench: all
 	bench/run.sh
