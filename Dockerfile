@@ -9,7 +9,7 @@ ARG SKR_TAG=2.13
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        build-essential libfcgi-dev libssl-dev libcurl4-openssl-dev libjson-c-dev \
+        build-essential libfcgi-dev libssl-dev libcurl4-openssl-dev libjson-c-dev libexpat1-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -20,7 +20,7 @@ FROM mcr.microsoft.com/aci/skr:${SKR_TAG} AS skr
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        lighttpd supervisor libfcgi0ldbl libcurl4 libjson-c5 libssl3 ca-certificates curl \
+        lighttpd supervisor libfcgi0ldbl libcurl4 libjson-c5 libssl3 libexpat1 ca-certificates curl \
         libcap2-bin \
  && setcap cap_net_bind_service=+ep /usr/sbin/lighttpd \
  && apt-get purge -y libcap2-bin \

@@ -80,8 +80,10 @@ int config_parse_endpoint(const char *name, const char *value, struct endpoint *
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)h[i];
 		if (!(isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
-			return bad(e, name, "'%.100s' is not a host[:port] (only letters, digits, "
-			               "'.', '-', ':' allowed; no path)", value);
+			return bad(e, name,
+			           "'%.100s' is not a host[:port] (only letters, digits, "
+			           "'.', '-', ':' allowed; no path)",
+			           value);
 	}
 	const char *colon = memchr(h, ':', len);
 	if (h[0] == '[')
@@ -102,8 +104,10 @@ int config_parse_endpoint(const char *name, const char *value, struct endpoint *
 	/* The one non-loopback plain-http peer is IMDS, link-local by design. */
 	int imds = hostlen == 15 && !strncmp(h, "169.254.169.254", 15);
 	if (!strcmp(scheme, "http") && !out->loopback && !imds)
-		return bad(e, name, "plain http is allowed only for loopback stand-ins; use "
-		               "https:// for '%.100s'", value);
+		return bad(e, name,
+		           "plain http is allowed only for loopback stand-ins; use "
+		           "https:// for '%.100s'",
+		           value);
 	out->set = 1;
 	out->host = xstrndup(h, len);
 	out->url = xasprintf("%s://%s", scheme, out->host);
@@ -132,8 +136,7 @@ static int parse_num(const char *name, unsigned long min, unsigned long max, con
 {
 	const char *v = env_or(name, def);
 	if (parse_ulong(v, min, max, out) < 0)
-		return bad(e, name, "'%.40s' is not a whole number in %lu..%lu",
-		               v, min, max);
+		return bad(e, name, "'%.40s' is not a whole number in %lu..%lu", v, min, max);
 	return 0;
 }
 
@@ -146,7 +149,8 @@ static int parse_name(const char *name, const char *def, size_t max, char **out,
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)v[i];
 		if (!(isalnum(c) || c == '-' || c == '_' || c == '.'))
-			return bad(e, name, "'%.60s' may hold only letters, digits, '-', '_' and '.'", v);
+			return bad(e, name,
+			           "'%.60s' may hold only letters, digits, '-', '_' and '.'", v);
 	}
 	*out = xstrdup(v);
 	return 0;

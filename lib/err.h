@@ -69,7 +69,7 @@ struct err {
 	int upstream_status;    /* HTTP status a remote service returned, 0 if none */
 	char upstream_code[64]; /* its error code (printable), "" if none */
 	char request_id[80];    /* its request id (printable), "" if none */
-	char variable[96];      /* ERR_CONFIG: the variables at fault, space-separated, "" if none */
+	char variable[96]; /* ERR_CONFIG: the variables at fault, space-separated, "" if none */
 	char msg[768];
 };
 

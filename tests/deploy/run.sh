@@ -132,10 +132,10 @@ check "Dockerfile: three stages build, skr, runtime in that order" bash -c \
 	"[ \"\$(grep -oE '^FROM .* AS [a-z]+' '$df' | awk '{print \$NF}' | tr '\n' ' ')\" = 'build skr runtime ' ]"
 dgrep "Dockerfile: SKR stage from mcr.microsoft.com/aci/skr:\${SKR_TAG}" '^FROM mcr\.microsoft\.com/aci/skr:\$\{SKR_TAG\} AS skr$'
 dgrep "Dockerfile: build stage installs the -dev packages" \
-	'install -y --no-install-recommends[^&]*build-essential libfcgi-dev libssl-dev libcurl4-openssl-dev libjson-c-dev'
+	'install -y --no-install-recommends[^&]*build-essential libfcgi-dev libssl-dev libcurl4-openssl-dev libjson-c-dev libexpat1-dev'
 dgrep "Dockerfile: build stage runs make and make install DESTDIR=/out" '^RUN make( -j"\$\(nproc\)")? && make install DESTDIR=/out$'
 dgrep "Dockerfile: runtime installs lighttpd supervisor and the runtime libraries" \
-	'lighttpd supervisor libfcgi0ldbl libcurl4 libjson-c5 libssl3 ca-certificates curl'
+	'lighttpd supervisor libfcgi0ldbl libcurl4 libjson-c5 libssl3 libexpat1 ca-certificates curl'
 dgrep "Dockerfile: copies the installed tree" '^COPY --from=build /out/app /app$'
 dgrep "Dockerfile: copies the sidecar to /usr/local/bin/skr" '^COPY --from=skr /bin/skr /usr/local/bin/skr$'
 dgrep "Dockerfile: lighttpd may bind port 80 without root" 'setcap cap_net_bind_service=\+ep /usr/sbin/lighttpd'

@@ -30,6 +30,20 @@ else
 	check "clang is installed (scripts/deps.sh installs it)" 1 "clang not found"
 fi
 
+# One .clang-format for every C file (STYLE.md).
+out=$(git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror 2>&1 | grep -E '^[^ ]+:[0-9]+:[0-9]+: (error|warning)' | cut -d: -f1 | sort -u)
+check "clang-format: every C file as .clang-format says" "$([ -z "$out" ]; echo $?)" "$out"
+
+# Handlers stay thin: validate, call the library, write JSON (DESIGN.md).
+out=$(awk -v max=30 -f tests/lint/funclen.awk fcgi-bin/*.c)
+check "no function in fcgi-bin/ is longer than 30 lines" "$([ -z "$out" ]; echo $?)" "$out"
+
+# Configuration is read once, in one place; failures are classified by type, never by text.
+out=$(grep -n '\bgetenv[[:space:]]*(' lib/*.c fcgi-bin/*.c tools/*.c emulator/*.c emulator/lib/*.c | grep -v '^lib/config.c:')
+check "no getenv outside lib/config.c" "$([ -z "$out" ]; echo $?)" "$out"
+out=$(grep -nE '(strstr|strcmp|strncmp)[[:space:]]*\([^)]*(->|\.)msg\b|(strstr|strcmp)[[:space:]]*\([^)]*stage' lib/*.c fcgi-bin/*.c)
+check "no strstr/strcmp over error messages or stage names" "$([ -z "$out" ]; echo $?)" "$out"
+
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null; find tests/deploy/bin -type f 2>/dev/null)
 out=$(shellcheck -x "${scripts[@]}" 2>&1)
 check "shellcheck: ${#scripts[@]} scripts clean" $? "$out"
