@@ -320,8 +320,13 @@ void config_init(void)
 	err_clear(&load_error);
 	load_failed = config_load(&cfg, &load_error) < 0;
 	/* cfg stays empty: the programs answer every request with the reason (http_main). */
-	if (load_failed)
+	if (load_failed) {
+		/* Enough to log the error where this instance's logs go and to read requests. */
 		cfg.max_body = 65536;
+		cfg.log_file = xstrdup(env_or("LOG_FILE", ""));
+		cfg.log_dir = xstrdup(env_or("LOG_DIR", "/var/log/supervisor"));
+		cfg.log_level = LOG_INFO;
+	}
 }
 
 const struct err *config_error(void)
