@@ -124,7 +124,7 @@ int attest_verify_report(const uint8_t report[SNP_REPORT_SIZE], const char *chai
 		}
 		roots = r;
 	}
-	return snp_verify(report, chain_pem, roots, checks, e);
+	return snp_verify_cached(report, chain_pem, roots, checks, e);
 }
 
 const char *attest_failure_reason(const struct err *e)
