@@ -62,6 +62,7 @@ calc() { awk "BEGIN { printf \"%s\", $1 }"; }
 
 # ---- the stack ----
 t_start=$SECONDS
+: >"$state/stack.log"
 DEMO_PORT=$port DEMO_STATE_DIR=$state/stack BUILD=$BUILD "$repo/scripts/run-local.sh" >"$state/stack.log" 2>&1 &
 stack=$!
 for _ in $(seq 1 600); do grep -q "is running" "$state/stack.log" && break; kill -0 "$stack" 2>/dev/null || break; sleep 0.1; done
@@ -119,7 +120,7 @@ for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$hport/health"
 curl -fs -o /dev/null "http://127.0.0.1:$hport/health" || fail "the bare responder did not answer"
 
 # ---- measuring ----
-# wrk_run URL METHOD BODY THREADS CONNECTIONS [COUNT]: sets rps p50 p99 non2xx sockerr bytes
+# wrk_run URL METHOD BODY THREADS CONNECTIONS [COUNT]: sets rps p50 p99 non2xx sockerr nreq bytes
 wrk_run() {
 	local out
 	# A second of the same load first, unmeasured: lighttpd starts FastCGI processes on demand.
@@ -129,7 +130,7 @@ wrk_run() {
 	out=$(BENCH_METHOD=$2 BENCH_BODY=$3 BENCH_COUNT=${6:-} wrk -t"$4" -c"$5" -d"${secs}s" --timeout 10s \
 		-s "$lua" "$1" 2>&1 | grep '^RESULT' || true)
 	[ -n "$out" ] || fail "wrk gave no result for $2 $1"
-	read -r _ rps p50 p99 _ non2xx sockerr _ bytes <<<"$out"
+	read -r _ rps p50 p99 _ non2xx sockerr nreq bytes <<<"$out"
 }
 # keep KEY: remember this run for KEY if it is the best so far; errors add up over the rounds.
 declare -A RPS P50 P99 ERRS
@@ -149,6 +150,32 @@ speed() {
 	p50=- p99=- non2xx=0 sockerr=0
 	keep "$1"
 }
+# CPU time per request of the programs an attestation goes through (others' load does not count).
+cpu_pids() { # prints "name pid" for Contoso's lighttpd and its programs, its virtual host, the MAA stand-in
+	local p c azure=""
+	echo "lighttpd $inst_pid"
+	for c in $(pgrep -P "$inst_pid" || true); do echo "$(basename "$(readlink "/proc/$c/exe" 2>/dev/null)") $c"; done
+	for p in $(pgrep -f "vsnp-host --socket $state/stack/contoso/" || true); do echo "vsnp-host $p"; done
+	for p in $(pgrep -x lighttpd || true); do
+		if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "EMU_STATE=$state/stack/azure/run"; then azure=$p; fi
+	done
+	if [ -n "$azure" ]; then
+		echo "lighttpd(stand-ins) $azure"
+		for c in $(pgrep -P "$azure" -x maa || true); do echo "maa $c"; done
+	fi
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_mark() { cpu_before=$(cpu_pids | while read -r n p; do echo "$n $p $(cpu_ticks "$p")"; done); }
+declare -A CPU
+cpu_note() { # KEY REQUESTS: CPU[KEY] = "name us, ..." since cpu_mark
+	local hz line
+	hz=$(getconf CLK_TCK)
+	line=$(while read -r n p t0; do echo "$n $(($(cpu_ticks "$p") - t0))"; done <<<"$cpu_before" |
+		awk -v n="$2" -v hz="$hz" '{ t[$1] += $2 } END {
+			for (k in t) if (t[k] > 0) printf "%s %.0f\n", k, t[k] * 1e6 / hz / n }' |
+		sort -k2,2nr | awk '{ printf("%s%s %s", (NR > 1 ? ", " : ""), $1, $2) }')
+	CPU[$1]=$line
+}
 post='{"runtime_data":"YmVuY2g="}'
 encrypt_body='{"plaintext":"Emma Richardson +1 415-782-3491"}'
 
@@ -165,8 +192,10 @@ for _ in $(seq 1 "$rounds"); do
 	wrk_run "$contoso/health" GET "" 2 "$conns" && keep health
 	wrk_run "$contoso/encrypt" POST "$encrypt_body" 2 "$conns" && keep encrypt
 	speed ec ecdsap384
-	wrk_run "$contoso/attest/raw" POST "$post" 2 "$conns" && keep raw
-	wrk_run "$contoso/attest/maa" POST "$post" 2 "$conns" && keep maa
+	cpu_mark
+	wrk_run "$contoso/attest/raw" POST "$post" 2 "$conns" && keep raw && cpu_note raw "$nreq"
+	cpu_mark
+	wrk_run "$contoso/attest/maa" POST "$post" 2 "$conns" && keep maa && cpu_note maa "$nreq"
 	speed rsa rsa2048
 	wrk_run "$contoso/decrypt" POST "{\"ciphertext\":\"$ct\"}" 2 "$conns" && keep decrypt
 done
@@ -190,6 +219,11 @@ row maa1 "POST /attest/maa (1 connection)"
 row release1 "POST /skr/release (1 connection)"
 printf '  %-44s %9.0f\n' "openssl speed rsa2048 sign/s (1 core)" "${RPS[rsa]}"
 printf '  %-44s %9.0f\n' "openssl speed ecdsap384 sign/s (1 core)" "${RPS[ec]}"
+echo
+echo "  CPU per request (us), last round: the programs an attestation goes through"
+printf '  %-22s %s\n' "POST /attest/raw" "${CPU[raw]:-?}"
+printf '  %-22s %s\n' "POST /attest/maa" "${CPU[maa]:-?}"
+printf '  %-22s %s\n' "for comparison" "ecdsap384 sign $(calc "1e6 / ${RPS[ec]}" | xargs printf '%.0f'), rsa2048 sign $(calc "1e6 / ${RPS[rsa]}" | xargs printf '%.0f') (openssl speed, 1 core)"
 
 # ---- the record store at 10, 1,000 and 10,000 records ----
 # The file is seeded directly in the store (the stack's blob directory), as the store keeps it.
