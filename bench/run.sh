@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # make bench: every endpoint as a ratio of what its cryptography (or a bare FastCGI responder)
 # costs on this machine, measured side by side in one run, because absolute figures drift on a
-# shared machine.  Loopback only, bounded in time (about a minute; wrk runs BENCH_SECONDS each),
+# shared machine.  Loopback only, bounded in time (about 100 s; wrk runs BENCH_SECONDS each),
 # starts its own stack and stops it.  Not part of `make test`.  Each throughput run follows one
 # unmeasured second of the same load (lighttpd starts FastCGI processes on demand).
 #
 # References, measured here in this run:
 #   openssl speed -seconds N -multi 1 -mr rsa2048|ecdsap384   private-key ops/s on one core, each run
 #                                                             right before the rows it is the bar of
-#   bench/fcgi-hello under lighttpd                       a bare libfcgi responder (built by make bench)
+#   bench/fcgi-hello under lighttpd                           a bare libfcgi responder (make bench builds it)
 # Load: wrk -t2 -cBENCH_CONNECTIONS (16) against Contoso, POST bodies from bench/wrk.lua.
-# Prints the throughput table, the goal table (PASS/FAIL per goal and a summary line), the
-# record-store costs at 10, 1,000 and 10,000 records, the PSS of one instance and its cold start.
+# Prints the throughput table, the CPU time per request of the programs an attestation goes
+# through, the record-store costs at 10, 1,000 and 10,000 records, the PSS of one instance and its
+# cold start, and the goal table (PASS/FAIL per goal and a summary line).
 #
 #   DEMO_PORT               base port of the stack (default 19000; it uses +0..+22, the bench +40, +41)
 #   BENCH_SECONDS           seconds per wrk run (default 3)
