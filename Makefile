@@ -112,8 +112,14 @@ install: all
 	install -m 0644 contrib/fastcgi/*.conf contrib/fastcgi/*.env $(DESTDIR)$(PREFIX)/contrib/fastcgi/
 	install -m 0755 contrib/fastcgi/*.sh $(DESTDIR)$(PREFIX)/contrib/fastcgi/
 
-bench: all
-	bench/run.sh
+# The benchmark's bare libfcgi responder (bench/fcgi-hello.c): built here, never installed.
+$(BUILD)/bench/%: bench/%.c | $(BUILD)
+	@mkdir -p $(dir $@)
+	@[ "$(V)" != 0 ] || echo "  CC+LD   $@"
+	$(Q)$(CC) $(CFLAGS) -pie $(LDFLAGS) -o $@ $< -lfcgi
+
+bench: all $(BUILD)/bench/fcgi-hello
+	@BUILD=$(abspath $(BUILD)) bench/run.sh
 
 # Coverage-guided fuzzing of the parsers with clang's libFuzzer (not part of `make test`,
 # which replays the seed corpora and deterministic mutations under ASan+UBSan).

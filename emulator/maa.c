@@ -490,12 +490,12 @@ static void attest(struct http_req *rq, struct http_resp *rs)
 		maa_error(rq, rs, 400, "InvalidParameter", msg);
 		goto done;
 	}
-	if (snp_chain_load((const char *)ev.chain, ev.chain_len, &pem, &tcbm, &e) != 0) {
+	if (snp_chain_load_cached((const char *)ev.chain, ev.chain_len, &pem, &tcbm, &e) != 0) {
 		snprintf(msg, sizeof(msg), "report.VcekCertChain: %s", e.msg);
 		maa_error(rq, rs, 400, "InvalidParameter", msg);
 		goto done;
 	}
-	if (snp_verify(ev.report, pem, maa.roots, &checks, &e) != 0) {
+	if (snp_verify_cached(ev.report, pem, maa.roots, &checks, &e) != 0) {
 		maa_error(rq, rs, 400, "AttestationFailure", e.msg);
 		goto done;
 	}

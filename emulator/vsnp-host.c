@@ -6,22 +6,20 @@
  * policy) on the command line, the guest supplies only report_data and a VMPL, and the
  * VCEK private key is read by this process alone.
  *
- * Wire protocol on a Unix stream socket, one request per connection:
+ * It serves many guests at once (emulator/lib/vsnp_server: one thread owns the sockets, a
+ * few threads sign), so a slow or stuck client never delays another.  The wire protocol,
+ * one request per connection on a Unix stream socket, is in vsnp_server.h:
  *   request  = "VSNP" + u32 LE vmpl + 64 bytes report_data           (72 bytes)
  *   response = u32 LE status (0 OK) + u32 LE length + length bytes
- *              (status 0: the 1184-byte signed report; otherwise a UTF-8 message;
- *               0x16 "invalid param" for a bad magic or vmpl > 3)
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -36,12 +34,7 @@
 #include "snp.h"
 #include "util.h"
 #include "vsnp.h"
-
-#define REQ_SIZE             72
-#define STATUS_OK            0
-#define STATUS_INVALID_PARAM 0x16
-#define STATUS_INTERNAL      0x27 /* firmware "unknown error"-like */
-#define IO_TIMEOUT_S         5
+#include "vsnp_server.h"
 
 static volatile sig_atomic_t stop;
 
@@ -58,10 +51,12 @@ static void usage(FILE *f)
 	        "                 (--host-data-file FILE | --host-data HEX64)\n"
 	        "                 --measurement HEX96 --chip-id HEX128 --tcb HEX16\n"
 	        "                 [--policy 0xHEX] [--guest-svn N] [--report-version N]\n"
+	        "                 [--workers N]\n"
 	        "Virtual SEV-SNP host (EMULATED, not AMD hardware): signs 1184-byte attestation\n"
 	        "reports with the VCEK key for guests connecting to the Unix socket.\n"
 	        "host_data is SHA-256 of --host-data-file (the CCE policy text) or --host-data.\n"
-	        "--tcb is the tcbm form (reported_tcb as a LE u64 in 16 hex digits).\n");
+	        "--tcb is the tcbm form (reported_tcb as a LE u64 in 16 hex digits).\n"
+	        "--workers: signing threads (default: one per online CPU, at most 8).\n");
 }
 
 static _Noreturn void bad_arg(const char *opt, const char *why)
@@ -79,85 +74,6 @@ static void hex_arg(const char *opt, const char *s, uint8_t *out, size_t n)
 	}
 }
 
-static int read_full(int fd, void *buf, size_t n)
-{
-	size_t off = 0;
-	while (off < n) {
-		ssize_t r = read(fd, (char *)buf + off, n - off);
-		if (r < 0 && errno == EINTR && !stop)
-			continue;
-		if (r <= 0)
-			return -1;
-		off += (size_t)r;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t n)
-{
-	size_t off = 0;
-	while (off < n) {
-		ssize_t w = send(fd, (const char *)buf + off, n - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR && !stop)
-			continue;
-		if (w <= 0)
-			return -1;
-		off += (size_t)w;
-	}
-	return 0;
-}
-
-static int respond(int fd, uint32_t status, const void *body, size_t n)
-{
-	uint8_t hdr[8];
-	for (int i = 0; i < 4; i++) {
-		hdr[i] = (uint8_t)(status >> (8 * i));
-		hdr[4 + i] = (uint8_t)((uint32_t)n >> (8 * i));
-	}
-	return write_full(fd, hdr, sizeof(hdr)) < 0 || write_full(fd, body, n) < 0 ? -1 : 0;
-}
-
-static void serve(int fd, const struct vsnp_launch *l, EVP_PKEY *vcek)
-{
-	struct timeval tv = {.tv_sec = IO_TIMEOUT_S};
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	uint8_t req[REQ_SIZE];
-	if (read_full(fd, req, sizeof(req)) < 0) {
-		log_warn("request: short read or timeout, dropped");
-		return;
-	}
-	if (memcmp(req, "VSNP", 4) != 0) {
-		static const char msg[] = "invalid param: bad request magic (want \"VSNP\")";
-		log_warn("request: bad magic, answered 0x16");
-		(void)respond(fd, STATUS_INVALID_PARAM, msg, sizeof(msg) - 1);
-		return;
-	}
-	uint32_t vmpl = (uint32_t)req[4] | (uint32_t)req[5] << 8 | (uint32_t)req[6] << 16 |
-	                (uint32_t)req[7] << 24;
-	if (vmpl > 3) {
-		char msg[80];
-		int n = snprintf(msg, sizeof(msg), "invalid param: vmpl %u is out of range (0..3)",
-		                 vmpl);
-		log_warn("request: vmpl %u out of range, answered 0x16", vmpl);
-		(void)respond(fd, STATUS_INVALID_PARAM, msg, (size_t)n);
-		return;
-	}
-	uint8_t report[SNP_REPORT_SIZE];
-	struct err e = {0};
-	if (vsnp_report_sign(l, req + 8, vmpl, vcek, report, &e) < 0) {
-		log_error("request: signing failed: %s", e.msg);
-		(void)respond(fd, STATUS_INTERNAL, e.msg, strlen(e.msg));
-		return;
-	}
-	char *rd = hex_encode(req + 8, 16);
-	if (respond(fd, STATUS_OK, report, sizeof(report)) < 0)
-		log_warn("report vmpl=%u report_data=%s...: client went away", vmpl, rd);
-	else
-		log_info("report vmpl=%u report_data=%s... signed", vmpl, rd);
-	free(rd);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -171,12 +87,13 @@ int main(int argc, char **argv)
 	    {"policy", required_argument, NULL, 'p'},
 	    {"guest-svn", required_argument, NULL, 'g'},
 	    {"report-version", required_argument, NULL, 'v'},
+	    {"workers", required_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct vsnp_launch l = {.version = 3, .policy = 0x30000};
 	const char *sock_path = NULL, *key_path = NULL;
-	int have_hd = 0, have_meas = 0, have_chip = 0, have_tcb = 0, c;
+	int have_hd = 0, have_meas = 0, have_chip = 0, have_tcb = 0, workers = 0, c;
 	unsigned long ul;
 
 	log_init("vsnp-host", config_env("LOG_FILE"), LOG_INFO);
@@ -236,6 +153,11 @@ int main(int argc, char **argv)
 				bad_arg("--report-version", "expected 2, 3 or 5");
 			l.version = (uint32_t)ul;
 			break;
+		case 'w':
+			if (parse_ulong(optarg, 1, 8, &ul) < 0)
+				bad_arg("--workers", "expected a number of threads 1..8");
+			workers = (int)ul;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -276,13 +198,13 @@ int main(int argc, char **argv)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	memcpy(sa.sun_path, sock_path, strlen(sock_path) + 1);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(sock_path, 0666) < 0 || listen(lfd, 16) < 0) {
+	    chmod(sock_path, 0666) < 0 || listen(lfd, 128) < 0) {
 		log_error("cannot listen on %s: %s", sock_path, strerror(errno));
 		EVP_PKEY_free(vcek);
 		return 1;
 	}
 
-	struct sigaction sa_sig = {.sa_handler = on_signal}; /* no SA_RESTART: accept returns */
+	struct sigaction sa_sig = {.sa_handler = on_signal}; /* no SA_RESTART: poll returns */
 	sigemptyset(&sa_sig.sa_mask);
 	sigaction(SIGTERM, &sa_sig, NULL);
 	sigaction(SIGINT, &sa_sig, NULL);
@@ -295,25 +217,14 @@ int main(int argc, char **argv)
 	         sock_path, l.version, tcbm, (unsigned long long)l.policy, hd);
 	free(hd);
 
-	while (!stop) {
-		/* A bounded wait, so a signal landing just before accept() still stops us. */
-		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
-		int ready = poll(&pfd, 1, 250);
-		if (ready <= 0)
-			continue;
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			log_error("accept: %s", strerror(errno));
-			break;
-		}
-		serve(fd, &l, vcek);
-		close(fd);
-	}
+	struct vsnp_server_cfg sc = {
+	    .listen_fd = lfd, .launch = &l, .vcek = vcek, .workers = workers, .stop = &stop};
+	int rc = vsnp_serve(&sc, &e);
+	if (rc < 0)
+		log_error("%s", e.msg);
 	close(lfd);
 	unlink(sock_path);
 	EVP_PKEY_free(vcek);
 	log_info("stopped");
-	return 0;
+	return rc < 0 ? 1 : 0;
 }

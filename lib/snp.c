@@ -1,6 +1,7 @@
 #include "snp.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -543,7 +544,14 @@ struct snp_root {
 struct snp_roots {
 	struct snp_root *v;
 	size_t n;
+	unsigned long id; /* new for every set and every change: what the chain cache keys on */
 };
+
+static unsigned long roots_next_id(void)
+{
+	static unsigned long next;
+	return __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
+}
 
 static int name_looks_emulated(X509 *x)
 {
@@ -561,12 +569,14 @@ static void roots_push(struct snp_roots *r, X509 *x, int emulated, int pinned)
 	t->emulated = emulated || name_looks_emulated(x);
 	t->pinned = pinned;
 	subject_cn(x, t->cn, sizeof(t->cn));
+	r->id = roots_next_id();
 }
 
 struct snp_roots *snp_roots_new(int with_amd_pins)
 {
 	static const char *const products[] = {"Milan", "Genoa", "Turin"};
 	struct snp_roots *r = xcalloc(1, sizeof(*r));
+	r->id = roots_next_id();
 	if (!with_amd_pins)
 		return r;
 	for (size_t i = 0; i < NELEM(products); i++) {
@@ -926,25 +936,264 @@ static void chip_check(struct verdict *v, const struct snp_report *rep, X509 *vc
 	put_check(v, CK_CHIP, 0, "%s hwID has unexpected length %zu", v->ek, hwlen);
 }
 
-int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
-               const struct snp_roots *roots, struct json_object **checks, struct err *e)
+/* ---- the per-process chain cache (snp_verify_cached, snp_chain_load_cached) ------------- */
+
+#define CACHE_SLOTS 4
+
+/* What a chain alone decides, remembered for a chain whose three checks passed. */
+struct chain_memo {
+	char *key; /* the exact chain bytes; NULL = free slot */
+	size_t key_len;
+	unsigned long roots_id;
+	X509 *vcek; /* a reference of our own */
+	char product[32], cn[128];
+	int emulated;
+	char detail[3][512]; /* CK_VCEK, CK_ARK, CK_ASK, each ok */
+	unsigned long used;
+};
+
+/* A chain text snp_chain_load accepted, and what it made of it. */
+struct load_memo {
+	char *key;
+	size_t key_len;
+	char *pem, *tcbm;
+	unsigned long used;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct chain_memo chains[CACHE_SLOTS];
+	struct load_memo loads[CACHE_SLOTS];
+	unsigned long clock;
+	struct snp_cache_stats stats;
+} cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static const int memo_checks[3] = {CK_VCEK, CK_ARK, CK_ASK};
+
+/* Under cache.mu: the slot to overwrite (a free one, else the least recently used). */
+static size_t lru_slot(const unsigned long *used, const int *free_slot, size_t n)
+{
+	size_t pick = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (free_slot[i])
+			return i;
+		if (used[i] < used[pick])
+			pick = i;
+	}
+	return pick;
+}
+
+/* A hit copies the memo into *out, with a reference to its VCEK the caller frees. */
+static int chain_memo_find(const char *pem, size_t len, const struct snp_roots *roots,
+                           struct chain_memo *out)
+{
+	int hit = 0;
+	pthread_mutex_lock(&cache.mu);
+	for (size_t i = 0; i < CACHE_SLOTS && !hit; i++) {
+		struct chain_memo *m = &cache.chains[i];
+		if (m->key && m->key_len == len && m->roots_id == roots->id &&
+		    !memcmp(m->key, pem, len)) {
+			m->used = ++cache.clock;
+			*out = *m;
+			X509_up_ref(m->vcek);
+			hit = 1;
+		}
+	}
+	if (hit)
+		cache.stats.chain_hits++;
+	else
+		cache.stats.chain_misses++;
+	pthread_mutex_unlock(&cache.mu);
+	return hit;
+}
+
+static void chain_memo_store(const char *pem, size_t len, const struct snp_roots *roots, X509 *vcek,
+                             const char *product, const char *cn, int emulated,
+                             const struct verdict *v)
+{
+	struct chain_memo m = {.key_len = len, .roots_id = roots->id, .emulated = emulated};
+	snprintf(m.product, sizeof(m.product), "%s", product);
+	snprintf(m.cn, sizeof(m.cn), "%s", cn);
+	for (int i = 0; i < 3; i++) {
+		struct json_object *c = jsonx_obj(v->root, check_names[memo_checks[i]]);
+		const char *d = c ? jsonx_str(c, "detail") : NULL;
+		snprintf(m.detail[i], sizeof(m.detail[i]), "%s", d ? d : "");
+	}
+	m.key = xmalloc(len + 1);
+	memcpy(m.key, pem, len);
+	m.key[len] = '\0';
+	X509_up_ref(vcek);
+	m.vcek = vcek;
+	pthread_mutex_lock(&cache.mu);
+	unsigned long used[CACHE_SLOTS];
+	int free_slot[CACHE_SLOTS];
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		used[i] = cache.chains[i].used;
+		free_slot[i] = !cache.chains[i].key;
+	}
+	struct chain_memo *slot = &cache.chains[lru_slot(used, free_slot, CACHE_SLOTS)];
+	struct chain_memo old = *slot;
+	m.used = ++cache.clock;
+	*slot = m;
+	pthread_mutex_unlock(&cache.mu);
+	free(old.key);
+	X509_free(old.vcek);
+}
+
+int snp_chain_load_cached(const char *text, size_t len, char **pem, char **tcbm, struct err *e)
+{
+	int hit = 0;
+	pthread_mutex_lock(&cache.mu);
+	for (size_t i = 0; i < CACHE_SLOTS && !hit; i++) {
+		struct load_memo *m = &cache.loads[i];
+		if (m->key && m->key_len == len && !memcmp(m->key, text, len)) {
+			m->used = ++cache.clock;
+			*pem = xstrdup(m->pem);
+			*tcbm = m->tcbm ? xstrdup(m->tcbm) : NULL;
+			hit = 1;
+		}
+	}
+	if (hit)
+		cache.stats.load_hits++;
+	else
+		cache.stats.load_misses++;
+	pthread_mutex_unlock(&cache.mu);
+	if (hit)
+		return 0;
+	if (snp_chain_load(text, len, pem, tcbm, e) < 0)
+		return -1;
+	struct load_memo m = {.key_len = len, .pem = xstrdup(*pem)};
+	m.tcbm = *tcbm ? xstrdup(*tcbm) : NULL;
+	m.key = xmalloc(len + 1);
+	memcpy(m.key, text, len);
+	m.key[len] = '\0';
+	pthread_mutex_lock(&cache.mu);
+	unsigned long used[CACHE_SLOTS];
+	int free_slot[CACHE_SLOTS];
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		used[i] = cache.loads[i].used;
+		free_slot[i] = !cache.loads[i].key;
+	}
+	struct load_memo *slot = &cache.loads[lru_slot(used, free_slot, CACHE_SLOTS)];
+	struct load_memo old = *slot;
+	m.used = ++cache.clock;
+	*slot = m;
+	pthread_mutex_unlock(&cache.mu);
+	free(old.key);
+	free(old.pem);
+	free(old.tcbm);
+	return 0;
+}
+
+void snp_cache_clear(void)
+{
+	pthread_mutex_lock(&cache.mu);
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		free(cache.chains[i].key);
+		X509_free(cache.chains[i].vcek);
+		free(cache.loads[i].key);
+		free(cache.loads[i].pem);
+		free(cache.loads[i].tcbm);
+	}
+	memset(cache.chains, 0, sizeof(cache.chains));
+	memset(cache.loads, 0, sizeof(cache.loads));
+	memset(&cache.stats, 0, sizeof(cache.stats));
+	pthread_mutex_unlock(&cache.mu);
+}
+
+void snp_cache_stats(struct snp_cache_stats *out)
+{
+	pthread_mutex_lock(&cache.mu);
+	*out = cache.stats;
+	pthread_mutex_unlock(&cache.mu);
+}
+
+/* ---- snp_verify ---------------------------------------------------------------------- */
+
+/* VCEK<-ASK, the ARK against the roots, ASK<-ARK: the checks that depend on the chain alone. */
+static void chain_checks(struct verdict *v, const struct chain *c, const struct snp_roots *roots,
+                         char *cn, size_t cnsz, int *emulated)
+{
+	char why[256];
+	const struct snp_root *root = NULL;
+	if (X509_NAME_cmp(X509_get_issuer_name(c->vcek), X509_get_subject_name(c->ask)) != 0)
+		put_check(v, CK_VCEK, 0, "%s issuer name is not the %s subject", v->ek, v->ik);
+	else if (verify_pss(c->vcek, X509_get0_pubkey(c->ask), why, sizeof(why)))
+		put_check(v, CK_VCEK, 1, "the %s's RSASSA-PSS SHA-384 signature by the %s verifies",
+		          v->ek, v->ik);
+	else
+		put_check(v, CK_VCEK, 0, "%s", why);
+
+	int how;
+	root = find_root(roots, c->ark, c->ask, &how);
+	if (root) {
+		static const char *const hows[] = {"", "is the same certificate as",
+		                                   "has the same name and key as",
+		                                   "is absent; using"};
+		put_check(v, CK_ARK, 1, "chain ARK %s %s root \"%s\"%s", hows[how],
+		          root->pinned ? "pinned AMD" : "configured", root->cn,
+		          root->emulated ? " (EMULATED, not AMD)" : "");
+		snprintf(cn, cnsz, "%s", root->cn);
+		*emulated = root->emulated;
+	} else {
+		char acn[128];
+		subject_cn(c->ark, acn, sizeof(acn));
+		if (c->ark)
+			put_check(v, CK_ARK, 0,
+			          "chain ARK \"%s\" is not one of the %zu trusted roots", acn,
+			          snp_roots_count(roots));
+		else
+			put_check(v, CK_ARK, 0,
+			          "chain has no ARK and no trusted root issued the %s", v->ik);
+		snprintf(cn, cnsz, "%s", acn);
+		*emulated = c->ark && name_looks_emulated(c->ark);
+	}
+
+	/* Verify the ASK with the trusted root's key when there is one, never only the chain's. */
+	X509 *issuer = root ? root->cert : c->ark;
+	if (!issuer)
+		put_check(v, CK_ASK, 0, "no ARK to check the %s against", v->ik);
+	else if (X509_NAME_cmp(X509_get_issuer_name(c->ask), X509_get_subject_name(issuer)) != 0)
+		put_check(v, CK_ASK, 0, "%s issuer name is not the ARK subject", v->ik);
+	else if (verify_pss(c->ask, X509_get0_pubkey(issuer), why, sizeof(why)))
+		put_check(v, CK_ASK, 1, "the %s's RSASSA-PSS SHA-384 signature verifies%s", v->ik,
+		          root ? " with the trusted root"
+		               : " with the chain's own (untrusted) ARK");
+	else
+		put_check(v, CK_ASK, 0, "%s", why);
+}
+
+static int verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
+                  const struct snp_roots *roots, int use_cache, struct json_object **checks,
+                  struct err *e)
 {
 	struct verdict v = {.root = json_object_new_object(), .ek = "VCEK", .ik = "ASK"};
 	struct snp_report rep;
 	struct chain c = {0};
+	struct chain_memo memo = {0};
 	char why[256], product[32] = "unknown", cn[128] = "";
-	const struct snp_root *root = NULL;
-	int rc, parse_failed = 0, emulated = 0;
+	int rc, parse_failed = 0, emulated = 0, hit = 0;
 	struct err perr = {0};
+	const char *pem = chain_pem ? chain_pem : "";
+	size_t pem_len = strlen(pem);
+	X509 *vcek;
 
 	*checks = v.root;
-	if (snp_report_parse(report, SNP_REPORT_SIZE, &rep, &perr) < 0 ||
-	    chain_parse(chain_pem ? chain_pem : "", chain_pem ? strlen(chain_pem) : 0, &c, &perr) <
-	        0) {
+	if (snp_report_parse(report, SNP_REPORT_SIZE, &rep, &perr) < 0) {
 		parse_failed = 1;
 		goto finish;
 	}
-	product_name(c.vcek, c.ark, product, sizeof(product));
+	hit = use_cache && roots && chain_memo_find(pem, pem_len, roots, &memo);
+	if (hit) {
+		vcek = memo.vcek;
+		snprintf(product, sizeof(product), "%s", memo.product);
+	} else if (chain_parse(pem, pem_len, &c, &perr) < 0) {
+		parse_failed = 1;
+		goto finish;
+	} else {
+		vcek = c.vcek;
+		product_name(c.vcek, c.ark, product, sizeof(product));
+	}
 	if (rep.signing_key == SNP_SIGNING_KEY_VLEK) {
 		v.ek = "VLEK";
 		v.ik = "ASVK";
@@ -953,7 +1202,7 @@ int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 	if (rep.signing_key != SNP_SIGNING_KEY_VCEK && rep.signing_key != SNP_SIGNING_KEY_VLEK)
 		put_check(&v, CK_SIG, 0, "report is not signed (key_info signing_key=%u)",
 		          rep.signing_key);
-	else if (verify_report_sig(report, c.vcek, v.ek, why, sizeof(why)))
+	else if (verify_report_sig(report, vcek, v.ek, why, sizeof(why)))
 		put_check(&v, CK_SIG, 1,
 		          "ECDSA P-384 SHA-384 over bytes 0x000-0x29F verifies "
 		          "with the %s",
@@ -961,54 +1210,19 @@ int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 	else
 		put_check(&v, CK_SIG, 0, "%s", why);
 
-	if (X509_NAME_cmp(X509_get_issuer_name(c.vcek), X509_get_subject_name(c.ask)) != 0)
-		put_check(&v, CK_VCEK, 0, "%s issuer name is not the %s subject", v.ek, v.ik);
-	else if (verify_pss(c.vcek, X509_get0_pubkey(c.ask), why, sizeof(why)))
-		put_check(&v, CK_VCEK, 1,
-		          "the %s's RSASSA-PSS SHA-384 signature by the %s verifies", v.ek, v.ik);
-	else
-		put_check(&v, CK_VCEK, 0, "%s", why);
-
-	int how;
-	root = find_root(roots, c.ark, c.ask, &how);
-	if (root) {
-		static const char *const hows[] = {"", "is the same certificate as",
-		                                   "has the same name and key as",
-		                                   "is absent; using"};
-		put_check(&v, CK_ARK, 1, "chain ARK %s %s root \"%s\"%s", hows[how],
-		          root->pinned ? "pinned AMD" : "configured", root->cn,
-		          root->emulated ? " (EMULATED, not AMD)" : "");
-		snprintf(cn, sizeof(cn), "%s", root->cn);
-		emulated = root->emulated;
+	if (hit) {
+		for (int i = 0; i < 3; i++)
+			put_check(&v, memo_checks[i], 1, "%s", memo.detail[i]);
+		snprintf(cn, sizeof(cn), "%s", memo.cn);
+		emulated = memo.emulated;
 	} else {
-		char acn[128];
-		subject_cn(c.ark, acn, sizeof(acn));
-		if (c.ark)
-			put_check(&v, CK_ARK, 0,
-			          "chain ARK \"%s\" is not one of the %zu trusted roots", acn,
-			          snp_roots_count(roots));
-		else
-			put_check(&v, CK_ARK, 0,
-			          "chain has no ARK and no trusted root issued the %s", v.ik);
-		snprintf(cn, sizeof(cn), "%s", acn);
-		emulated = c.ark && name_looks_emulated(c.ark);
+		chain_checks(&v, &c, roots, cn, sizeof(cn), &emulated);
+		if (use_cache && roots && v.ok[CK_VCEK] && v.ok[CK_ARK] && v.ok[CK_ASK])
+			chain_memo_store(pem, pem_len, roots, c.vcek, product, cn, emulated, &v);
 	}
 
-	/* Verify the ASK with the trusted root's key when there is one, never only the chain's. */
-	X509 *issuer = root ? root->cert : c.ark;
-	if (!issuer)
-		put_check(&v, CK_ASK, 0, "no ARK to check the %s against", v.ik);
-	else if (X509_NAME_cmp(X509_get_issuer_name(c.ask), X509_get_subject_name(issuer)) != 0)
-		put_check(&v, CK_ASK, 0, "%s issuer name is not the ARK subject", v.ik);
-	else if (verify_pss(c.ask, X509_get0_pubkey(issuer), why, sizeof(why)))
-		put_check(&v, CK_ASK, 1, "the %s's RSASSA-PSS SHA-384 signature verifies%s", v.ik,
-		          root ? " with the trusted root"
-		               : " with the chain's own (untrusted) ARK");
-	else
-		put_check(&v, CK_ASK, 0, "%s", why);
-
-	tcb_checks(&v, &rep, c.vcek, product);
-	chip_check(&v, &rep, c.vcek, product);
+	tcb_checks(&v, &rep, vcek, product);
+	chip_check(&v, &rep, vcek, product);
 
 finish:;
 	int first = -1;
@@ -1023,6 +1237,7 @@ finish:;
 	jsonx_add_bool(v.root, "emulated_root", emulated);
 	jsonx_add_str(v.root, "root", cn);
 	chain_free(&c);
+	X509_free(memo.vcek);
 	if (parse_failed) {
 		jsonx_add_str(v.root, "error", perr.msg);
 		rc = err_set(e, perr.code ? perr.code : ERR_BAD_REQUEST, "%s", perr.msg);
@@ -1034,4 +1249,16 @@ finish:;
 		rc = 0;
 	}
 	return rc;
+}
+
+int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
+               const struct snp_roots *roots, struct json_object **checks, struct err *e)
+{
+	return verify(report, chain_pem, roots, 0, checks, e);
+}
+
+int snp_verify_cached(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
+                      const struct snp_roots *roots, struct json_object **checks, struct err *e)
+{
+	return verify(report, chain_pem, roots, 1, checks, e);
 }

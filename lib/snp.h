@@ -154,4 +154,32 @@ int snp_verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
                const struct snp_roots *roots, struct json_object **checks,
                struct err *e) MUST_CHECK;
 
+/*
+ * Opt-in per-process cache, for a verifier that sees the same chain again and again (it
+ * changes only with a TCB update).  Thread-safe; at most 4 chains and 4 chain texts, least
+ * recently used out.
+ *
+ * snp_verify_cached: the same checks and the same *checks JSON as snp_verify, but the three
+ * checks that depend on the chain alone (VCEK<-ASK, ARK trusted, ASK<-ARK) are remembered
+ * for a chain that passed all three, keyed by its exact bytes and the root set (every
+ * snp_roots_new and every add makes a new set).  A remembered chain costs only the report's
+ * own checks (its signature with the remembered VCEK, TCB and chip id); any other bytes, any
+ * other or changed root set, and a chain that failed are verified in full.
+ *
+ * snp_chain_load_cached: snp_chain_load, remembering the output for each input text it
+ * accepted (a refused text is parsed again every time).
+ */
+int snp_verify_cached(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
+                      const struct snp_roots *roots, struct json_object **checks,
+                      struct err *e) MUST_CHECK;
+int snp_chain_load_cached(const char *text, size_t len, char **pem, char **tcbm,
+                          struct err *e) MUST_CHECK;
+/* Hits and misses since the start or the last snp_cache_clear. */
+struct snp_cache_stats {
+	unsigned long chain_hits, chain_misses, load_hits, load_misses;
+};
+void snp_cache_stats(struct snp_cache_stats *out);
+/* Forget every remembered chain and text, and zero the counters. */
+void snp_cache_clear(void);
+
 #endif

@@ -222,6 +222,28 @@ static int run_verify(const uint8_t *r, const char *chain, const struct snp_root
 	CHECK_INT(verified(*out), rc == 0);
 	if (rc < 0)
 		CHECK(e->code == ERR_VERIFY || e->code == ERR_BAD_REQUEST);
+	/* The opt-in chain cache gives the same verdict, word for word, on a miss and a hit. */
+	const char *want = json_object_to_json_string(*out);
+	for (int i = 0; i < 2; i++) {
+		struct json_object *c2 = NULL;
+		struct err e2 = {0};
+		int rc2 = snp_verify_cached(r, chain, roots, &c2, &e2);
+		CHECK_INT(rc2, rc);
+		CHECK_STR(c2 ? json_object_to_json_string(c2) : "(none)", want);
+		if (rc < 0)
+			CHECK_STR(e2.msg, e->msg);
+		json_object_put(c2);
+	}
+	return rc;
+}
+
+/* snp_verify_cached and the cache counters; returns rc, puts the checks in *out. */
+static int run_cached(const uint8_t *r, const char *chain, const struct snp_roots *roots,
+                      struct json_object **out, struct snp_cache_stats *st)
+{
+	struct err e = {0};
+	int rc = snp_verify_cached(r, chain, roots, out, &e);
+	snp_cache_stats(st);
 	return rc;
 }
 
@@ -980,7 +1002,123 @@ static void test_sign_rejects(void)
 	inst_free(&in);
 }
 
-TESTS(test_pinned_amd_arks, test_real_milan_known_answer, test_virtual_good_report, test_tampering,
+/* A remembered chain is used only for its exact bytes and root set: a changed one is re-verified. */
+static void test_chain_cache(void)
+{
+	uint8_t chip[64], raw[SNP_REPORT_SIZE], raw2[SNP_REPORT_SIZE];
+	chip_of(chip, 1);
+	struct inst good, updated;
+	inst_make(&good, 1, "good", chip, TCB);
+	const uint64_t tcb2 = 0x7408000000000003ULL; /* a microcode update */
+	inst_make(&updated, 1, "tcb-update", chip, tcb2);
+	struct vsnp_launch l;
+	fill_launch(&l, chip);
+	sign_ok(&l, good.key, raw);
+	struct snp_roots *roots = roots_with(0, 1);
+	struct json_object *c;
+	struct snp_cache_stats st;
+
+	snp_cache_clear();
+	CHECK(run_cached(raw, good.chain, roots, &c, &st) == 0);
+	CHECK(st.chain_misses == 1 && st.chain_hits == 0);
+	json_object_put(c);
+	CHECK(run_cached(raw, good.chain, roots, &c, &st) == 0);
+	CHECK(st.chain_misses == 1 && st.chain_hits == 1);
+	json_object_put(c);
+	/* A hit still checks the report itself: a flipped signature byte fails. */
+	uint8_t t[SNP_REPORT_SIZE];
+	memcpy(t, raw, sizeof(t));
+	t[0x2A0 + 3] ^= 0x10;
+	CHECK(run_cached(t, good.chain, roots, &c, &st) < 0);
+	CHECK(st.chain_hits == 2);
+	CHECK(!check_ok(c, "report_signature"));
+	json_object_put(c);
+
+	/* After a TCB update the host sends a new chain: verified in full, then remembered too. */
+	l.tcb = tcb2;
+	sign_ok(&l, updated.key, raw2);
+	CHECK(run_cached(raw2, updated.chain, roots, &c, &st) == 0);
+	CHECK(st.chain_misses == 2);
+	json_object_put(c);
+	/* Old report with the new chain, new report with the old chain: neither passes. */
+	CHECK(run_cached(raw, updated.chain, roots, &c, &st) < 0);
+	CHECK(!check_ok(c, "report_signature") && !check_ok(c, "tcb_matches_vcek"));
+	json_object_put(c);
+	CHECK(run_cached(raw2, good.chain, roots, &c, &st) < 0);
+	CHECK(!check_ok(c, "report_signature") && !check_ok(c, "tcb_matches_vcek"));
+	json_object_put(c);
+
+	/* One base64 character of the VCEK's signature changed: a different chain, and a bad one. */
+	char *bad = xstrdup(good.chain);
+	char *end = strstr(bad, "\n-----END CERTIFICATE-----");
+	CHECK(end != NULL);
+	if (end) {
+		char *p = end - 8;
+		*p = *p == 'A' ? 'B' : 'A';
+		unsigned long misses = st.chain_misses;
+		CHECK(run_cached(raw, bad, roots, &c, &st) < 0);
+		CHECK(!check_ok(c, "vcek_signed_by_ask"));
+		CHECK(st.chain_misses == misses + 1);
+		json_object_put(c);
+		/* A chain that failed is never remembered. */
+		CHECK(run_cached(raw, bad, roots, &c, &st) < 0);
+		CHECK(!check_ok(c, "vcek_signed_by_ask"));
+		CHECK(st.chain_misses == misses + 2);
+		json_object_put(c);
+	}
+	free(bad);
+
+	/* Another root set that does not trust the virtual CA: the remembered verdict is not used. */
+	struct snp_roots *amd = snp_roots_new(1);
+	CHECK(run_cached(raw, good.chain, amd, &c, &st) < 0);
+	CHECK(!check_ok(c, "ark_trusted"));
+	json_object_put(c);
+	snp_roots_free(amd);
+	/* Changing a root set makes it another set: the chain is verified again. */
+	unsigned long misses = st.chain_misses;
+	struct err e = {0};
+	char *ap = xasprintf("%s/ark.pem", ca_dir(2));
+	CHECK(snp_roots_add_file(roots, ap, 1, &e) == 0);
+	free(ap);
+	CHECK(run_cached(raw, good.chain, roots, &c, &st) == 0);
+	CHECK(st.chain_misses == misses + 1);
+	json_object_put(c);
+
+	/* snp_chain_load_cached: the same output as snp_chain_load, remembered per input text. */
+	char *pem = NULL, *tcbm = NULL, *pem2 = NULL, *tcbm2 = NULL;
+	CHECK(snp_chain_load(good.thim, strlen(good.thim), &pem, &tcbm, &e) == 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK(snp_chain_load_cached(good.thim, strlen(good.thim), &pem2, &tcbm2, &e) == 0);
+		CHECK_STR(pem2, pem);
+		CHECK_STR(tcbm2, tcbm);
+		free(pem2);
+		free(tcbm2);
+	}
+	snp_cache_stats(&st);
+	CHECK(st.load_misses == 1 && st.load_hits == 1);
+	CHECK(snp_chain_load_cached(updated.thim, strlen(updated.thim), &pem2, &tcbm2, &e) == 0);
+	CHECK(pem2 && strcmp(pem2, pem) != 0);
+	CHECK_STR(tcbm2, "7408000000000003");
+	free(pem2);
+	free(tcbm2);
+	for (int i = 0; i < 2; i++) {
+		CHECK(snp_chain_load_cached("{\"vcekCert\": 1}", 15, &pem2, &tcbm2, &e) < 0);
+		CHECK(pem2 == NULL);
+	}
+	snp_cache_stats(&st);
+	CHECK(st.load_misses == 4 && st.load_hits == 1);
+	free(pem);
+	free(tcbm);
+
+	snp_cache_clear();
+	snp_cache_stats(&st);
+	CHECK(st.chain_hits == 0 && st.chain_misses == 0);
+	snp_roots_free(roots);
+	inst_free(&good);
+	inst_free(&updated);
+}
+
+TESTS(test_chain_cache, test_pinned_amd_arks, test_real_milan_known_answer, test_virtual_good_report, test_tampering,
       test_wrong_chain, test_tcb_and_chip_mismatch, test_spl_der_high_values,
       test_report_versions_and_parse_errors, test_report_load, test_chain_load,
       test_roots_add_rejects, test_tcb_helpers, test_sign_rejects, test_platform_info_tio_en,
