@@ -945,6 +945,7 @@ struct chain_memo {
 	char *key; /* the exact chain bytes; NULL = free slot */
 	size_t key_len;
 	unsigned long roots_id;
+	int vlek;   /* the details name the VLEK/ASVK, not the VCEK/ASK */
 	X509 *vcek; /* a reference of our own */
 	char product[32], cn[128];
 	int emulated;
@@ -984,14 +985,14 @@ static size_t lru_slot(const unsigned long *used, const int *free_slot, size_t n
 }
 
 /* A hit copies the memo into *out, with a reference to its VCEK the caller frees. */
-static int chain_memo_find(const char *pem, size_t len, const struct snp_roots *roots,
+static int chain_memo_find(const char *pem, size_t len, const struct snp_roots *roots, int vlek,
                            struct chain_memo *out)
 {
 	int hit = 0;
 	pthread_mutex_lock(&cache.mu);
 	for (size_t i = 0; i < CACHE_SLOTS && !hit; i++) {
 		struct chain_memo *m = &cache.chains[i];
-		if (m->key && m->key_len == len && m->roots_id == roots->id &&
+		if (m->key && m->key_len == len && m->roots_id == roots->id && m->vlek == vlek &&
 		    !memcmp(m->key, pem, len)) {
 			m->used = ++cache.clock;
 			*out = *m;
@@ -1011,7 +1012,10 @@ static void chain_memo_store(const char *pem, size_t len, const struct snp_roots
                              const char *product, const char *cn, int emulated,
                              const struct verdict *v)
 {
-	struct chain_memo m = {.key_len = len, .roots_id = roots->id, .emulated = emulated};
+	struct chain_memo m = {.key_len = len,
+	                       .roots_id = roots->id,
+	                       .vlek = !strcmp(v->ek, "VLEK"),
+	                       .emulated = emulated};
 	snprintf(m.product, sizeof(m.product), "%s", product);
 	snprintf(m.cn, sizeof(m.cn), "%s", cn);
 	for (int i = 0; i < 3; i++) {
@@ -1183,7 +1187,8 @@ static int verify(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
 		parse_failed = 1;
 		goto finish;
 	}
-	hit = use_cache && roots && chain_memo_find(pem, pem_len, roots, &memo);
+	hit = use_cache && roots &&
+	      chain_memo_find(pem, pem_len, roots, rep.signing_key == SNP_SIGNING_KEY_VLEK, &memo);
 	if (hit) {
 		vcek = memo.vcek;
 		snprintf(product, sizeof(product), "%s", memo.product);
