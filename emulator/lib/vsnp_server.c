@@ -98,8 +98,8 @@ static void *signer(void *arg)
 		struct conn *c = &s->conns[slot];
 		uint8_t report[SNP_REPORT_SIZE];
 		struct err e = {0};
-		if (vsnp_report_sign(s->cfg->launch, c->req + 8, c->vmpl, s->cfg->vcek, report, &e) <
-		    0) {
+		if (vsnp_report_sign(s->cfg->launch, c->req + 8, c->vmpl, s->cfg->vcek, report,
+		                     &e) < 0) {
 			set_response(c, VSNP_STATUS_INTERNAL, e.msg, strlen(e.msg));
 			c->sign_error = xstrdup(e.msg);
 		} else {
@@ -118,8 +118,8 @@ static void log_report(const struct conn *c, const char *what)
 {
 	char *rd = hex_encode(c->req + 8, 16);
 	if (c->status == VSNP_STATUS_OK)
-		log_msg(what ? LOG_WARN : LOG_INFO, "report vmpl=%u report_data=%s...%s", c->vmpl, rd,
-		        what ? what : " signed");
+		log_msg(what ? LOG_WARN : LOG_INFO, "report vmpl=%u report_data=%s...%s", c->vmpl,
+		        rd, what ? what : " signed");
 	else if (what)
 		log_warn("request: answer 0x%x not delivered%s", c->status, what);
 	free(rd);
@@ -146,8 +146,7 @@ static void conn_write(struct server *s, struct conn *c)
 	conn_close(s, c);
 }
 
-static void answer_now(struct server *s, struct conn *c, uint32_t status, const char *msg,
-                       size_t n)
+static void answer_now(struct server *s, struct conn *c, uint32_t status, const char *msg, size_t n)
 {
 	set_response(c, status, msg, n);
 	c->st = C_WRITE;
@@ -236,8 +235,8 @@ static void expire(struct server *s, double now)
 		if ((c->st != C_READ && c->st != C_WRITE) || now < c->deadline)
 			continue;
 		if (c->st == C_READ)
-			log_warn("request: short read or timeout (%zu of %d bytes), dropped", c->got,
-			         VSNP_REQ_SIZE);
+			log_warn("request: short read or timeout (%zu of %d bytes), dropped",
+			         c->got, VSNP_REQ_SIZE);
 		else
 			log_report(c, ": client stopped reading, dropped");
 		conn_close(s, c);
@@ -346,7 +345,8 @@ static int loop(struct server *s, struct err *e)
 			if (pfd[0].revents)
 				collect_done(s);
 			if (lidx >= 0 && pfd[lidx].revents && accept_some(s))
-				accept_pause_until = now_ms() + 100; /* out of descriptors: back off */
+				accept_pause_until =
+				    now_ms() + 100; /* out of descriptors: back off */
 		}
 		expire(s, now_ms());
 	}

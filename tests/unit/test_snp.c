@@ -1002,7 +1002,8 @@ static void test_sign_rejects(void)
 	inst_free(&in);
 }
 
-/* A remembered chain is used only for its exact bytes and root set: a changed one is re-verified. */
+/* A remembered chain is used only for its exact bytes and root set: a changed one is re-verified.
+ */
 static void test_chain_cache(void)
 {
 	uint8_t chip[64], raw[SNP_REPORT_SIZE], raw2[SNP_REPORT_SIZE];
@@ -1048,7 +1049,8 @@ static void test_chain_cache(void)
 	CHECK(!check_ok(c, "report_signature") && !check_ok(c, "tcb_matches_vcek"));
 	json_object_put(c);
 
-	/* One base64 character of the VCEK's signature changed: a different chain, and a bad one. */
+	/* One base64 character of the VCEK's signature changed: a different chain, and a bad one.
+	 */
 	char *bad = xstrdup(good.chain);
 	char *end = strstr(bad, "\n-----END CERTIFICATE-----");
 	CHECK(end != NULL);
@@ -1068,7 +1070,8 @@ static void test_chain_cache(void)
 	}
 	free(bad);
 
-	/* Another root set that does not trust the virtual CA: the remembered verdict is not used. */
+	/* Another root set that does not trust the virtual CA: the remembered verdict is not used.
+	 */
 	struct snp_roots *amd = snp_roots_new(1);
 	CHECK(run_cached(raw, good.chain, amd, &c, &st) < 0);
 	CHECK(!check_ok(c, "ark_trusted"));
@@ -1118,8 +1121,8 @@ static void test_chain_cache(void)
 	inst_free(&updated);
 }
 
-TESTS(test_chain_cache, test_pinned_amd_arks, test_real_milan_known_answer, test_virtual_good_report, test_tampering,
-      test_wrong_chain, test_tcb_and_chip_mismatch, test_spl_der_high_values,
-      test_report_versions_and_parse_errors, test_report_load, test_chain_load,
-      test_roots_add_rejects, test_tcb_helpers, test_sign_rejects, test_platform_info_tio_en,
-      test_vlek_detail_text)
+TESTS(test_chain_cache, test_pinned_amd_arks, test_real_milan_known_answer,
+      test_virtual_good_report, test_tampering, test_wrong_chain, test_tcb_and_chip_mismatch,
+      test_spl_der_high_values, test_report_versions_and_parse_errors, test_report_load,
+      test_chain_load, test_roots_add_rejects, test_tcb_helpers, test_sign_rejects,
+      test_platform_info_tio_en, test_vlek_detail_text)

@@ -64,9 +64,13 @@ static struct srv *srv_start(int max_conns, int timeout_ms)
 	if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(s->lfd, 128) < 0)
 		abort();
-	s->cfg = (struct vsnp_server_cfg){.listen_fd = s->lfd, .launch = &launch, .vcek = key,
-	                                  .workers = 2, .max_conns = max_conns,
-	                                  .io_timeout_ms = timeout_ms, .stop = &s->stop};
+	s->cfg = (struct vsnp_server_cfg){.listen_fd = s->lfd,
+	                                  .launch = &launch,
+	                                  .vcek = key,
+	                                  .workers = 2,
+	                                  .max_conns = max_conns,
+	                                  .io_timeout_ms = timeout_ms,
+	                                  .stop = &s->stop};
 	if (pthread_create(&s->th, NULL, srv_main, s))
 		abort();
 	return s;
@@ -147,7 +151,8 @@ static int signature_ok(const uint8_t *r)
 		br = bs = NULL;
 		int n = i2d_ECDSA_SIG(sig, &der);
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		ok = n > 0 && ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha384(), NULL, key) == 1 &&
+		ok = n > 0 && ctx &&
+		     EVP_DigestVerifyInit(ctx, NULL, EVP_sha384(), NULL, key) == 1 &&
 		     EVP_DigestVerify(ctx, der, (size_t)n, r, SNP_SIGNED_SIZE) == 1;
 		EVP_MD_CTX_free(ctx);
 	}
@@ -207,7 +212,8 @@ static void test_invalid_params(void)
 	request(req, 0, 1);
 	memcpy(req, "XSNP", 4);
 	int fd = dial(s);
-	CHECK(send_all(fd, req, sizeof(req)) == 0 && answer(fd, &st, body, sizeof(body) - 1, &n) == 0);
+	CHECK(send_all(fd, req, sizeof(req)) == 0 &&
+	      answer(fd, &st, body, sizeof(body) - 1, &n) == 0);
 	body[n] = 0;
 	CHECK_INT(st, VSNP_STATUS_INVALID_PARAM);
 	CHECK(strstr((char *)body, "bad request magic") != NULL);
@@ -215,7 +221,8 @@ static void test_invalid_params(void)
 
 	request(req, 4, 1);
 	fd = dial(s);
-	CHECK(send_all(fd, req, sizeof(req)) == 0 && answer(fd, &st, body, sizeof(body) - 1, &n) == 0);
+	CHECK(send_all(fd, req, sizeof(req)) == 0 &&
+	      answer(fd, &st, body, sizeof(body) - 1, &n) == 0);
 	body[n] = 0;
 	CHECK_INT(st, VSNP_STATUS_INVALID_PARAM);
 	CHECK_STR((char *)body, "invalid param: vmpl 4 is out of range (0..3)");
@@ -260,8 +267,9 @@ static void test_many_clients_at_once(void)
 		uint32_t st;
 		size_t n;
 		memset(want, i, sizeof(want));
-		if (answer(fd[i], &st, rep, sizeof(rep), &n) == 0 && st == 0 && n == SNP_REPORT_SIZE &&
-		    !memcmp(rep + 0x50, want, 64) && rep[0x30] == i % 4 && signature_ok(rep))
+		if (answer(fd[i], &st, rep, sizeof(rep), &n) == 0 && st == 0 &&
+		    n == SNP_REPORT_SIZE && !memcmp(rep + 0x50, want, 64) && rep[0x30] == i % 4 &&
+		    signature_ok(rep))
 			good++;
 		close(fd[i]);
 	}
@@ -308,7 +316,8 @@ static void test_clients_that_vanish(void)
 	uint8_t rep[SNP_REPORT_SIZE];
 	uint32_t st = 1;
 	size_t n = 0;
-	CHECK(send_all(fd, longer, sizeof(longer)) == 0 && answer(fd, &st, rep, sizeof(rep), &n) == 0);
+	CHECK(send_all(fd, longer, sizeof(longer)) == 0 &&
+	      answer(fd, &st, rep, sizeof(rep), &n) == 0);
 	CHECK(st == 0 && n == SNP_REPORT_SIZE && rep[0x50] == 0x77);
 	close(fd);
 	CHECK(srv_stop(s));
