@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "connstr.h"
 #include "jsonx.h"
 
 struct blob_store {
@@ -31,15 +32,27 @@ int blob_open_dir(struct blob_store **out, const char *dir, struct err *e)
 	return 0;
 }
 
-int blob_open_conn(struct blob_store **out, const char *conn, const char *container, struct err *e)
+static int open_connstr(struct blob_store **out, const struct connstr *cs, const char *container,
+                        struct err *e)
 {
 	const struct blob_ops *ops;
 	void *impl;
 	*out = NULL;
-	if (blob_azure_new_conn(conn, container, &ops, &impl, e) < 0)
+	if (blob_azure_new_conn(cs, container, &ops, &impl, e) < 0)
 		return -1;
 	*out = wrap(ops, impl);
 	return 0;
+}
+
+int blob_open_conn(struct blob_store **out, const char *conn, const char *container, struct err *e)
+{
+	struct connstr cs;
+	*out = NULL;
+	if (connstr_parse(conn, &cs, e) < 0)
+		return -1;
+	int rc = open_connstr(out, &cs, container, e);
+	connstr_free(&cs);
+	return rc;
 }
 
 int blob_open_account_url(struct blob_store **out, const char *url, struct err *e)
@@ -57,8 +70,8 @@ static int open_from_cfg(struct blob_store **out, struct err *e)
 {
 	*out = NULL;
 	if (cfg.blob_kind == BLOB_KIND_AZURE) {
-		if (*cfg.storage_conn)
-			return blob_open_conn(out, cfg.storage_conn, cfg.storage_container, e);
+		if (cfg.storage.endpoint)
+			return open_connstr(out, &cfg.storage, cfg.storage_container, e);
 		if (*cfg.storage_account_url)
 			return blob_open_account_url(out, cfg.storage_account_url, e);
 		return err_set(

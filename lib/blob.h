@@ -127,8 +127,9 @@ struct blob_ops {
 };
 int blob_dir_new(const char *dir, const struct blob_ops **ops, void **impl,
                  struct err *e) MUST_CHECK;
-int blob_azure_new_conn(const char *conn, const char *container, const struct blob_ops **ops,
-                        void **impl, struct err *e) MUST_CHECK;
+struct connstr;
+int blob_azure_new_conn(const struct connstr *conn, const char *container,
+                        const struct blob_ops **ops, void **impl, struct err *e) MUST_CHECK;
 int blob_azure_new_url(const char *url, const struct blob_ops **ops, void **impl,
                        struct err *e) MUST_CHECK;
 

@@ -29,6 +29,7 @@
 #include "blob_xml.h"
 #include "codec.h"
 #include "config.h"
+#include "connstr.h"
 #include "fetch.h"
 #include "identity.h"
 #include "jsonx.h"
@@ -37,9 +38,6 @@
 #define STORAGE_RESOURCE "https://storage.azure.com/"
 #define AZ_MAX_BLOB      (64u << 20)
 #define AZ_MAX_PAGES     10000
-#define AZ_DEVSTORE_KEY                                                                            \
-	"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-
 enum az_auth { AUTH_SAS, AUTH_KEY, AUTH_MI };
 
 struct az_store {
@@ -131,27 +129,6 @@ static int container_ok(const char *c)
 		if (!(islower((unsigned char)c[i]) || isdigit((unsigned char)c[i]) || c[i] == '-'))
 			return 0;
 	return 1;
-}
-
-static int account_ok(const char *a)
-{
-	size_t n = strlen(a);
-	if (!n || n > 64)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)a[i]))
-			return 0;
-	return 1;
-}
-
-static int sas_ok(const char *s)
-{
-	if (!*s || strlen(s) > 2048)
-		return 0;
-	for (const char *p = s; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("%&=._~+/:-,", *p))
-			return 0;
-	return strstr(s, "sig=") == s || strstr(s, "&sig=") != NULL;
 }
 
 /* The URL-decoded value of query parameter name in q, or NULL. */
@@ -705,136 +682,40 @@ static char *account_from(const char *path, const char *host)
 	return xstrndup(host, strcspn(host, ".:"));
 }
 
-#define CS "AZURE_STORAGE_CONNECTION_STRING"
-
-int blob_azure_new_conn(const char *conn, const char *container, const struct blob_ops **ops,
-                        void **impl, struct err *e)
+int blob_azure_new_conn(const struct connstr *cs, const char *container,
+                        const struct blob_ops **ops, void **impl, struct err *e)
 {
-	static const char *const keys[] = {
-	    "DefaultEndpointsProtocol", "AccountName",  "AccountKey",
-	    "SharedAccessSignature",    "BlobEndpoint", "EndpointSuffix",
-	    "UseDevelopmentStorage"};
-	char *val[NELEM(keys)] = {NULL};
-	struct az_store *a = NULL;
 	char *host = NULL, *path = NULL;
-	int rc = -1, seg = 0;
-	if (!conn || !*conn)
-		return err_set(e, ERR_UNAVAILABLE, CS " is empty");
 	if (!container || !container_ok(container))
-		return err_set(e, ERR_BAD_REQUEST,
+		return err_set(e, ERR_CONFIG,
 		               "STORAGE_CONTAINER: not a valid container name (3-63 lowercase "
 		               "letters, digits and '-')");
-	for (const char *p = conn; *p;) {
-		size_t len = strcspn(p, ";");
-		seg++;
-		const char *eq = memchr(p, '=', len);
-		const char *k = p;
-		while (k < p + len && (*k == ' ' || *k == '\t'))
-			k++;
-		if (k == p + len) {
-			/* Empty segment: "a=b;;c=d" and a trailing ';' are common. */
-		} else if (!eq) {
-			err_set(e, ERR_BAD_REQUEST, CS ": part %d is not key=value", seg);
-			goto out;
-		} else {
-			size_t kl = (size_t)(eq - k);
-			while (kl && (k[kl - 1] == ' ' || k[kl - 1] == '\t'))
-				kl--;
-			for (size_t i = 0; i < NELEM(keys); i++) {
-				if (strlen(keys[i]) != kl || strncasecmp(keys[i], k, kl))
-					continue;
-				if (val[i]) {
-					err_set(e, ERR_BAD_REQUEST, CS ": %s is given twice",
-					        keys[i]);
-					goto out;
-				}
-				val[i] = xstrndup(eq + 1, (size_t)(p + len - eq - 1));
-			}
-		}
-		p += len;
-		if (*p == ';')
-			p++;
+	struct az_store *a = xcalloc(1, sizeof(*a));
+	if (parse_url(CONNSTR_VAR, cs->endpoint, &a->endpoint, &path, &host, e) < 0) {
+		az_close(a);
+		return -1;
 	}
-	enum { K_PROTO, K_NAME, K_KEY, K_SAS, K_EP, K_SUFFIX, K_DEV };
-	if (val[K_DEV] && !strcasecmp(val[K_DEV], "true")) {
-		if (!val[K_NAME])
-			val[K_NAME] = xstrdup("devstoreaccount1");
-		if (!val[K_KEY] && !val[K_SAS])
-			val[K_KEY] = xstrdup(AZ_DEVSTORE_KEY);
-		if (!val[K_EP])
-			val[K_EP] = xstrdup("http://127.0.0.1:10000/devstoreaccount1");
-	}
-	if (val[K_NAME] && !account_ok(val[K_NAME])) {
-		err_set(e, ERR_BAD_REQUEST, CS ": AccountName must be 1-64 letters and digits");
-		goto out;
-	}
-	a = xcalloc(1, sizeof(*a));
-	char *ep_url;
-	if (val[K_EP]) {
-		ep_url = xstrdup(val[K_EP]);
-	} else {
-		if (!val[K_NAME]) {
-			err_set(e, ERR_BAD_REQUEST, CS ": needs BlobEndpoint or AccountName");
-			goto out;
-		}
-		const char *proto = val[K_PROTO] ? val[K_PROTO] : "https";
-		if (strcasecmp(proto, "https") && strcasecmp(proto, "http")) {
-			err_set(e, ERR_BAD_REQUEST, CS ": DefaultEndpointsProtocol must be https");
-			goto out;
-		}
-		ep_url = xasprintf("%s://%s.blob.%s", proto, val[K_NAME],
-		                   val[K_SUFFIX] ? val[K_SUFFIX] : "core.windows.net");
-	}
-	rc = parse_url(CS, ep_url, &a->endpoint, &path, &host, e);
-	free(ep_url);
-	if (rc < 0)
-		goto out;
-	rc = -1;
 	a->path = path;
-	path = NULL;
-	a->account = val[K_NAME] ? xstrdup(val[K_NAME]) : account_from(a->path, host);
-	if (!account_ok(a->account)) {
-		err_set(e, ERR_BAD_REQUEST, CS ": AccountName must be 1-64 letters and digits");
-		goto out;
+	a->account = cs->account ? xstrdup(cs->account) : account_from(a->path, host);
+	free(host);
+	if (!connstr_account_ok(a->account)) {
+		az_close(a);
+		return err_set(e, ERR_CONFIG,
+		               CONNSTR_VAR ": AccountName must be 1-64 letters and digits");
 	}
 	a->container = xstrdup(container);
-	if (val[K_SAS]) {
-		const char *s = val[K_SAS];
-		if (*s == '?')
-			s++;
-		if (!sas_ok(s)) {
-			err_set(e, ERR_BAD_REQUEST,
-			        CS
-			        ": SharedAccessSignature is not a SAS query string (sv=..&sig=..)");
-			goto out;
-		}
-		a->sas = xstrdup(s);
+	if (cs->auth == CONNSTR_SAS) {
+		a->sas = xstrdup(cs->sas);
 		a->auth = AUTH_SAS;
-	} else if (val[K_KEY]) {
-		if (b64_decode(val[K_KEY], strlen(val[K_KEY]), B64_STD, B64_PAD_ANY, &a->key,
-		               &a->keylen) < 0 ||
-		    !a->keylen) {
-			err_set(e, ERR_BAD_REQUEST, CS ": AccountKey is not base64");
-			goto out;
-		}
-		a->auth = AUTH_KEY;
 	} else {
-		err_set(e, ERR_BAD_REQUEST,
-		        CS ": has neither SharedAccessSignature nor AccountKey; anonymous access "
-		           "cannot write records");
-		goto out;
+		a->key = xmalloc(cs->keylen);
+		memcpy(a->key, cs->key, cs->keylen);
+		a->keylen = cs->keylen;
+		a->auth = AUTH_KEY;
 	}
 	*ops = &az_ops;
 	*impl = a;
-	a = NULL;
-	rc = 0;
-out:
-	for (size_t i = 0; i < NELEM(keys); i++)
-		free_secret_str(val[i]);
-	az_close(a);
-	free(host);
-	free(path);
-	return rc;
+	return 0;
 }
 
 int blob_azure_new_url(const char *url, const struct blob_ops **ops, void **impl, struct err *e)
@@ -868,7 +749,7 @@ int blob_azure_new_url(const char *url, const struct blob_ops **ops, void **impl
 	a->account = account_from(path, host);
 	free(host);
 	a->auth = AUTH_MI;
-	if (!account_ok(a->account)) {
+	if (!connstr_account_ok(a->account)) {
 		az_close(a);
 		return err_set(e, ERR_BAD_REQUEST,
 		               "AZURE_STORAGE_ACCOUNT_URL: no account name in it");

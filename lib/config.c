@@ -217,7 +217,9 @@ int config_load(struct config *c, struct err *e)
 	}
 	for (char *p = c->company; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
-	c->storage_conn = xstrdup(env_or("AZURE_STORAGE_CONNECTION_STRING", ""));
+	const char *conn = env_or(CONNSTR_VAR, "");
+	if (*conn && connstr_parse(conn, &c->storage, e) < 0)
+		goto fail;
 	c->storage_account_url = xstrdup(env_or("AZURE_STORAGE_ACCOUNT_URL", ""));
 	c->container_image = xstrdup(env_or("CONTAINER_IMAGE", ""));
 	c->virtual_socket = xstrdup(env_or("SNP_VIRTUAL_SOCKET", ""));
@@ -263,7 +265,7 @@ int config_load(struct config *c, struct err *e)
 		goto fail;
 	}
 	{
-		const char *def = *c->storage_conn || *c->storage_account_url ? "azure" : "dir";
+		const char *def = c->storage.endpoint || *c->storage_account_url ? "azure" : "dir";
 		if (parse_choice("BLOB_BACKEND", env_or("BLOB_BACKEND", def), blob_kinds, 2,
 		                 &choice, e) < 0)
 			goto fail;
@@ -296,7 +298,7 @@ void config_free(struct config *c)
 	free(c->other_company);
 	free(c->other_key_name);
 	free(c->resource_group);
-	free_secret_str(c->storage_conn);
+	connstr_free(&c->storage);
 	free(c->storage_account_url);
 	free(c->storage_container);
 	free(c->blob_dir);

@@ -16,6 +16,7 @@
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include "connstr.h"
 #include "err.h"
 #include "log.h"
 
@@ -47,7 +48,7 @@ struct config {
 	char *resource_group;        /* RESOURCE_GROUP_NAME */
 	enum blob_kind blob_kind;    /* BLOB_BACKEND: dir | azure */
 	char *blob_dir;              /* BLOB_DIR (dir store; "" = STATE_DIR/blobs) */
-	char *storage_conn;          /* AZURE_STORAGE_CONNECTION_STRING (secret) */
+	struct connstr storage;      /* AZURE_STORAGE_CONNECTION_STRING, parsed (secrets inside) */
 	char *storage_account_url;   /* AZURE_STORAGE_ACCOUNT_URL (managed identity) */
 	char *storage_container;     /* STORAGE_CONTAINER, default privateappdata */
 	int blob_create_container;   /* BLOB_CREATE_CONTAINER=1 */
