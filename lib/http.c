@@ -22,49 +22,6 @@ struct http_resp {
 	struct buf body;
 };
 
-static const char *status_text(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 201:
-		return "Created";
-	case 204:
-		return "No Content";
-	case 400:
-		return "Bad Request";
-	case 401:
-		return "Unauthorized";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 409:
-		return "Conflict";
-	case 411:
-		return "Length Required";
-	case 412:
-		return "Precondition Failed";
-	case 413:
-		return "Payload Too Large";
-	case 415:
-		return "Unsupported Media Type";
-	case 422:
-		return "Unprocessable Entity";
-	case 500:
-		return "Internal Server Error";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	case 504:
-		return "Gateway Timeout";
-	}
-	return "Unknown";
-}
-
 static const char *env_in(char **envp, const char *name)
 {
 	size_t n = strlen(name);
@@ -600,7 +557,7 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 
 	struct buf head;
 	buf_init(&head);
-	buf_appendf(&head, "Status: %d %s\r\n", rs.status, status_text(rs.status));
+	buf_appendf(&head, "Status: %d %s\r\n", rs.status, http_reason_phrase(rs.status));
 	buf_append(&head, rs.headers.p, rs.headers.len);
 	buf_appendf(&head,
 	            "Content-Length: %zu\r\nCache-Control: no-store\r\n"

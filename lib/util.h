@@ -56,6 +56,9 @@ int write_file_atomic(const char *path, const void *data, size_t n, int mode) MU
 /* Parse a decimal unsigned integer in [min,max]; the whole string must match. */
 int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out) MUST_CHECK;
 
+/* The standard reason phrase of an HTTP status ("Service Unavailable"), or "" if unknown. */
+const char *http_reason_phrase(long status);
+
 /* Seconds since the epoch, and a monotonic clock in milliseconds. */
 long long now_unix(void);
 double now_ms(void);
