@@ -92,9 +92,11 @@ for (const inst of INSTANCES) {
     assert.match(data.ciphertext, /^[A-Za-z0-9+/]+={0,2}$/, 'standard base64, as the original');
     assert.equal(data.ciphertext_length, 256, 'bytes of RSA-2048 ciphertext');
     assert.equal(Buffer.from(data.ciphertext, 'base64').length, data.ciphertext_length);
+    assert.equal(data.ciphertext_base64_length, data.ciphertext.length, 'the other number, 344');
     const d = await page(inst, '/decrypt', { method: 'POST', body: { ciphertext: data.ciphertext } });
     assert.equal(d.data.status, 'success');
     assert.equal(d.data.plaintext, 'Hello from the original page');
+    assert.equal(d.data.ciphertext_length, 256);
   });
 }
 
