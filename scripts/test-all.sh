@@ -67,7 +67,7 @@ if [ -z "$only" ] || [ "$only" = suites ]; then
 fi
 
 if [ -z "$only" ] || [ "$only" = stack ]; then
-	echo "== local stack (HTTP and browser suites)"
+	echo "== local stack (HTTP, browser and compatibility suites)"
 	port=${TEST_DEMO_PORT:-18000}
 	state=$(mktemp -d /tmp/demo-stack.XXXXXX)
 	DEMO_PORT=$port DEMO_STATE_DIR=$state "$repo/scripts/run-local.sh" >"$logdir/stack.log" 2>&1 &
