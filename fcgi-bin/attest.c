@@ -103,7 +103,7 @@ static void attest_maa(struct http_req *rq, struct http_resp *rs)
 		http_send_err(rs, &e, NULL);
 	} else if (rt = runtime_of(&f, "attest", &n), attest_token_verified(rt, n, &r, &e) < 0) {
 		err_wrap(&e, "Attestation failed");
-		http_send_err(rs, &e, NULL);
+		http_send_err(rs, &e, noted(json_object_new_object(), &f));
 	} else {
 		http_send_json(rs, 200, noted(maa_json(&r, rt, n), &f));
 	}

@@ -120,7 +120,8 @@ static struct json_object *imported_json(struct blob_store *s, const char *compa
 	jsonx_add_str(o, "source_file", r->source_file);
 	jsonx_add_int(o, "records_added", (long long)r->added);
 	jsonx_add_int(o, "total_records", r->total);
-	jsonx_add_str(o, "destination", url);
+	jsonx_add_str(o, "destination", blob); /* the original's: the blob's name */
+	jsonx_add_str(o, "destination_url", url);
 	jsonx_add_str(o, "blob_name", blob);
 	jsonx_add_str(o, "note",
 	              "Every name and phone was encrypted inside this instance with the "

@@ -118,13 +118,14 @@ static struct json_object *release_json(EVP_PKEY *key, struct json_object *facts
 	return o;
 }
 
-/* Context a failed release adds to the outcome envelope. */
+/* Context a failed release adds to the outcome envelope (the original page shows all three). */
 static struct json_object *release_context(const struct endpoint *akv, const char *key,
                                            struct json_object *facts)
 {
 	struct json_object *x = json_object_new_object();
+	jsonx_add_str(x, "maa_endpoint", host_or(&cfg.maa, "(not configured)"));
 	jsonx_add_str(x, "akv_endpoint", host_or(akv, "(not configured)"));
-	jsonx_add_str(x, "key_name", key);
+	jsonx_add_str(x, "key_name", key && *key ? key : "(not configured)");
 	jsonx_add(x, "timing_ms", member(facts, "timing"));
 	return x;
 }
@@ -136,12 +137,14 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	EVP_PKEY *key = NULL;
 	struct json_object *facts = NULL;
 	err_clear(&e);
-	if (http_form_read(rq, release_fields, NELEM(release_fields), &f, &e) < 0 ||
-	    keyrelease_configured(0, &e) < 0) {
+	if (http_form_read(rq, release_fields, NELEM(release_fields), &f, &e) < 0) {
 		http_send_err(rs, &e, NULL);
-	} else if (keyrelease_release(&cfg.akv, cfg.key_name, &key, &facts, &e) < 0 ||
+	} else if (keyrelease_configured(0, &e) < 0 ||
+	           keyrelease_release(&cfg.akv, cfg.key_name, &key, &facts, &e) < 0 ||
 	           custody_store(key, facts, &e) < 0) {
-		http_send_err(rs, &e, release_context(&cfg.akv, cfg.key_name, facts));
+		struct json_object *x = release_context(&cfg.akv, cfg.key_name, facts);
+		note_choices(x, &f);
+		http_send_err(rs, &e, x);
 	} else {
 		struct json_object *o = release_json(key, facts);
 		note_choices(o, &f);
@@ -150,6 +153,20 @@ static void release(struct http_req *rq, struct http_resp *rs)
 	EVP_PKEY_free(key);
 	json_object_put(facts);
 	http_form_free(&f);
+}
+
+/* Who tried which key, under the original server's names and the original page's. */
+static void add_attempt(struct json_object *o)
+{
+	char *ours = title_case(cfg.company), *theirs = title_case(cfg.other_company);
+	jsonx_add_str(o, "our_company", ours);
+	jsonx_add_str(o, "other_company", theirs);
+	jsonx_add_str(o, "other_key_name", cfg.other_key_name);
+	jsonx_add_str(o, "attempted_key", cfg.other_key_name);
+	jsonx_add_str(o, "attempted_keyvault", cfg.other_akv.host);
+	jsonx_add_str(o, "attempted_akv", cfg.other_akv.host);
+	free(ours);
+	free(theirs);
 }
 
 static struct json_object *other_json(int released)
@@ -163,12 +180,7 @@ static struct json_object *other_json(int released)
 	                   : xasprintf("Access denied: %s cannot release %s's key '%s'", ours,
 	                               theirs, cfg.other_key_name);
 	jsonx_add_str(o, "message", m);
-	jsonx_add_str(o, "our_company", ours);
-	jsonx_add_str(o, "other_company", theirs);
-	jsonx_add_str(o, "other_key_name", cfg.other_key_name);
-	jsonx_add_str(o, "attempted_key", cfg.other_key_name);
-	jsonx_add_str(o, "attempted_keyvault", cfg.other_akv.host);
-	jsonx_add_str(o, "attempted_akv", cfg.other_akv.host);
+	add_attempt(o);
 	free(m);
 	free(ours);
 	free(theirs);
@@ -213,7 +225,9 @@ static void release_other(struct http_req *rq, struct http_resp *rs)
 		          cfg.other_company, cfg.company);
 		http_send_json(rs, 200, other_json(1));
 	} else if (e.code == ERR_UNAVAILABLE || e.code == ERR_TIMEOUT) {
-		http_send_err(rs, &e, release_context(&cfg.other_akv, cfg.other_key_name, facts));
+		struct json_object *x = release_context(&cfg.other_akv, cfg.other_key_name, facts);
+		add_attempt(x);
+		http_send_err(rs, &e, x);
 	} else {
 		http_send_json(rs, 200, denied_json(&e));
 	}

@@ -102,7 +102,11 @@ int blob_ensure_container(struct blob_store *s, struct err *e) MUST_CHECK;
  * is_expired, is_expiring_soon}, or {error}).  Caller owns the object.
  */
 struct json_object *blob_describe(struct blob_store *s);
-/* URL (or file path) of one blob without any credential; caller frees. */
+/*
+ * URL of one blob without any credential; caller frees.  Azure:
+ * <account URL>/<container>/<name>; dir: /storage/download/<name>, the path
+ * at which each instance serves it (relative to the instance).
+ */
 char *blob_public_url(struct blob_store *s, const char *name);
 
 /* Ask list calls for at most n entries per page (0 = service default); for tests. */

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fetch.h"
 #include "jsonx.h"
 
 #define DIR_MAX_BLOB  (64u << 20)
@@ -528,10 +529,31 @@ static void dir_describe(void *impl, struct json_object *o)
 	free(url);
 }
 
+/*
+ * A directory has no URL of its own, and a file:// path would name this
+ * machine's layout and open nothing in a browser.  Every instance sharing the
+ * directory serves the blob at /storage/download/<name> (the storage
+ * program), so that path, relative to the instance, is the honest URL: the
+ * original page's link works, and a script resolves it against the instance.
+ */
 static char *dir_public_url(void *impl, const char *name)
 {
-	struct dir_store *d = impl;
-	return xasprintf("file://%s/%s", d->root, name);
+	(void)impl;
+	struct buf b;
+	buf_init(&b);
+	buf_appendf(&b, "/storage/download/");
+	/* Checked names need no escaping, but a listed file may have any name. */
+	for (const char *seg = name;;) {
+		size_t n = strcspn(seg, "/");
+		char *part = xstrndup(seg, n), *esc = fetch_escape(part);
+		buf_appendf(&b, "%s%s", esc, seg[n] ? "/" : "");
+		free(part);
+		free(esc);
+		if (!seg[n])
+			break;
+		seg += n + 1;
+	}
+	return buf_steal(&b, NULL);
 }
 
 static void dir_close(void *impl)

@@ -163,17 +163,65 @@ struct json_object *platform_app_checksums(void)
 	return json_object_get(sums);
 }
 
-struct json_object *platform_skr_binary(void)
+/* MD5 and SHA-256 of a file read in chunks (the sidecar binary is tens of MB); -1 if unreadable. */
+static int stream_digests(FILE *f, char **md5, char **sha256)
+{
+	EVP_MD_CTX *c[2] = {EVP_MD_CTX_new(), EVP_MD_CTX_new()};
+	const EVP_MD *md[2] = {EVP_md5(), EVP_sha256()};
+	int ok = c[0] && c[1];
+	for (int i = 0; ok && i < 2; i++)
+		ok = EVP_DigestInit_ex(c[i], md[i], NULL) == 1;
+	unsigned char chunk[65536];
+	size_t n;
+	while (ok && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		ok = EVP_DigestUpdate(c[0], chunk, n) == 1 && EVP_DigestUpdate(c[1], chunk, n) == 1;
+	ok = ok && !ferror(f);
+	char **out[2] = {md5, sha256};
+	for (int i = 0; i < 2; i++) {
+		unsigned char d[EVP_MAX_MD_SIZE];
+		unsigned int len = 0;
+		*out[i] = ok && EVP_DigestFinal_ex(c[i], d, &len) == 1 ? hex_encode(d, len) : NULL;
+		EVP_MD_CTX_free(c[i]);
+	}
+	if (*md5 && *sha256)
+		return 0;
+	free(*md5);
+	free(*sha256);
+	*md5 = *sha256 = NULL;
+	return -1;
+}
+
+struct json_object *platform_skr_binary_at(const char *path)
 {
 	struct json_object *skr = json_object_new_object();
 	struct stat st;
-	if (stat(SKR_BINARY, &st) == 0) {
-		jsonx_add_str(skr, "path", SKR_BINARY);
+	FILE *f = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
+	char *md5 = NULL, *sha256 = NULL;
+	if (f && stream_digests(f, &md5, &sha256) == 0) {
+		jsonx_add_str(skr, "path", path);
+		jsonx_add_str(skr, "md5", md5);
+		jsonx_add_str(skr, "sha256", sha256);
 		jsonx_add_int(skr, "size_bytes", (long long)st.st_size);
+		jsonx_add_bool(skr, "executable", access(path, X_OK) == 0);
 	} else {
-		jsonx_add_str(skr, "error", "SKR sidecar binary not present at " SKR_BINARY);
+		char *m = xasprintf("SKR sidecar binary not present at %s", path);
+		jsonx_add_str(skr, "error", m);
+		free(m);
 	}
+	if (f)
+		fclose(f);
+	free(md5);
+	free(sha256);
 	return skr;
+}
+
+struct json_object *platform_skr_binary(void)
+{
+	/* Hashed once per process, as the programs' own files are. */
+	static struct json_object *skr;
+	if (!skr)
+		skr = platform_skr_binary_at(SKR_BINARY);
+	return json_object_get(skr);
 }
 
 static struct json_object *native_status(void)

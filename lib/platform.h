@@ -21,8 +21,15 @@ struct json_object *platform_os_release(void);
 /* {"fcgi-bin/<file>": {md5, sha256, size_bytes}, "www/<file>": ...} for the installed
  * programs and page (hashed once per process: an upgrade restarts the programs). */
 struct json_object *platform_app_checksums(void);
-/* {path, size_bytes} of the SKR sidecar binary, or {error}. */
+/*
+ * The SKR sidecar binary as the original page's "SKR Binary" table reads it:
+ * {path, md5, sha256, size_bytes, executable}, or {error} when there is no
+ * readable file (hashed once per process).  No "version": the original ran the
+ * binary for it, and this program executes nothing.
+ */
 struct json_object *platform_skr_binary(void);
+/* The same facts for the file at path (uncached; for tests). */
+struct json_object *platform_skr_binary_at(const char *path);
 /*
  * How this instance attests, in the original's skr_status shape {running, reason,
  * explanation, solution, technical_detail} plus mode ("native" or "sidecar"):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every test: C unit tests (ASan+UBSan), standalone suites (tests/*/run.sh), then start the
-# local stack once and run the HTTP and browser suites against it.  Prints one summary line
-# "N passed, N failed" at the end and exits non-zero if anything failed.
+# local stack once and run the HTTP, browser and drop-in compatibility suites against it.  Prints
+# one summary line "N passed, N failed" at the end and exits non-zero if anything failed.
 #   scripts/test-all.sh [--only unit|suites|stack] UNIT_BINARIES...
 set -uo pipefail
 
@@ -67,7 +67,7 @@ if [ -z "$only" ] || [ "$only" = suites ]; then
 fi
 
 if [ -z "$only" ] || [ "$only" = stack ]; then
-	echo "== local stack (HTTP and browser suites)"
+	echo "== local stack (HTTP, browser and compatibility suites)"
 	port=${TEST_DEMO_PORT:-18000}
 	state=$(mktemp -d /tmp/demo-stack.XXXXXX)
 	DEMO_PORT=$port DEMO_STATE_DIR=$state "$repo/scripts/run-local.sh" >"$logdir/stack.log" 2>&1 &
@@ -83,7 +83,7 @@ if [ -z "$only" ] || [ "$only" = stack ]; then
 	else
 		# One file at a time (they share the stack), each in its own `node --test`: that works
 		# on every Node with a test runner, Debian 12's Node 18 included.
-		for suite in http browser; do
+		for suite in http browser compat; do
 			for f in $(find "$repo/tests/$suite" -maxdepth 1 -name '*.test.mjs' 2>/dev/null | sort); do
 				run_suite "$suite/$(basename "$f" .test.mjs)" env DEMO_PORT="$port" \
 					DEMO_STATE_DIR="$state" ARTIFACTS_DIR="$repo/test-artifacts" node --test "$f"

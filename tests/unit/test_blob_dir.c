@@ -151,6 +151,13 @@ static void test_names_and_listing(void)
 	CHECK_STR(jsonx_str(d, "auth_method"), "Local directory");
 	CHECK_STR(jsonx_str(d, "backend"), "dir");
 	json_object_put(d);
+	/* A directory has no URL: a blob's is where the instances serve it. */
+	char *u = blob_public_url(s, "dir/a/one.json");
+	CHECK_STR(u, "/storage/download/dir/a/one.json");
+	free(u);
+	u = blob_public_url(s, "odd name/x?.json");
+	CHECK_STR(u, "/storage/download/odd%20name/x%3F.json");
+	free(u);
 	blob_close(s);
 }
 
