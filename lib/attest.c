@@ -89,11 +89,7 @@ static int native_token(const uint8_t *runtime, size_t n, char **jwt, const char
 
 /* ---- sidecar: Microsoft's SKR sidecar on loopback ---- */
 
-/*
- * In auto mode the sidecar is the fallback when no device exists; if it is
- * not there either, the real story is "no TEE": say that.
- */
-static int sidecar_failed(struct err *e)
+int attest_sidecar_failed(struct err *e)
 {
 	if (cfg.backend == BACKEND_AUTO && e->code == ERR_UNAVAILABLE && !e->upstream_status) {
 		err_wrap(e, "no SEV-SNP device (/dev/sev-guest, /dev/sev) and no SKR sidecar");
@@ -109,7 +105,7 @@ static int sidecar_raw(const uint8_t *runtime, size_t n, uint8_t report[SNP_REPO
 	*source = "sidecar";
 	int rc = sidecar_attest_raw(runtime, n, report, e);
 	t->report_ms = now_ms() - t0;
-	return rc < 0 ? sidecar_failed(e) : 0;
+	return rc < 0 ? attest_sidecar_failed(e) : 0;
 }
 
 static int sidecar_token(const uint8_t *runtime, size_t n, char **jwt, const char **source,
@@ -119,7 +115,7 @@ static int sidecar_token(const uint8_t *runtime, size_t n, char **jwt, const cha
 	*source = "sidecar";
 	int rc = sidecar_attest_maa(cfg.maa.host, runtime, n, jwt, e);
 	t->maa_ms = now_ms() - t0;
-	return rc < 0 ? sidecar_failed(e) : 0;
+	return rc < 0 ? attest_sidecar_failed(e) : 0;
 }
 
 static const struct backend backends[] = {

@@ -67,6 +67,13 @@ int attest_token_verified(const uint8_t *runtime, size_t n, struct attest_token_
                           struct err *e) MUST_CHECK;
 void attest_token_result_free(struct attest_token_result *r);
 
+/*
+ * After a failed call to the SKR sidecar: in auto mode the sidecar is only the
+ * fallback for a missing device, so if it is not there either the failure is
+ * "no TEE" (ERR_UNAVAILABLE at STAGE_EVIDENCE).  Returns -1.
+ */
+int attest_sidecar_failed(struct err *e);
+
 /* Just the token for runtime (key release); caller frees *jwt. */
 int attest_token(const uint8_t *runtime, size_t n, char **jwt, const char **source,
                  struct attest_timing *t, struct err *e) MUST_CHECK;

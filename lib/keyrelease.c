@@ -293,7 +293,7 @@ static int release_sidecar(const struct endpoint *akv, const char *key_name, EVP
 	char *jwk = NULL;
 	if (sidecar_key_release(cfg.maa.host, akv->host, key_name, &jwk, e) < 0) {
 		jsonx_add(facts, "timing", timing_obj(0, 0, now_ms() - t0, 0, now_ms() - t0));
-		return -1;
+		return attest_sidecar_failed(e);
 	}
 	double t1 = now_ms();
 	*key = jwkpriv_to_pkey(jwk, e);
