@@ -25,10 +25,10 @@ fi
 # clang-tidy with the root .clang-tidy (its comment says which checks and why), one file per
 # process on every core: about half a minute on two.
 if command -v clang-tidy >/dev/null; then
-	out=$(printf '%s\n' lib/*.c | xargs -P "$(nproc 2>/dev/null || echo 2)" -n 1 \
-		clang-tidy --quiet -- -std=c11 -D_GNU_SOURCE -Ilib -Iemulator/lib 2>&1)
+	out=$(printf '%s\n' lib/*.c | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} \
+		clang-tidy --quiet {} -- -std=c11 -D_GNU_SOURCE -Ilib -Iemulator/lib 2>&1)
 	rc=$?
-	check "clang-tidy: lib/ clean" "$rc" "$(echo "$out" | grep -E 'warning:|error:' | head -20)"
+	check "clang-tidy: lib/ clean" "$rc" "$(echo "$out" | grep -iE 'warning:|error' | head -20)"
 else
 	check "clang-tidy is installed (scripts/deps.sh installs it)" 1 "clang-tidy not found"
 fi
