@@ -44,6 +44,7 @@ static struct {
 	int started;
 	int lfd, wake[2];
 	char url[64];
+	int port;
 	const struct fx_exchange *script; /* guarded by lock */
 	size_t nscript;
 	struct fx_request *req[FX_MAX_REQUESTS];
@@ -414,6 +415,7 @@ void fx_start(void)
 	if (listen(fx.lfd, 16) != 0 || pipe(fx.wake) != 0)
 		die("fixture: listen");
 	snprintf(fx.url, sizeof(fx.url), "http://127.0.0.1:%d", port);
+	fx.port = port;
 	for (size_t i = 0; i < FX_MAX_CONNS; i++)
 		fx.conns[i].fd = -1;
 	if (pthread_create(&fx.thread, NULL, serve, NULL) != 0)
@@ -426,6 +428,12 @@ const char *fx_url(void)
 {
 	fx_start();
 	return fx.url;
+}
+
+int fx_port(void)
+{
+	fx_start();
+	return fx.port;
 }
 
 char *fx_refused_url(void)
@@ -571,10 +579,15 @@ int fx_match(const struct fx_request *r, const struct fx_want *w, char *why, siz
 
 int fx_verify(char *why, size_t n)
 {
+	return fx_verify_within(3000, why, n);
+}
+
+int fx_verify_within(int settle_ms, char *why, size_t n)
+{
 	pthread_mutex_lock(&fx.lock);
 	size_t scripted = fx.nscript;
 	pthread_mutex_unlock(&fx.lock);
-	(void)fx_wait_requests(scripted, 3000);
+	(void)fx_wait_requests(scripted, settle_ms);
 	pthread_mutex_lock(&fx.lock);
 	int ok = 1;
 	size_t got = fx.nreq + fx.dropped;

@@ -109,6 +109,7 @@ struct fx_result {
 /* Start the server (once per process); its base URL "http://127.0.0.1:<port>". */
 void fx_start(void);
 const char *fx_url(void);
+int fx_port(void);
 /* A loopback URL nobody listens on (a port bound and closed again); caller frees. */
 char *fx_refused_url(void);
 /* Stop the server, close every connection, free what it recorded. */
@@ -127,10 +128,14 @@ const char *fx_header(const struct fx_request *r, const char *name);
 
 /* 1 if r is what w expects, else 0 and why. */
 int fx_match(const struct fx_request *r, const struct fx_want *w, char *why, size_t n);
-/* 1 if the server read exactly one request per scripted exchange, each as expected.
- * Waits (on the condition variable, at most 3 s) for scripted requests not yet read:
- * a client that timed out may return before the server has read what it sent. */
+/*
+ * 1 if the server read exactly one request per scripted exchange, each as expected.
+ * Waits first (on the condition variable, at most settle_ms; fx_verify: 3 s) for
+ * scripted requests not read yet: a client that timed out may have returned before the
+ * server read what it sent.
+ */
 int fx_verify(char *why, size_t n);
+int fx_verify_within(int settle_ms, char *why, size_t n);
 /* 1 if a call's rc and e are what want says, else 0 and why. */
 int fx_result_check(int rc, const struct err *e, const struct fx_result *want, char *why, size_t n);
 
