@@ -42,6 +42,8 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 SAN_LIB_OBJ := $(LIB_SRC:%.c=$(SAN_BUILD)/%.o)
 SAN_EMU_OBJ := $(EMU_SRC:%.c=$(SAN_BUILD)/%.o)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(SAN_BUILD)/tests/%,$(UNIT_SRC))
+# Linked into every unit test: the fixture server for the outbound-call tests (fixture.h).
+UNIT_HELPER_OBJ := $(SAN_BUILD)/tests/unit/fixture.o
 
 .SECONDARY:
 .PHONY: all run test unit-test deps install clean distclean bench fuzz
@@ -70,7 +72,9 @@ $(SAN_BUILD)/%.o: %.c $(wildcard lib/*.h emulator/lib/*.h)
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  CC(san) $<"
 	$(Q)$(CC) $(CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) -Iemulator/lib -Itests/unit -c -o $@ $<
-$(SAN_BUILD)/tests/%: $(SAN_BUILD)/tests/unit/%.o $(SAN_LIB_OBJ) $(SAN_EMU_OBJ)
+# Test objects also depend on the test headers (testlib.h, fixture.h).
+$(UNIT_BINS:$(SAN_BUILD)/tests/%=$(SAN_BUILD)/tests/unit/%.o) $(UNIT_HELPER_OBJ): $(wildcard tests/unit/*.h)
+$(SAN_BUILD)/tests/%: $(SAN_BUILD)/tests/unit/%.o $(UNIT_HELPER_OBJ) $(SAN_LIB_OBJ) $(SAN_EMU_OBJ)
 	@mkdir -p $(dir $@)
 	@[ "$(V)" != 0 ] || echo "  LD(san) $@"
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)

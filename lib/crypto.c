@@ -303,8 +303,9 @@ static int crypto_decrypt_do(EVP_PKEY *key, const char *text, uint8_t **pt, size
 		               "\"%s...\" (envelope)",
 		               CRYPTO_ENVELOPE_PREFIX);
 	int rc;
+	/* Another key size is another key: the same answer as a failed decryption, on purpose.
+	 * NOLINTNEXTLINE(bugprone-branch-clone) */
 	if (len != k) {
-		/* Another key size is another key. */
 		rc = bad_ciphertext(e);
 	} else if (oaep_decrypt(key, ct, k, pt, n) < 0) {
 		rc = bad_ciphertext(e);

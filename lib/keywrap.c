@@ -68,14 +68,14 @@ static int kwp(int enc, const uint8_t *kek, size_t keklen, const uint8_t *in, si
 		     EVP_CipherFinal_ex(ctx, buf + l1, &l2) == 1;
 		EVP_CIPHER_CTX_free(ctx);
 	}
-	if (!ok || (size_t)(l1 + l2) > cap) {
+	if (!ok || (size_t)l1 + (size_t)l2 > cap) {
 		wipe(buf, cap);
 		free(buf);
 		ERR_clear_error();
 		return -1;
 	}
 	*out = buf;
-	*outlen = (size_t)(l1 + l2);
+	*outlen = (size_t)l1 + (size_t)l2;
 	return 0;
 }
 
@@ -144,6 +144,8 @@ int keywrap_wrap(EVP_PKEY *rsa_pub, enum keywrap_alg a, const uint8_t *key, size
 	if (keywrap_aes_kwp_wrap(kek, sizeof(kek), key, n, &kw, &kwlen, e) < 0)
 		goto done;
 	res = xrealloc(res, modlen + kwlen);
+	/* keywrap_aes_kwp_wrap set kw: it fails only through err_set(), always -1.
+	 * NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 	memcpy(res + modlen, kw, kwlen);
 	*out = res;
 	*outlen = modlen + kwlen;

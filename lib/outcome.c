@@ -396,9 +396,8 @@ static char *tail_file(const char *path, int lines)
 	long size = 0;
 	if (fseek(f, 0, SEEK_END) == 0)
 		size = ftell(f);
-	long start = size > MAXB ? size - MAXB : 0;
-	if (fseek(f, start, SEEK_SET) != 0)
-		start = 0;
+	/* A stream that cannot seek is read from where it is. */
+	(void)fseek(f, size > MAXB ? size - MAXB : 0, SEEK_SET);
 	size_t n = fread(buf, 1, MAXB, f);
 	fclose(f);
 	buf[n] = '\0';

@@ -547,7 +547,7 @@ static void eval_condition(struct json_object *o, struct json_object *claims,
 		}
 	}
 	jsonx_add_str(rep, "claim", name);
-	jsonx_add_str(rep, "operator", ops[op]);
+	jsonx_add_str(rep, "operator", op < OP_NONE ? ops[op] : "");
 	jsonx_add(rep, "expected", json_object_get(want));
 	jsonx_add(rep, "actual", found ? json_object_get(have) : NULL);
 	jsonx_add_bool(rep, "satisfied", r->sat);

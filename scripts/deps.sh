@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is present.  `deps.sh test` also checks the test tools.
 set -eu
 
-APT_PACKAGES="build-essential clang pkg-config lighttpd supervisor libfcgi-dev libssl-dev
+APT_PACKAGES="build-essential clang clang-tidy pkg-config lighttpd supervisor libfcgi-dev libssl-dev
 libcurl4-openssl-dev libjson-c-dev libexpat1-dev curl openssl nodejs npm chromium shellcheck jq
 wrk cppcheck python3-azure apache2 nginx fcgiwrap spawn-fcgi"
 # Web servers the drop-in suite (tests/dropin) runs the programs under.  It starts its own, on

@@ -1,7 +1,8 @@
 /*
  * Azure backend configuration, offline: connection-string and account-URL parsing,
  * what /storage/config shows (never a secret), SAS expiry.  Requests themselves are
- * tested against Azurite by tests/blob/run.sh.
+ * tested against scripted answers by test_blob_rest.c and against Azurite by
+ * tests/blob/run.sh.
  */
 #include <stdlib.h>
 

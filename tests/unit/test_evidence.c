@@ -1,7 +1,8 @@
 /*
- * Evidence providers (virtual SEV-SNP socket client, provider selection),
- * the THIM certificate source and the SKR sidecar client, each against a
- * one-shot server in a forked child.
+ * Evidence providers (virtual SEV-SNP socket client, provider selection, against a
+ * one-shot stand-in of the virtual host's binary protocol in a forked child), the
+ * THIM certificate source, and the SKR sidecar client; THIM's IMDS call and the
+ * sidecar's calls run against scripted HTTP answers (fixture.h).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include "codec.h"
 #include "config.h"
 #include "evidence.h"
+#include "fixture.h"
 #include "jsonx.h"
 #include "sidecar.h"
 #include "testlib.h"
@@ -462,6 +464,104 @@ static void test_thim_security_context_and_imds(void)
 	reload();
 }
 
+/* ---- THIM from IMDS, against scripted answers (fixture.h) ---- */
+
+#define THIM_REQ                                                                                   \
+	{                                                                                          \
+		.method = "GET", .target = "/metadata/THIM/amd/certification",                     \
+		.headers = {"Metadata: true", "!Authorization"}, .body = ""                        \
+	}
+
+struct thim_case {
+	const char *name;
+	struct fx_exchange ex[1];
+	int refused;
+	struct fx_result want; /* after attest.c's err_in(STAGE_CERTS) */
+	const char *tcbm;
+};
+
+#define CERTS_ERR(c, st, ...)                                                                      \
+	{                                                                                          \
+		.rc = -1, .code = (c), .stage = STAGE_CERTS, .upstream = (st), .http = 503,        \
+		__VA_ARGS__                                                                        \
+	}
+
+static const struct thim_case thim_cases[] = {
+    {"200",
+     {{THIM_REQ, {200, {"Content-Type: application/json"}, thim_json}}},
+     .tcbm = "7308000000000003"},
+    {"200 chunked", {{THIM_REQ, {200, {0}, thim_json, 0, FX_CHUNKED}}}, .tcbm = "7308000000000003"},
+    {"404: not a confidential host",
+     {{THIM_REQ, {404, {0}, "{\"error\":\"not_found\"}"}}},
+     .want = CERTS_ERR(ERR_UNAVAILABLE, 404, .msg = "answered 404")},
+    {"500",
+     {{THIM_REQ, {500, {0}, "oops"}}},
+     .want = CERTS_ERR(ERR_UPSTREAM, 500, .msg = "/metadata/THIM/amd/certification answered 500",
+                       .not_msg = "oops")},
+    /* jsonx_parse's code for text that is not JSON, passed through. */
+    {"200 not JSON",
+     {{THIM_REQ, {200, {0}, "{\"vcekCert\":"}}},
+     .want = CERTS_ERR(ERR_BAD_REQUEST, -1, .msg = "THIM certificate JSON")},
+    {"200 without vcekCert",
+     {{THIM_REQ, {200, {0}, "{\"tcbm\":\"01\"}"}}},
+     .want = CERTS_ERR(ERR_UPSTREAM, -1, .msg = "has no vcekCert")},
+    /* Bounded: today by THIM's own 10 s, whatever HTTP_TIMEOUT_SECONDS says. */
+    {"no answer",
+     {{THIM_REQ, {.action = FX_HANG}}},
+     .want = CERTS_ERR(ERR_TIMEOUT, -1, .msg = "no answer from")},
+    {"answer cut short",
+     {{THIM_REQ, {200, {0}, thim_json, 0, FX_TRUNCATE}}},
+     .want = CERTS_ERR(ERR_UNAVAILABLE, -1, .msg = "partial")},
+    {"connection refused", .refused = 1,
+     .want = CERTS_ERR(ERR_UNAVAILABLE, -1, .msg = "/metadata/THIM/amd/certification")},
+};
+
+static void test_thim_from_imds(void)
+{
+	setup_dir();
+	char empty[160];
+	snprintf(empty, sizeof(empty), "%s/empty-ctx2", tmpdir);
+	mkdir(empty, 0700);
+	unsetenv("UVM_HOST_AMD_CERTIFICATE");
+	setenv("UVM_SECURITY_CONTEXT_DIR", empty, 1);
+	setenv("HTTP_TIMEOUT_SECONDS", "1", 1);
+	for (size_t i = 0; i < NELEM(thim_cases); i++) {
+		const struct thim_case *c = &thim_cases[i];
+		fx_script(c->ex, NELEM(c->ex));
+		char *url = c->refused ? fx_refused_url() : xstrdup(fx_url());
+		setenv("IMDS_ENDPOINT", url, 1);
+		reload();
+		thim_reset();
+		char *pem = (char *)1, *tcbm = (char *)1;
+		const char *src = "x";
+		struct err e;
+		err_clear(&e);
+		int rc = thim_chain(&pem, &tcbm, &src, &e);
+		if (rc < 0)
+			err_in(&e, STAGE_CERTS); /* as attest.c classifies it */
+		FX_CHECK_RESULT(c->name, rc, &e, &c->want);
+		if (c->tcbm) {
+			CHECK_MSG(src && !strcmp(src, "imds"), "%s: source %s", c->name, src);
+			CHECK_MSG(tcbm && !strcmp(tcbm, c->tcbm), "%s: tcbm", c->name);
+			CHECK_MSG(pem && !strncmp(pem, "-----BEGIN CERTIFICATE-----\nVCEK\n", 33) &&
+			              strstr(pem, "\nASK\n") && strstr(pem, "\nARK\n"),
+			          "%s: chain", c->name);
+		} else {
+			CHECK_MSG(pem == NULL && tcbm == NULL && src == NULL,
+			          "%s: outputs on failure", c->name);
+		}
+		FX_CHECK_REQUESTS(c->name);
+		free(rc == 0 ? pem : NULL);
+		free(rc == 0 ? tcbm : NULL);
+		free(url);
+	}
+	unsetenv("HTTP_TIMEOUT_SECONDS");
+	unsetenv("IMDS_ENDPOINT");
+	unsetenv("UVM_SECURITY_CONTEXT_DIR");
+	reload();
+	thim_reset();
+}
+
 /* ---- sidecar ---- */
 
 static void error_text_is(const char *body, const char *want)
@@ -496,210 +596,260 @@ static void test_sidecar_error_text(void)
 	buf_free(&b);
 }
 
-/* One-shot HTTP server: answers status+body, and 418 if the request lacks need. */
-static pid_t start_http(int *port, int status, const char *body, const char *need)
+/* The sidecar client against scripted answers (fixture.h). */
+
+enum sc_op { SC_STATUS, SC_RAW, SC_MAA, SC_RELEASE };
+
+struct sidecar_case {
+	const char *name;
+	enum sc_op op;
+	struct fx_exchange ex[1];
+	int refused;
+	const char *runtime;         /* SC_RAW, SC_MAA; NULL: "hello" */
+	const char *maa, *akv, *kid; /* NULL: maa.example, v.vault.azure.net, k1 */
+	struct fx_result want;
+	long status;     /* SC_STATUS: the HTTP status returned */
+	const char *out; /* SC_STATUS: the body; SC_MAA: the token; SC_RELEASE: the JWK;
+	                  * SC_RAW: non-NULL for "the report of raw_report()" */
+};
+
+/* {"report":"<hex of raw_report()>"}, filled before the table runs. */
+static char raw_ok_body[2 * SNP_REPORT_SIZE + 16];
+
+static void raw_report(uint8_t r[SNP_REPORT_SIZE])
 {
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0 ||
-	    getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0) {
-		perror("http socket");
-		exit(2);
-	}
-	*port = ntohs(sa.sin_port);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		int c = accept(lfd, NULL, NULL);
-		char req[8192];
-		size_t n = 0;
-		for (;;) {
-			ssize_t r = read(c, req + n, sizeof(req) - 1 - n);
-			if (r <= 0)
-				break;
-			n += (size_t)r;
-			req[n] = '\0';
-			char *hend = strstr(req, "\r\n\r\n");
-			if (!hend)
-				continue;
-			char *cl = strcasestr(req, "Content-Length:");
-			size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0;
-			if (n >= (size_t)(hend + 4 - req) + want)
-				break;
-		}
-		req[n] = '\0';
-		if (need && !strstr(req, need)) {
-			status = 418;
-			body = "{\"error\":\"unexpected request\"}";
-		}
-		char head[256];
-		int hl = snprintf(head, sizeof(head),
-		                  "HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-		                  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-		                  status, strlen(body));
-		write_full(c, head, (size_t)hl);
-		write_full(c, body, strlen(body));
-		close(c);
-		_exit(0);
-	}
-	close(lfd);
-	return pid;
+	for (size_t i = 0; i < SNP_REPORT_SIZE; i++)
+		r[i] = (uint8_t)(i * 13);
 }
 
-static void use_sidecar(int port)
+/* "hello" -> aGVsbG8= */
+#define RAW_REQ                                                                                    \
+	{                                                                                          \
+		.method = "POST", .target = "/attest/raw",                                         \
+		.headers = {"Content-Type: application/json", "Accept: application/json"},         \
+		.body = "{\"runtime_data\":\"aGVsbG8=\"}"                                          \
+	}
+#define MAA_REQ                                                                                    \
+	{                                                                                          \
+		.method = "POST", .target = "/attest/maa",                                         \
+		.headers = {"Content-Type: application/json"},                                     \
+		.body = "{\"runtime_data\":\"aGVsbG8=\",\"maa_endpoint\":\"maa.example\"}"         \
+	}
+#define RELEASE_REQ                                                                                \
+	{                                                                                          \
+		.method = "POST", .target = "/key/release",                                        \
+		.headers = {"Content-Type: application/json"},                                     \
+		.body =                                                                            \
+		    "{\"maa_endpoint\":\"maa.example\",\"akv_endpoint\":\"v.vault.azure.net\","    \
+		    "\"kid\":\"k1\"}"                                                              \
+	}
+#define STATUS_REQ                                                                                 \
+	{                                                                                          \
+		.method = "GET", .target = "/status", .body = ""                                   \
+	}
+#define SC_ERR(c, st, h, ...)                                                                      \
+	{                                                                                          \
+		.rc = -1, .code = (c), .stage = STAGE_SIDECAR, .upstream = (st), .http = (h),      \
+		__VA_ARGS__                                                                        \
+	}
+
+static const struct sidecar_case sidecar_cases[] = {
+    /* GET /status: any status is an answer. */
+    {"status 200",
+     SC_STATUS,
+     {{STATUS_REQ, {200, {0}, "{\"message\":\"Status OK\"}"}}},
+     .status = 200,
+     .out = "{\"message\":\"Status OK\"}"},
+    {"status 503",
+     SC_STATUS,
+     {{STATUS_REQ, {503, {0}, "Status NOT OK"}}},
+     .status = 503,
+     .out = "Status NOT OK"},
+    {"status chunked",
+     SC_STATUS,
+     {{STATUS_REQ, {200, {0}, "{\"message\":\"Status OK\"}", 0, FX_CHUNKED}}},
+     .status = 200,
+     .out = "{\"message\":\"Status OK\"}"},
+    /* Bounded: today by the sidecar client's own 5 s for /status. */
+    {"status, no answer",
+     SC_STATUS,
+     {{STATUS_REQ, {.action = FX_HANG}}},
+     .want = SC_ERR(ERR_TIMEOUT, -1, 504, .msg = "did not answer")},
+    {"status, connection closed",
+     SC_STATUS,
+     {{STATUS_REQ, {.action = FX_CLOSE}}},
+     .want = SC_ERR(ERR_UNAVAILABLE, -1, 503, .msg = "SKR sidecar not reachable at")},
+    {"status, refused", SC_STATUS, .refused = 1,
+     .want = SC_ERR(ERR_UNAVAILABLE, -1, 503, .msg = "SKR sidecar not reachable at")},
+
+    /* POST /attest/raw */
+    {"raw 200",
+     SC_RAW,
+     {{RAW_REQ, {200, {"Content-Type: application/json"}, raw_ok_body}}},
+     .out = "report"},
+    {"raw 200 chunked",
+     SC_RAW,
+     {{RAW_REQ, {200, {0}, raw_ok_body, 0, FX_CHUNKED}}},
+     .out = "report"},
+    {"raw 200, short report",
+     SC_RAW,
+     {{RAW_REQ, {200, {0}, "{\"report\":\"abcd\"}"}}},
+     .want = SC_ERR(ERR_UPSTREAM, -1, 502,
+                    .msg = "returned a report of 4 hex characters; expected 2368")},
+    {"raw 200 without report",
+     SC_RAW,
+     {{RAW_REQ, {200, {0}, "{\"x\":1}"}}},
+     .want = SC_ERR(ERR_UPSTREAM, -1, 502, .msg = "answered 200 without \"report\"")},
+    {"raw 200 not JSON",
+     SC_RAW,
+     {{RAW_REQ, {200, {0}, "{\"report\":"}}},
+     .want = SC_ERR(ERR_UPSTREAM, -1, 502, .msg = "answered 200 with malformed JSON")},
+    {"raw 200 not an object",
+     SC_RAW,
+     {{RAW_REQ, {200, {0}, "[1]"}}},
+     .want = SC_ERR(ERR_UPSTREAM, -1, 502, .msg = "answered 200 with a non-object")},
+    {"raw 400",
+     SC_RAW,
+     {{RAW_REQ, {400, {0}, "{\"error\":\"invalid request format\"}"}}},
+     .want = SC_ERR(ERR_BAD_REQUEST, 400, 502,
+                    .msg_is = "sidecar answered 400: invalid request format")},
+    /* Two objects back to back (the sidecar's missing return), and its troubleshooting
+     * tail cut. */
+    {"raw 403",
+     SC_RAW,
+     {{RAW_REQ,
+       {403,
+        {0},
+        "{\"error\":\"attestation failed\\n\\nERROR: Please refer to the "
+        "documentation\"}{\"report\":\"\"}"}}},
+     .want = SC_ERR(ERR_FORBIDDEN, 403, 403, .msg_is = "sidecar answered 403: attestation failed")},
+    {"raw 500",
+     SC_RAW,
+     {{RAW_REQ, {500, {0}, "panic"}}},
+     .want = SC_ERR(ERR_UPSTREAM, 500, 502, .msg_is = "sidecar answered 500: panic")},
+    {"raw, answer cut short",
+     SC_RAW,
+     {{RAW_REQ, {200, {0}, raw_ok_body, 0, FX_TRUNCATE}}},
+     .want = SC_ERR(ERR_UNAVAILABLE, -1, 503, .msg = "SKR sidecar not reachable at")},
+    {"raw, empty runtime data: not sent", SC_RAW, .runtime = "",
+     .want = SC_ERR(ERR_BAD_REQUEST, -1, 502, .msg = "rejects an empty runtime_data")},
+
+    /* POST /attest/maa */
+    {"maa 200", SC_MAA, {{MAA_REQ, {200, {0}, "{\"token\":\"h.p.s\"}"}}}, .out = "h.p.s"},
+    {"maa 403",
+     SC_MAA,
+     {{MAA_REQ,
+       {403,
+        {0},
+        "{\"error\":\"attestation failed\\n\\nERROR: Please refer to the "
+        "documentation\"}{\"token\":\"\"}"}}},
+     .want = SC_ERR(ERR_FORBIDDEN, 403, 403, .msg_is = "sidecar answered 403: attestation failed")},
+    {"maa 200 without a token",
+     SC_MAA,
+     {{MAA_REQ, {200, {0}, "{\"token\":\"\"}"}}},
+     .want = SC_ERR(ERR_UPSTREAM, -1, 502, .msg = "answered 200 without a token")},
+    {"maa, endpoint with a scheme: not sent", SC_MAA, .maa = "https://maa.example",
+     .want = SC_ERR(ERR_BAD_REQUEST, -1, 502, .msg = "must be host[:port]")},
+
+    /* POST /key/release */
+    {"release 200",
+     SC_RELEASE,
+     {{RELEASE_REQ,
+       {200, {0}, "{\"key\":\"{\\\"k\\\":\\\"c2VjcmV0\\\",\\\"kty\\\":\\\"oct\\\"}\"}"}}},
+     .out = "{\"k\":\"c2VjcmV0\",\"kty\":\"oct\"}"},
+    /* A 400's error may be an object, which gin writes as {}. */
+    {"release 400",
+     SC_RELEASE,
+     {{RELEASE_REQ, {400, {0}, "{\"error\":{}}"}}},
+     .want =
+         SC_ERR(ERR_BAD_REQUEST, 400, 502, .msg = "(no detail: the sidecar's error value was {})")},
+    {"release 403",
+     SC_RELEASE,
+     {{RELEASE_REQ,
+       {403,
+        {0},
+        "{\"error\":\"secure key release failed\\nfetching: 404\\n\\nERROR: "
+        "Please refer to the documentation for troubleshooting.\"}"}}},
+     .want = SC_ERR(ERR_FORBIDDEN, 403, 403,
+                    .msg_is = "sidecar answered 403: secure key release failed fetching: 404")},
+    {"release 200, key not a string",
+     SC_RELEASE,
+     {{RELEASE_REQ, {200, {0}, "{\"key\":{\"kty\":\"oct\"}}"}}},
+     .want = SC_ERR(ERR_UPSTREAM, -1, 502, .msg = "without a key")},
+    {"release, endpoint with a scheme: not sent", SC_RELEASE, .maa = "https://maa.example",
+     .akv = "v", .want = SC_ERR(ERR_BAD_REQUEST, -1, 502, .msg = "maa_endpoint")},
+    {"release, no kid: not sent", SC_RELEASE, .kid = "",
+     .want = SC_ERR(ERR_BAD_REQUEST, -1, 502, .msg = "kid (the key name) is empty")},
+};
+
+static int run_sidecar(const struct sidecar_case *c, struct err *e, long *st, char **out,
+                       uint8_t rep[SNP_REPORT_SIZE])
 {
-	char url[64];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-	setenv("SKR_SIDECAR_URL", url, 1);
-	reload();
+	const char *rt = c->runtime ? c->runtime : "hello";
+	const char *maa = c->maa ? c->maa : "maa.example";
+	switch (c->op) {
+	case SC_STATUS:
+		return sidecar_status(st, out, e);
+	case SC_RAW:
+		return sidecar_attest_raw((const uint8_t *)rt, strlen(rt), rep, e);
+	case SC_MAA:
+		return sidecar_attest_maa(maa, (const uint8_t *)rt, strlen(rt), out, e);
+	case SC_RELEASE:
+		return sidecar_key_release(maa, c->akv ? c->akv : "v.vault.azure.net",
+		                           c->kid ? c->kid : "k1", out, e);
+	}
+	return -2;
 }
 
-static void test_sidecar_raw_ok(void)
+static void test_sidecar_fixtures(void)
 {
-	static uint8_t want[SNP_REPORT_SIZE];
-	for (size_t i = 0; i < sizeof(want); i++)
-		want[i] = (uint8_t)(i * 13);
+	uint8_t want[SNP_REPORT_SIZE];
+	raw_report(want);
 	char *hex = hex_encode(want, sizeof(want));
-	char *body = xasprintf("{\"report\":\"%s\"}", hex);
-	int port;
-	/* "hello" -> aGVsbG8= */
-	pid_t pid = start_http(&port, 200, body, "{\"runtime_data\":\"aGVsbG8=\"}");
-	use_sidecar(port);
-	static uint8_t got[SNP_REPORT_SIZE];
-	struct err e;
-	err_clear(&e);
-	CHECK_INT(sidecar_attest_raw((const uint8_t *)"hello", 5, got, &e), 0);
-	CHECK_MSG(!memcmp(got, want, sizeof(got)), "%s", e.msg);
-	waitpid(pid, NULL, 0);
-	free(body);
+	snprintf(raw_ok_body, sizeof(raw_ok_body), "{\"report\":\"%s\"}", hex);
 	free(hex);
-}
-
-static void test_sidecar_maa_forbidden(void)
-{
-	int port;
-	pid_t pid = start_http(&port, 403,
-	                       "{\"error\":\"attestation failed\\n\\nERROR: Please refer to the "
-	                       "documentation\"}{\"token\":\"\"}",
-	                       "\"maa_endpoint\":\"maa.example\"");
-	use_sidecar(port);
-	char *jwt = (char *)1;
-	struct err e;
-	err_clear(&e);
-	CHECK_INT(sidecar_attest_maa("maa.example", (const uint8_t *)"x", 1, &jwt, &e), -1);
-	CHECK(jwt == NULL);
-	CHECK_INT(e.code, ERR_FORBIDDEN);
-	CHECK_INT(e.upstream_status, 403);
-	CHECK_STR(e.msg, "sidecar answered 403: attestation failed");
-	waitpid(pid, NULL, 0);
-}
-
-static void test_sidecar_release(void)
-{
-	int port;
-	pid_t pid = start_http(&port, 400, "{\"error\":{}}", "\"kid\":\"k1\"");
-	use_sidecar(port);
-	char *jwk = NULL;
-	struct err e;
-	err_clear(&e);
-	CHECK_INT(sidecar_key_release("maa.example", "v.vault.azure.net", "k1", &jwk, &e), -1);
-	CHECK_INT(e.code, ERR_BAD_REQUEST);
-	CHECK_INT(e.upstream_status, 400);
-	waitpid(pid, NULL, 0);
-
-	pid = start_http(&port, 200,
-	                 "{\"key\":\"{\\\"k\\\":\\\"c2VjcmV0\\\",\\\"kty\\\":\\\"oct\\\"}\"}",
-	                 "\"akv_endpoint\":\"v.vault.azure.net\"");
-	use_sidecar(port);
-	err_clear(&e);
-	CHECK_INT(sidecar_key_release("maa.example", "v.vault.azure.net", "k1", &jwk, &e), 0);
-	CHECK_STR(jwk, "{\"k\":\"c2VjcmV0\",\"kty\":\"oct\"}");
-	free_secret_str(jwk);
-	waitpid(pid, NULL, 0);
-
-	err_clear(&e);
-	CHECK_INT(sidecar_key_release("https://maa.example", "v", "k1", &jwk, &e), -1);
-	CHECK_INT(e.code, ERR_BAD_REQUEST);
-}
-
-static void test_sidecar_status_and_unreachable(void)
-{
-	int port;
-	pid_t pid = start_http(&port, 200, "{\"message\":\"Status OK\"}", "GET /status ");
-	use_sidecar(port);
-	long st = 0;
-	char *body = NULL;
-	struct err e;
-	err_clear(&e);
-	CHECK_INT(sidecar_status(&st, &body, &e), 0);
-	CHECK_INT(st, 200);
-	CHECK_STR(body, "{\"message\":\"Status OK\"}");
-	free(body);
-	waitpid(pid, NULL, 0);
-
-	setenv("SKR_SIDECAR_URL", "http://127.0.0.1:1", 1);
-	reload();
-	err_clear(&e);
-	CHECK_INT(sidecar_status(&st, &body, &e), -1);
-	CHECK_INT(e.code, ERR_UNAVAILABLE);
-	CHECK(!strncmp(e.msg, "SKR sidecar not reachable at http://127.0.0.1:1", 47));
-	uint8_t rep[SNP_REPORT_SIZE];
-	err_clear(&e);
-	CHECK_INT(sidecar_attest_raw((const uint8_t *)"", 0, rep, &e), -1);
-	CHECK_INT(e.code, ERR_BAD_REQUEST);
+	setenv("HTTP_TIMEOUT_SECONDS", "1", 1);
+	for (size_t i = 0; i < NELEM(sidecar_cases); i++) {
+		const struct sidecar_case *c = &sidecar_cases[i];
+		fx_script(c->ex, NELEM(c->ex));
+		char *url = c->refused ? fx_refused_url() : xstrdup(fx_url());
+		setenv("SKR_SIDECAR_URL", url, 1);
+		reload();
+		long st = -1;
+		char *out = NULL;
+		static uint8_t rep[SNP_REPORT_SIZE];
+		memset(rep, 0, sizeof(rep));
+		struct err e;
+		err_clear(&e);
+		int rc = run_sidecar(c, &e, &st, &out, rep);
+		FX_CHECK_RESULT(c->name, rc, &e, &c->want);
+		if (c->refused) {
+			char *prefix = xasprintf("SKR sidecar not reachable at %s (", url);
+			CHECK_MSG(!strncmp(e.msg, prefix, strlen(prefix)), "%s: %s", c->name,
+			          e.msg);
+			free(prefix);
+		}
+		if (c->op == SC_STATUS && rc == 0)
+			CHECK_MSG(st == c->status, "%s: status %ld", c->name, st);
+		if (c->op == SC_RAW && c->out)
+			CHECK_MSG(!memcmp(rep, want, sizeof(rep)), "%s: report", c->name);
+		else if (c->op != SC_RAW && c->out)
+			CHECK_MSG(out && !strcmp(out, c->out), "%s: \"%s\"", c->name,
+			          out ? out : "NULL");
+		else if (c->op != SC_RAW)
+			CHECK_MSG(out == NULL, "%s: output on failure", c->name);
+		FX_CHECK_REQUESTS(c->name);
+		free_secret_str(out);
+		free(url);
+	}
 	unsetenv("SKR_SIDECAR_URL");
-	reload();
-}
-
-static void test_thim_from_imds(void)
-{
-	setup_dir();
-	char empty[160];
-	snprintf(empty, sizeof(empty), "%s/empty-ctx2", tmpdir);
-	mkdir(empty, 0700);
-	unsetenv("UVM_HOST_AMD_CERTIFICATE");
-	setenv("UVM_SECURITY_CONTEXT_DIR", empty, 1);
-	int port;
-	pid_t pid =
-	    start_http(&port, 200, thim_json, "GET /metadata/THIM/amd/certification HTTP/1.1\r\n");
-	char url[64];
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-	setenv("IMDS_ENDPOINT", url, 1);
-	reload();
-	thim_reset();
-	char *pem = NULL, *tcbm = NULL;
-	const char *src = NULL;
-	struct err e;
-	err_clear(&e);
-	CHECK_INT(thim_chain(&pem, &tcbm, &src, &e), 0);
-	CHECK_MSG(src && !strcmp(src, "imds"), "%s", e.msg);
-	CHECK_STR(tcbm, "7308000000000003");
-	free(pem);
-	free(tcbm);
-	waitpid(pid, NULL, 0);
-
-	/* The header IMDS insists on is sent. */
-	pid = start_http(&port, 404, "{\"error\":\"not_found\"}", "\r\nMetadata: true\r\n");
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-	setenv("IMDS_ENDPOINT", url, 1);
-	reload();
-	thim_reset();
-	err_clear(&e);
-	CHECK_INT(thim_chain(&pem, &tcbm, &src, &e), -1);
-	CHECK_INT(e.code, ERR_UNAVAILABLE);
-	CHECK_INT(e.upstream_status, 404);
-	CHECK_MSG(strstr(e.msg, "answered 404") != NULL, "%s", e.msg);
-	waitpid(pid, NULL, 0);
-	unsetenv("IMDS_ENDPOINT");
-	unsetenv("UVM_SECURITY_CONTEXT_DIR");
-	reload();
-	thim_reset();
+	unsetenv("HTTP_TIMEOUT_SECONDS");
 	reload();
 }
 
 static void test_cleanup(void)
 {
+	fx_stop();
 	if (*tmpdir) {
 		char *cmd = xasprintf("rm -rf '%s'", tmpdir);
 		CHECK_INT(system(cmd), 0);
@@ -714,5 +864,4 @@ TESTS(test_virtual_good, test_virtual_error_status, test_virtual_truncated,
       test_virtual_wrong_length, test_virtual_timeout, test_virtual_no_socket,
       test_source_none_and_auto, test_device_status_virtual, test_thim_env_good, test_thim_env_bad,
       test_thim_security_context_and_imds, test_thim_from_imds, test_sidecar_error_text,
-      test_sidecar_raw_ok, test_sidecar_maa_forbidden, test_sidecar_release,
-      test_sidecar_status_and_unreachable, test_cleanup)
+      test_sidecar_fixtures, test_cleanup)

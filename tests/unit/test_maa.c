@@ -1,136 +1,23 @@
-/* MAA client request shape and error mapping, and token_verify's JWKS cache, against a
- * canned HTTP peer on a loopback port. */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <sys/socket.h>
-#include <unistd.h>
+/* The MAA client: the request body it builds, maa_attest against scripted answers (every
+ * status the outcome table tells apart, malformed bodies, a timeout, a cut answer, nobody
+ * listening), and token_fetch_jwks / token_verify with its JWKS cache (fixture.h). */
+#include <openssl/evp.h>
 
 #include "codec.h"
+#include "fixture.h"
 #include "jsonx.h"
 #include "jwt.h"
 #include "maa.h"
 #include "testlib.h"
 #include "token.h"
 
-/* ---- a one-connection-at-a-time HTTP peer with canned answers ---- */
-
-static int srv_fd = -1, srv_port;
-static pthread_t srv_thread;
-static pthread_mutex_t srv_lock = PTHREAD_MUTEX_INITIALIZER;
-static int certs_status = 200, attest_status = 200;
-static char *certs_body, *attest_body; /* guarded by srv_lock */
-static int certs_hits, attest_hits;
-static char *last_target, *last_ctype, *last_body;
-
-static void set_str(char **dst, const char *v)
-{
-	pthread_mutex_lock(&srv_lock);
-	free(*dst);
-	*dst = v ? xstrdup(v) : NULL;
-	pthread_mutex_unlock(&srv_lock);
-}
-
-static void serve_one(int c)
-{
-	struct buf in;
-	buf_init(&in);
-	char tmp[4096];
-	char *hend = NULL;
-	size_t clen = 0;
-	for (;;) {
-		ssize_t n = read(c, tmp, sizeof(tmp));
-		if (n <= 0)
-			break;
-		buf_append(&in, tmp, (size_t)n);
-		if (!hend && (hend = strstr((char *)in.p, "\r\n\r\n"))) {
-			char *cl = strcasestr((char *)in.p, "\r\nContent-Length:");
-			if (cl && cl < hend)
-				clen = strtoul(cl + 17, NULL, 10);
-		}
-		if (hend && in.len >= (size_t)(hend + 4 - (char *)in.p) + clen)
-			break;
-		hend = NULL;
-	}
-	hend = strstr((char *)in.p ? (char *)in.p : "", "\r\n\r\n");
-	if (!hend) {
-		buf_free(&in);
-		return;
-	}
-	char *sp1 = strchr((char *)in.p, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	char *target = sp2 ? xstrndup(sp1 + 1, (size_t)(sp2 - sp1 - 1)) : xstrdup("");
-	char *ct = strcasestr((char *)in.p, "\r\nContent-Type: ");
-	int status;
-	char *body;
-	pthread_mutex_lock(&srv_lock);
-	free(last_target);
-	free(last_ctype);
-	free(last_body);
-	last_target = xstrdup(target);
-	last_ctype = ct && ct < hend ? xstrndup(ct + 16, strcspn(ct + 16, "\r")) : NULL;
-	last_body = xstrdup(hend + 4);
-	if (!strncmp(target, "/certs", 6)) {
-		certs_hits++;
-		status = certs_status;
-		body = xstrdup(certs_body ? certs_body : "{}");
-	} else if (!strncmp(target, "/attest/", 8)) {
-		attest_hits++;
-		status = attest_status;
-		body = xstrdup(attest_body ? attest_body : "{}");
-	} else {
-		status = 404;
-		body = xstrdup("{}");
-	}
-	pthread_mutex_unlock(&srv_lock);
-	char *resp = xasprintf("HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
-	                       "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-	                       status, strlen(body), body);
-	ssize_t w = write(c, resp, strlen(resp));
-	(void)w;
-	free(resp);
-	free(body);
-	free(target);
-	buf_free(&in);
-}
-
-static void *serve(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		int c = accept(srv_fd, NULL, NULL);
-		if (c < 0)
-			return NULL;
-		serve_one(c);
-		close(c);
-	}
-}
-
-static void srv_start(void)
-{
-	if (srv_fd >= 0)
-		return;
-	srv_fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t al = sizeof(a);
-	if (bind(srv_fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(srv_fd, 8) != 0 ||
-	    getsockname(srv_fd, (struct sockaddr *)&a, &al) != 0) {
-		perror("test server");
-		exit(1);
-	}
-	srv_port = ntohs(a.sin_port);
-	pthread_create(&srv_thread, NULL, serve, NULL);
-}
-
-static void endpoint_at(struct endpoint *ep, int port)
+static void endpoint_at(struct endpoint *ep, const char *url)
 {
 	struct err e;
-	char *url = xasprintf("http://127.0.0.1:%d", port);
 	if (config_parse_endpoint("TEST_MAA", url, ep, &e) != 0) {
 		fprintf(stderr, "endpoint: %s\n", e.msg);
 		exit(1);
 	}
-	free(url);
 }
 
 /* ---- request shape ---- */
@@ -239,91 +126,305 @@ static void test_request_shape(void)
 	CHECK(body == NULL);
 }
 
-/* ---- maa_attest over HTTP ---- */
+/* ---- maa_attest against scripted answers ---- */
 
-static void test_attest_http(void)
+static const char rt[] = "{\"keys\":[]}";
+
+/* The body MAA gets: the report and chain of this test, the runtime data as JSON, nothing
+ * else (PROTOCOLS.md §4). */
+static int attest_body_ok(const struct fx_request *r, char *why, size_t n)
 {
-	srv_start();
-	struct endpoint ep;
-	endpoint_at(&ep, srv_port);
+	struct json_object *o = NULL, *inner = NULL, *nonce = NULL;
+	struct err e;
+	unsigned char *ij = NULL, *rep = NULL, *ch = NULL, *rd = NULL;
+	size_t ijn = 0, repn = 0, chn = 0, rdn = 0;
+	uint8_t want[SNP_REPORT_SIZE];
+	fake_report(want);
+	const char *s;
+	int ok = 0;
+	if (jsonx_parse((const char *)r->body, r->body_len, &o, &e) != 0)
+		snprintf(why, n, "body is not JSON: %s", e.msg);
+	else if (json_object_object_length(o) != 4)
+		snprintf(why, n, "body has %d members, expected 4", json_object_object_length(o));
+	else if (!(s = jsonx_str(o, "report")) ||
+	         b64_decode(s, strlen(s), B64_URL, B64_PAD_REQUIRED, &ij, &ijn) != 0 ||
+	         jsonx_parse((const char *)ij, ijn, &inner, &e) != 0)
+		snprintf(why, n, "report is not padded b64url JSON");
+	else if (!(s = jsonx_str(inner, "SnpReport")) ||
+	         b64_decode(s, strlen(s), B64_URL, B64_PAD_REQUIRED, &rep, &repn) != 0 ||
+	         repn != SNP_REPORT_SIZE || memcmp(rep, want, repn))
+		snprintf(why, n, "SnpReport is not this report");
+	else if (!(s = jsonx_str(inner, "VcekCertChain")) ||
+	         b64_decode(s, strlen(s), B64_URL, B64_PAD_REQUIRED, &ch, &chn) != 0 ||
+	         chn != strlen(chain) || memcmp(ch, chain, chn))
+		snprintf(why, n, "VcekCertChain is not this chain");
+	else if (!(s = jsonx_str(jsonx_obj(o, "runtimeData"), "data")) ||
+	         b64_decode(s, strlen(s), B64_URL, B64_PAD_REQUIRED, &rd, &rdn) != 0 ||
+	         rdn != strlen(rt) || memcmp(rd, rt, rdn))
+		snprintf(why, n, "runtimeData.data is not the runtime data");
+	else if (!(s = jsonx_str(jsonx_obj(o, "runtimeData"), "dataType")) || strcmp(s, "JSON"))
+		snprintf(why, n, "runtimeData.dataType is not JSON");
+	else if (!json_object_object_get_ex(o, "nonce", &nonce) ||
+	         !json_object_is_type(nonce, json_type_int))
+		snprintf(why, n, "nonce is not a JSON number");
+	else
+		ok = 1;
+	json_object_put(o);
+	json_object_put(inner);
+	free(ij);
+	free(rep);
+	free(ch);
+	free(rd);
+	return ok;
+}
+
+#define ATTEST_REQ                                                                                 \
+	{                                                                                          \
+		.method = "POST", .target = "/attest/SevSnpVm?api-version=2022-08-01",             \
+		.headers = {"Content-Type: application/json", "Accept: application/json",          \
+		            "!Authorization"},                                                     \
+		.check = attest_body_ok                                                            \
+	}
+
+struct attest_case {
+	const char *name;
+	struct fx_exchange ex[1];
+	int refused;      /* nobody listens at the endpoint */
+	int unset;        /* SKR_MAA_ENDPOINT empty */
+	unsigned timeout; /* HTTP_TIMEOUT_SECONDS (default 30) */
+	struct fx_result want;
+	const char *jwt;
+};
+
+#define MAA_ERR(c, st, ...)                                                                        \
+	{                                                                                          \
+		.rc = -1, .code = (c), .stage = STAGE_ATTESTATION, .upstream = (st), __VA_ARGS__   \
+	}
+
+static const struct attest_case attest_cases[] = {
+    {"200 token",
+     {{ATTEST_REQ, {200, {"Content-Type: application/json"}, "{\"token\":\"aaa.bbb.ccc\"}"}}},
+     .want = {0},
+     .jwt = "aaa.bbb.ccc"},
+    {"200 token, chunked",
+     {{ATTEST_REQ, {200, {0}, "{\"token\":\"aaa.bbb.ccc\"}", 0, FX_CHUNKED}}},
+     .jwt = "aaa.bbb.ccc"},
+    {"400 rejected evidence",
+     {{ATTEST_REQ,
+       {400,
+        {"x-ms-request-id: req-400"},
+        "{\"error\":{\"code\":\"InvalidParameter\","
+        "\"message\":\"report_data does not match runtime data\"}}"}}},
+     .want = MAA_ERR(ERR_VERIFY, 400,
+                     .msg_is = "attestation service rejected the evidence: InvalidParameter: "
+                               "report_data does not match runtime data",
+                     .upstream_code = "InvalidParameter", .request_id = "req-400", .http = 403)},
+    {"400 without an error document",
+     {{ATTEST_REQ, {400, {0}, "<html>bad</html>"}}},
+     .want = MAA_ERR(ERR_VERIFY, 400, .msg = "HTTP 400 with no error document", .not_msg = "html",
+                     .http = 403)},
+    {"401",
+     {{ATTEST_REQ, {401, {0}, ""}}},
+     .want = MAA_ERR(ERR_FORBIDDEN, 401, .msg = "answered HTTP 401 Unauthorized", .http = 403)},
+    {"403",
+     {{ATTEST_REQ, {403, {0}, "{\"error\":{\"code\":\"Forbidden\",\"message\":\"no\"}}"}}},
+     .want = MAA_ERR(ERR_FORBIDDEN, 403, .msg = "HTTP 403 Forbidden: Forbidden: no", .http = 403)},
+    {"404",
+     {{ATTEST_REQ, {404, {0}, "not here"}}},
+     .want =
+         MAA_ERR(ERR_UPSTREAM, 404, .msg = "HTTP 404 Not Found", .not_msg = "here", .http = 502)},
+    {"429 busy",
+     {{ATTEST_REQ, {429, {0}, ""}}},
+     .want = MAA_ERR(ERR_UNAVAILABLE, 429, .msg = "HTTP 429 Too Many Requests", .http = 503)},
+    {"500",
+     {{ATTEST_REQ, {500, {0}, "{\"code\":\"Boom\",\"message\":\"internal\"}"}}},
+     .want = MAA_ERR(ERR_UPSTREAM, 500, .msg = "HTTP 500 Internal Server Error: Boom: internal",
+                     .upstream_code = "Boom", .http = 502)},
+    {"502",
+     {{ATTEST_REQ, {502, {0}, ""}}},
+     .want = MAA_ERR(ERR_UNAVAILABLE, 502, .msg = "HTTP 502 Bad Gateway", .http = 503)},
+    /* A busy service: unavailable, and its body (an error page, say) is summarised, never
+     * quoted. */
+    {"503 with a binary page",
+     {{ATTEST_REQ, {503, {0}, "upstream \x01 down"}}},
+     .want = MAA_ERR(ERR_UNAVAILABLE, 503, .msg = "HTTP 503 Service Unavailable", .not_msg = "down",
+                     .http = 503)},
+    {"504",
+     {{ATTEST_REQ, {504, {0}, ""}}},
+     .want = MAA_ERR(ERR_TIMEOUT, 504, .msg = "HTTP 504 Gateway Timeout", .http = 504)},
+    {"200, token not a string",
+     {{ATTEST_REQ, {200, {0}, "{\"token\":42}"}}},
+     .want =
+         MAA_ERR(ERR_UPSTREAM, 200, .msg = "answered 200 without a usable \"token\"", .http = 502)},
+    {"200, empty token",
+     {{ATTEST_REQ, {200, {0}, "{\"token\":\"\"}"}}},
+     .want = MAA_ERR(ERR_UPSTREAM, 200, .msg = "without a usable \"token\"", .http = 502)},
+    {"200, not JSON",
+     {{ATTEST_REQ, {200, {"x-ms-request-id: req-bad"}, "{\"token\":"}}},
+     .want = MAA_ERR(ERR_UPSTREAM, 200, .msg = "without a usable \"token\"",
+                     .request_id = "req-bad", .http = 502)},
+    {"no answer",
+     {{ATTEST_REQ, {.action = FX_HANG}}},
+     .timeout = 1,
+     .want = MAA_ERR(ERR_TIMEOUT, -1, .msg = "within 1 s", .http = 504)},
+    {"connection closed, no answer",
+     {{ATTEST_REQ, {.action = FX_CLOSE}}},
+     .want = MAA_ERR(ERR_UNAVAILABLE, -1, .msg = "(SKR_MAA_ENDPOINT)", .http = 503)},
+    {"answer cut short",
+     {{ATTEST_REQ, {200, {0}, "{\"token\":\"aaa.bbb.ccc\"}", 0, FX_TRUNCATE}}},
+     .want = MAA_ERR(ERR_UNAVAILABLE, -1, .msg = "(SKR_MAA_ENDPOINT)", .http = 503)},
+    /* Nobody listening. */
+    {"connection refused", .refused = 1,
+     .want = MAA_ERR(ERR_UNAVAILABLE, -1, .msg = "cannot connect", .http = 503)},
+    {"SKR_MAA_ENDPOINT empty", .unset = 1,
+     .want = {.rc = -1,
+              .code = ERR_CONFIG,
+              .stage = STAGE_CONFIG,
+              .msg = "SKR_MAA_ENDPOINT",
+              .http = 500}},
+};
+
+static void test_attest_fixtures(void)
+{
 	uint8_t rep[SNP_REPORT_SIZE];
 	fake_report(rep);
-	const char *rt = "{\"keys\":[]}";
-	char *jwt = NULL;
-	struct err e = {0};
+	for (size_t i = 0; i < NELEM(attest_cases); i++) {
+		const struct attest_case *c = &attest_cases[i];
+		fx_script(c->ex, NELEM(c->ex));
+		struct endpoint ep = {0};
+		char *url = c->refused ? fx_refused_url() : xstrdup(fx_url());
+		if (!c->unset)
+			endpoint_at(&ep, url);
+		cfg.http_timeout = c->timeout ? c->timeout : 30;
+		char *jwt = (char *)1;
+		struct err e;
+		err_clear(&e);
+		double t0 = now_ms();
+		int rc =
+		    maa_attest(&ep, rep, chain, (const uint8_t *)rt, strlen(rt), NULL, &jwt, &e);
+		double ms = now_ms() - t0;
+		FX_CHECK_RESULT(c->name, rc, &e, &c->want);
+		if (c->jwt)
+			CHECK_MSG(jwt && !strcmp(jwt, c->jwt), "%s: jwt %s", c->name,
+			          jwt ? jwt : "NULL");
+		else
+			CHECK_MSG(jwt == NULL, "%s: a token on failure", c->name);
+		if (c->timeout)
+			CHECK_MSG(ms >= 900 && ms < 3000, "%s: %.0f ms for a %u s timeout", c->name,
+			          ms, c->timeout);
+		FX_CHECK_REQUESTS(c->name);
+		free(jwt);
+		free(url);
+		endpoint_free(&ep);
+	}
+	cfg.http_timeout = 0;
+}
 
-	attest_status = 200;
-	set_str(&attest_body, "{\"token\":\"aaa.bbb.ccc\"}");
-	CHECK_INT(maa_attest(&ep, rep, chain, (const uint8_t *)rt, strlen(rt), NULL, &jwt, &e), 0);
-	CHECK_STR(jwt, "aaa.bbb.ccc");
-	free(jwt);
-	jwt = NULL;
-	pthread_mutex_lock(&srv_lock);
-	CHECK_STR(last_target, "/attest/SevSnpVm?api-version=2022-08-01");
-	CHECK_STR(last_ctype, "application/json");
-	struct json_object *sent = NULL;
-	CHECK(last_body && jsonx_parse(last_body, strlen(last_body), &sent, &e) == 0);
-	pthread_mutex_unlock(&srv_lock);
-	CHECK_STR(jsonx_str(jsonx_obj(sent, "runtimeData"), "dataType"), "JSON");
-	json_object_put(sent);
+/* ---- token_fetch_jwks ---- */
 
-	attest_status = 400;
-	set_str(&attest_body, "{\"error\":{\"code\":\"InvalidParameter\","
-	                      "\"message\":\"report_data does not match runtime data\"}}");
-	err_clear(&e);
-	CHECK_INT(maa_attest(&ep, rep, chain, (const uint8_t *)rt, strlen(rt), NULL, &jwt, &e), -1);
-	CHECK_INT(e.code, ERR_VERIFY);
-	CHECK_INT(e.upstream_status, 400);
-	CHECK_STR(e.msg, "attestation service rejected the evidence: InvalidParameter: "
-	                 "report_data does not match runtime data");
-	CHECK(jwt == NULL);
+#define CERTS_REQ                                                                                  \
+	{                                                                                          \
+		.method = "GET", .target = "/certs",                                               \
+		.headers = {"Accept: application/json", "!Authorization"}, .body = ""              \
+	}
 
-	attest_status = 503;
-	set_str(&attest_body, "upstream \x01 down");
-	err_clear(&e);
-	CHECK_INT(maa_attest(&ep, rep, chain, NULL, 0, NULL, &jwt, &e), -1);
-	/* A busy service: unavailable, and its body (an error page, say) is summarised, never
-	 * quoted. */
-	CHECK_INT(e.code, ERR_UNAVAILABLE);
-	CHECK_INT(e.upstream_status, 503);
-	CHECK(strstr(e.msg, "HTTP 503 Service Unavailable") && !strstr(e.msg, "down"));
+struct jwks_case {
+	const char *name;
+	struct fx_exchange ex[1];
+	int refused;
+	unsigned timeout;
+	struct fx_result want;
+	int keys; /* keys in the JWKS returned */
+};
 
-	attest_status = 401;
-	set_str(&attest_body, "");
-	CHECK_INT(maa_attest(&ep, rep, chain, NULL, 0, NULL, &jwt, &e), -1);
-	CHECK_INT(e.code, ERR_FORBIDDEN);
+#define JWKS_ERR(c, st, ...)                                                                       \
+	{                                                                                          \
+		.rc = -1, .code = (c), .stage = STAGE_NONE, .upstream = (st), __VA_ARGS__          \
+	}
 
-	attest_status = 200;
-	set_str(&attest_body, "{\"token\":42}");
-	CHECK_INT(maa_attest(&ep, rep, chain, NULL, 0, NULL, &jwt, &e), -1);
-	CHECK_INT(e.code, ERR_UPSTREAM);
-	endpoint_free(&ep);
+static const struct jwks_case jwks_cases[] = {
+    {"200 keys",
+     {{CERTS_REQ, {200, {0}, "{\"keys\":[{\"kid\":\"a\"},{\"kid\":\"b\"}]}"}}},
+     .keys = 2},
+    {"200 keys, chunked",
+     {{CERTS_REQ,
+       {200, {0}, "{\"keys\":[{\"kid\":\"a\",\"kty\":\"RSA\",\"n\":\"x\"}]}", 0, FX_CHUNKED}}},
+     .keys = 1},
+    {"200 without keys",
+     {{CERTS_REQ, {200, {0}, "{\"nokeys\":1}"}}},
+     .want = JWKS_ERR(ERR_UPSTREAM, 0, .msg = "no \"keys\" array", .http = 502)},
+    {"200 not JSON",
+     {{CERTS_REQ, {200, {0}, "<html>"}}},
+     .want = JWKS_ERR(ERR_UPSTREAM, 0, .msg = "token signing keys from", .http = 502)},
+    {"404",
+     {{CERTS_REQ, {404, {0}, "{}"}}},
+     .want = JWKS_ERR(ERR_UPSTREAM, 404, .msg = "answered HTTP 404", .http = 502)},
+    {"500",
+     {{CERTS_REQ, {500, {0}, "{}"}}},
+     .want = JWKS_ERR(ERR_UPSTREAM, 500, .msg = "answered HTTP 500", .http = 502)},
+    {"503",
+     {{CERTS_REQ, {503, {0}, ""}}},
+     .want = JWKS_ERR(ERR_UPSTREAM, 503, .msg = "answered HTTP 503", .http = 502)},
+    {"no answer",
+     {{CERTS_REQ, {.action = FX_HANG}}},
+     .timeout = 1,
+     .want = JWKS_ERR(ERR_TIMEOUT, -1, .msg = "within 1 s", .http = 504)},
+    {"answer cut short",
+     {{CERTS_REQ, {200, {0}, "{\"keys\":[]}", 0, FX_TRUNCATE}}},
+     .want = JWKS_ERR(ERR_UNAVAILABLE, -1, .msg = "fetching token signing keys", .http = 503)},
+    {"connection refused", .refused = 1,
+     .want = JWKS_ERR(ERR_UNAVAILABLE, -1, .msg = "cannot connect", .http = 503)},
+};
 
-	/* Nobody listening. */
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t al = sizeof(a);
-	CHECK(bind(s, (struct sockaddr *)&a, sizeof(a)) == 0);
-	CHECK(getsockname(s, (struct sockaddr *)&a, &al) == 0);
-	endpoint_at(&ep, ntohs(a.sin_port));
-	close(s);
-	err_clear(&e);
-	CHECK_INT(maa_attest(&ep, rep, chain, NULL, 0, NULL, &jwt, &e), -1);
-	CHECK_INT(e.code, ERR_UNAVAILABLE);
-	endpoint_free(&ep);
+static void test_jwks_fixtures(void)
+{
+	for (size_t i = 0; i < NELEM(jwks_cases); i++) {
+		const struct jwks_case *c = &jwks_cases[i];
+		fx_script(c->ex, NELEM(c->ex));
+		struct endpoint ep;
+		char *url = c->refused ? fx_refused_url() : xstrdup(fx_url());
+		endpoint_at(&ep, url);
+		cfg.http_timeout = c->timeout ? c->timeout : 30;
+		struct json_object *jwks = (struct json_object *)1;
+		struct err e;
+		err_clear(&e);
+		int rc = token_fetch_jwks(&ep, &jwks, &e);
+		FX_CHECK_RESULT(c->name, rc, &e, &c->want);
+		if (c->keys)
+			CHECK_MSG(jwks && json_object_array_length(jsonx_arr(jwks, "keys")) ==
+			                      (size_t)c->keys,
+			          "%s: keys", c->name);
+		else
+			CHECK_MSG(jwks == NULL, "%s: keys on failure", c->name);
+		FX_CHECK_REQUESTS(c->name);
+		json_object_put(jwks);
+		free(url);
+		endpoint_free(&ep);
+	}
+	cfg.http_timeout = 0;
 	struct endpoint unset = {0};
-	CHECK_INT(maa_attest(&unset, rep, chain, NULL, 0, NULL, &jwt, &e), -1);
+	struct json_object *jwks;
+	struct err e;
+	CHECK_INT(token_fetch_jwks(&unset, &jwks, &e), -1);
+	CHECK(jwks == NULL);
 }
 
 /* ---- token_verify and its JWKS cache ---- */
 
+/* One call of a sequence: the answers the call gets, the token, the result. */
+struct verify_step {
+	const char *name;
+	struct fx_exchange ex[1]; /* empty: the call must not fetch */
+	int clear_cache;          /* token_cache_clear() first */
+	int token;                /* 0 signed with a known kid, 1 an unknown kid, 2 garbage */
+	struct fx_result want;
+};
+
 static void test_token_verify_cache(void)
 {
-	srv_start();
 	token_cache_clear();
 	struct endpoint ep;
-	endpoint_at(&ep, srv_port);
+	endpoint_at(&ep, fx_url());
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	char *kid = jwk_thumbprint(k);
 	struct json_object *jwks = json_object_new_object(), *keys = json_object_new_array();
@@ -331,9 +432,6 @@ static void test_token_verify_cache(void)
 	jsonx_add(jwks, "keys", keys);
 	char *js = jsonx_dump(jwks);
 	json_object_put(jwks);
-	certs_status = 200;
-	set_str(&certs_body, js);
-	free(js);
 
 	long long t = now_unix();
 	struct json_object *c = json_object_new_object();
@@ -341,46 +439,65 @@ static void test_token_verify_cache(void)
 	jsonx_add_int(c, "iat", t);
 	jsonx_add_int(c, "exp", t + 600);
 	/* The token's jku points elsewhere: it must not matter. */
-	char *tok = jwt_sign_rs256(k, kid, "http://127.0.0.1:1/certs", c);
-	char *other = jwt_sign_rs256(k, "rotated-kid", NULL, c);
+	char *tok[3] = {jwt_sign_rs256(k, kid, "http://127.0.0.1:1/certs", c),
+	                jwt_sign_rs256(k, "rotated-kid", NULL, c), xstrdup("garbage")};
 	json_object_put(c);
 
-	struct json_object *claims = NULL;
-	struct err e = {0};
-	int hits0 = certs_hits;
-	CHECK_INT(token_verify(tok, &ep, &claims, &e), 0);
-	CHECK_STR(jsonx_str(claims, "iss"), ep.url);
-	json_object_put(claims);
-	CHECK_INT(token_verify(tok, &ep, &claims, &e), 0);
-	json_object_put(claims);
-	CHECK_INT(certs_hits - hits0, 1); /* cached */
-
-	CHECK_INT(token_verify(other, &ep, &claims, &e), -1);
-	CHECK(strstr(e.msg, "unknown signing key kid rotated-kid") != NULL);
-	CHECK_INT(certs_hits - hits0, 2); /* one refetch for the unknown kid */
-	CHECK_INT(token_verify(other, &ep, &claims, &e), -1);
-	CHECK_INT(certs_hits - hits0, 2); /* ...and not again within 30 s */
-	CHECK(claims == NULL);
-
-	/* Keys unavailable: fail closed. */
-	token_cache_clear();
-	certs_status = 500;
-	err_clear(&e);
-	CHECK_INT(token_verify(tok, &ep, &claims, &e), -1);
-	CHECK_INT(e.code, ERR_UPSTREAM);
-	CHECK_INT(e.upstream_status, 500);
-	certs_status = 200;
-	set_str(&certs_body, "{\"nokeys\":1}");
-	CHECK_INT(token_verify(tok, &ep, &claims, &e), -1);
-	CHECK_INT(e.code, ERR_UPSTREAM);
-	CHECK_INT(token_verify("garbage", &ep, &claims, &e), -1);
-	CHECK_INT(e.code, ERR_UNAUTHORIZED);
+	const struct fx_want certs = CERTS_REQ;
+	const struct verify_step steps[] = {
+	    {"first token: keys fetched", {{certs, {200, {0}, js}}}, .token = 0},
+	    {"same token: cached", .token = 0},
+	    /* One refetch for the unknown kid... */
+	    {"unknown kid: one refetch",
+	     {{certs, {200, {0}, js}}},
+	     .token = 1,
+	     .want = {.rc = -1,
+	              .code = ERR_UNAUTHORIZED,
+	              .msg = "unknown signing key kid rotated-kid"}},
+	    /* ...and not again within 30 s. */
+	    {"unknown kid again: no refetch", .token = 1,
+	     .want = {.rc = -1,
+	              .code = ERR_UNAUTHORIZED,
+	              .msg = "unknown signing key kid rotated-kid"}},
+	    /* Keys unavailable: fail closed. */
+	    {"keys 500",
+	     {{certs, {500, {0}, "{}"}}},
+	     .clear_cache = 1,
+	     .want = {.rc = -1, .code = ERR_UPSTREAM, .upstream = 500}},
+	    {"keys without \"keys\"",
+	     {{certs, {200, {0}, "{\"nokeys\":1}"}}},
+	     .want = {.rc = -1, .code = ERR_UPSTREAM}},
+	    {"garbage token: nothing fetched", .token = 2,
+	     .want = {.rc = -1, .code = ERR_UNAUTHORIZED}},
+	    {"keys back", {{certs, {200, {0}, js}}}, .token = 0},
+	};
+	for (size_t i = 0; i < NELEM(steps); i++) {
+		const struct verify_step *s = &steps[i];
+		if (s->clear_cache)
+			token_cache_clear();
+		fx_script(s->ex, NELEM(s->ex));
+		struct json_object *claims = (struct json_object *)1;
+		struct err e;
+		err_clear(&e);
+		int rc = token_verify(tok[s->token], &ep, &claims, &e);
+		FX_CHECK_RESULT(s->name, rc, &e, &s->want);
+		if (rc == 0)
+			CHECK_MSG(claims && !strcmp(jsonx_str(claims, "iss"), ep.url), "%s: iss",
+			          s->name);
+		else
+			CHECK_MSG(claims == NULL, "%s: claims on failure", s->name);
+		json_object_put(rc == 0 ? claims : NULL);
+		FX_CHECK_REQUESTS(s->name);
+	}
 	struct endpoint unset = {0};
-	CHECK_INT(token_verify(tok, &unset, &claims, &e), -1);
+	struct json_object *claims;
+	struct err e;
+	CHECK_INT(token_verify(tok[0], &unset, &claims, &e), -1);
 
 	token_cache_clear();
-	free(tok);
-	free(other);
+	for (size_t i = 0; i < NELEM(tok); i++)
+		free(tok[i]);
+	free(js);
 	free(kid);
 	EVP_PKEY_free(k);
 	endpoint_free(&ep);
@@ -388,16 +505,9 @@ static void test_token_verify_cache(void)
 
 static void test_teardown(void)
 {
-	if (srv_fd >= 0) {
-		shutdown(srv_fd, SHUT_RDWR);
-		close(srv_fd);
-		pthread_join(srv_thread, NULL);
-	}
-	set_str(&certs_body, NULL);
-	set_str(&attest_body, NULL);
-	free(last_target);
-	free(last_ctype);
-	free(last_body);
+	fx_stop();
+	CHECK(fx_request_count() == 0);
 }
 
-TESTS(test_request_shape, test_attest_http, test_token_verify_cache, test_teardown)
+TESTS(test_request_shape, test_attest_fixtures, test_jwks_fixtures, test_token_verify_cache,
+      test_teardown)
