@@ -72,7 +72,7 @@ static const struct outcome_rule rules[] = {
      "Encryption needs the company key, and this instance holds none yet.",
      "Press \"Test Secure Key Release\" (POST /skr/release); the key is released only to an "
      "instance whose attestation satisfies the key's release policy.",
-     "curl -s -X POST http://<instance>/skr/release", NULL},
+     "curl -s -X POST -d '' http://<instance>/skr/release", NULL},
     {ERR_INTERNAL, STAGE_CUSTODY, PATH_ANY, 500, 0, "The held key's files are unsafe or unreadable",
      "STATE_DIR or a key file there has the wrong owner, mode or type.",
      "STATE_DIR must be a private directory (0700) of the programs' user; the message names "
