@@ -53,10 +53,10 @@ int main(int argc, char **argv)
 	if (argc < 4 || parse_ulong(argv[1], 1, 0x7fffffffUL, &parent) < 0)
 		usage();
 	int i = 2;
-	for (; i < argc && strcmp(argv[i], "--"); i++) {
+	while (i < argc && strcmp(argv[i], "--")) {
 		if (strcmp(argv[i], "--unlink") || i + 1 >= argc)
 			usage();
-		i++;
+		i += 2;
 	}
 	if (i + 1 >= argc)
 		usage();
