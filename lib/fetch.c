@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "jsonx.h"
@@ -20,6 +21,10 @@ static pthread_key_t handle_key;
 
 /* This thread's handle (its connection cache lives in it) and request deadline. */
 static __thread CURL *handle;
+static __thread pid_t handle_pid; /* the process that made it */
+/* A parent's handle after fork: its connections are the parent's, so it is never used or
+ * freed here (freeing would close them for the parent); kept only to stay reachable. */
+static __thread CURL *inherited;
 static __thread double req_deadline; /* now_ms() clock; 0 = no request budget */
 static __thread double req_budget_ms;
 
@@ -38,11 +43,17 @@ static void curl_init_once(void)
 /* The thread's handle with every option back at its default, or NULL. */
 static CURL *thread_handle(void)
 {
+	if (handle && handle_pid != getpid()) {
+		inherited = handle;
+		handle = NULL;
+		pthread_setspecific(handle_key, NULL);
+	}
 	if (handle) {
 		curl_easy_reset(handle);
 		return handle;
 	}
 	handle = curl_easy_init();
+	handle_pid = getpid();
 	if (handle)
 		pthread_setspecific(handle_key, handle);
 	return handle;

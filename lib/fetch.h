@@ -20,7 +20,9 @@
  * cache, TLS sessions and DNS cache survive between calls) and resets every
  * option before each call, so no setting, header or body of one call reaches
  * the next.  Request headers (they may carry bearer tokens) are wiped after
- * each call.  The handle is freed when its thread exits.
+ * each call.  The handle is freed when its thread exits.  A forked child never
+ * touches its parent's handle (the connections in it are the parent's): its
+ * first call makes a handle of its own.
  */
 #ifndef FETCH_H
 #define FETCH_H

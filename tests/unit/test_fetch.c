@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -279,5 +280,37 @@ static void test_request_budget(void)
 	fetch_request_end();
 }
 
-TESTS(test_connections_reused, test_nothing_carries_over, test_no_redirect_cap_protocols,
-      test_per_call_timeout, test_request_budget)
+/* A forked child and its parent call at once: no answer reaches the wrong process. */
+static void test_fork_keeps_connections_apart(void)
+{
+	srv_start();
+	struct fetch_resp rs;
+	struct err e;
+	CHECK_INT(get("/ok", NULL, NULL, 0, 0, &rs, &e), 0); /* the parent holds a connection */
+	fetch_resp_free(&rs);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int bad = 0;
+		for (int i = 0; i < 30; i++) {
+			if (get("/ok", NULL, NULL, 0, 0, &rs, &e) < 0 || rs.status != 200)
+				bad++;
+			else
+				fetch_resp_free(&rs);
+		}
+		_exit(bad ? 1 : 0);
+	}
+	int wrong = 0;
+	for (int i = 0; i < 30; i++) {
+		if (get("/redirect", NULL, NULL, 0, 0, &rs, &e) < 0 || rs.status != 302)
+			wrong++;
+		else
+			fetch_resp_free(&rs);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	CHECK_MSG(wrong == 0, "%d of the parent's answers were wrong", wrong);
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child got wrong answers");
+}
+
+TESTS(test_connections_reused, test_fork_keeps_connections_apart, test_nothing_carries_over,
+      test_no_redirect_cap_protocols, test_per_call_timeout, test_request_budget)
