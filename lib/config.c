@@ -273,6 +273,8 @@ int config_load(struct config *c, struct err *e)
 	}
 	if (parse_num("MAX_BODY_BYTES", 1024, 16UL << 20, "65536", &c->max_body, e) < 0 ||
 	    parse_num("HTTP_TIMEOUT_SECONDS", 1, 600, "30", &c->http_timeout, e) < 0 ||
+	    parse_num("REQUEST_TIMEOUT_SECONDS", 1, 600, "45", &c->request_timeout, e) < 0 ||
+	    parse_num("FCGI_SPAWNER_PID", 0, 0x7fffffffUL, "0", &c->spawner_pid, e) < 0 ||
 	    parse_num("KEY_SIZE_BITS", 2048, 4096, "2048", &c->key_bits, e) < 0)
 		goto fail;
 	if (c->key_bits % 1024) {
@@ -328,6 +330,10 @@ void config_init(void)
 		cfg.log_file = xstrdup(env_or("LOG_FILE", ""));
 		cfg.log_dir = xstrdup(env_or("LOG_DIR", "/var/log/supervisor"));
 		cfg.log_level = LOG_INFO;
+		/* A program that cannot work still dies with its server (http_main). */
+		if (parse_ulong(env_or("FCGI_SPAWNER_PID", "0"), 0, 0x7fffffffUL,
+		                &cfg.spawner_pid) < 0)
+			cfg.spawner_pid = 0;
 	}
 }
 

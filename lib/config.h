@@ -70,8 +70,12 @@ struct config {
 	enum log_level log_level;   /* LOG_LEVEL debug|info|warn|error */
 	char *data_dir;             /* DATA_DIR: company CSVs */
 	unsigned long max_body;     /* MAX_BODY_BYTES */
-	unsigned long http_timeout; /* HTTP_TIMEOUT_SECONDS for outbound calls */
-	unsigned long key_bits;     /* KEY_SIZE_BITS for keys the emulators create */
+	unsigned long http_timeout; /* HTTP_TIMEOUT_SECONDS: the limit of one outbound call */
+	unsigned long
+	    request_timeout; /* REQUEST_TIMEOUT_SECONDS: all outbound calls of one request */
+	unsigned long
+	    spawner_pid; /* FCGI_SPAWNER_PID: the server that spawned this program, 0 = none */
+	unsigned long key_bits; /* KEY_SIZE_BITS for keys the emulators create */
 };
 
 extern struct config cfg;

@@ -28,7 +28,8 @@
 #include "err.h"
 #include "snp.h"
 
-/* Seconds the virtual provider waits for the whole exchange. */
+/* Seconds the virtual provider waits for the whole exchange, at most (fetch_call_deadline
+ * may leave it less: HTTP_TIMEOUT_SECONDS, the request's budget). */
 #define EVIDENCE_VIRTUAL_TIMEOUT_S 5
 
 struct snp_roots;

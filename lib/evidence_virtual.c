@@ -16,9 +16,13 @@
 
 #include "config.h"
 #include "evidence.h"
+#include "fetch.h"
 
 /* Longest error text accepted from the virtual host; longer means it is not speaking VSNP. */
 #define VSNP_MAX_MSG 4096
+
+/* The time the current call may take, in seconds, for messages (virtual_report sets it). */
+static double limit_s = EVIDENCE_VIRTUAL_TIMEOUT_S;
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -131,8 +135,8 @@ static int vsnp_connect(const char *path, double deadline, int *out, struct err 
 			return err_set(
 			    e, ERR_TIMEOUT,
 			    "the virtual SEV-SNP host at %.200s accepted no connection within "
-			    "%d s (busy)",
-			    path, EVIDENCE_VIRTUAL_TIMEOUT_S);
+			    "%g s (busy)",
+			    path, limit_s);
 		return err_set(
 		    e, ERR_UNAVAILABLE,
 		    "virtual SEV-SNP host not reachable at %.200s: %s (is emulator/vsnp-host "
@@ -148,8 +152,8 @@ static int io_fail(enum io_result r, const char *path, const char *what, struct 
 	if (r == IO_TIMEOUT)
 		return err_set(e, ERR_TIMEOUT,
 		               "the virtual SEV-SNP host at %.200s did not answer "
-		               "within %d s",
-		               path, EVIDENCE_VIRTUAL_TIMEOUT_S);
+		               "within %g s",
+		               path, limit_s);
 	if (r == IO_EOF)
 		return err_set(e, ERR_UPSTREAM,
 		               "the virtual SEV-SNP host at %.200s closed the "
@@ -164,7 +168,12 @@ static int io_fail(enum io_result r, const char *path, const char *what, struct 
 static int virtual_report(const uint8_t rd[64], uint8_t out[SNP_REPORT_SIZE], struct err *e)
 {
 	const char *path = cfg.virtual_socket;
-	double deadline = now_ms() + EVIDENCE_VIRTUAL_TIMEOUT_S * 1000.0;
+	/* Its own limit, but never past the outbound-call limits (HTTP_TIMEOUT_SECONDS, the
+	 * request's budget): the virtual host is an outbound call like any other. */
+	double start = now_ms(), deadline = fetch_call_deadline(0, NULL);
+	if (deadline > start + EVIDENCE_VIRTUAL_TIMEOUT_S * 1000.0)
+		deadline = start + EVIDENCE_VIRTUAL_TIMEOUT_S * 1000.0;
+	limit_s = (double)(long)((deadline - start) / 100.0 + 0.5) / 10.0;
 	int fd = -1;
 	if (vsnp_connect(path, deadline, &fd, e) < 0)
 		return -1;

@@ -2,10 +2,27 @@
  * fetch: outbound HTTP(S) over libcurl, the one way this project talks to
  * other services (sidecar, MAA, IMDS, Key Vault, Blob storage, stand-ins).
  *
- * Every call has a timeout (cfg.http_timeout unless the request sets one), a
- * response size cap, no redirects, and only http/https.  Transport failures
- * map to ERR_UNAVAILABLE (cannot connect) or ERR_TIMEOUT; an HTTP error
- * status is NOT a fetch failure: the caller reads resp->status.
+ * Every call has a timeout (cfg.http_timeout, HTTP_TIMEOUT_SECONDS, unless the
+ * request sets one), a response size cap, no redirects, and only http/https.
+ * Transport failures map to ERR_UNAVAILABLE (cannot connect) or ERR_TIMEOUT;
+ * an HTTP error status is NOT a fetch failure: the caller reads resp->status.
+ *
+ * The request budget: http_main() calls fetch_request_begin() when a request
+ * starts.  From then on every outbound call of that request (fetch(), and any
+ * other transport that asks fetch_call_deadline()) must end by the request's
+ * deadline as well as within its own per-call timeout; a call that would start
+ * after the deadline fails at once with ERR_TIMEOUT.  So a request that chains
+ * attestation, identity and vault calls spends at most REQUEST_TIMEOUT_SECONDS
+ * waiting on them, which the servers' own limits (lighttpd.conf's read-timeout)
+ * are set above.
+ *
+ * Connections are reused: each thread keeps one libcurl handle (its connection
+ * cache, TLS sessions and DNS cache survive between calls) and resets every
+ * option before each call, so no setting, header or body of one call reaches
+ * the next.  Request headers (they may carry bearer tokens) are wiped after
+ * each call.  The handle is freed when its thread exits.  A forked child never
+ * touches its parent's handle (the connections in it are the parent's): its
+ * first call makes a handle of its own.
  */
 #ifndef FETCH_H
 #define FETCH_H
@@ -33,6 +50,22 @@ struct fetch_resp {
 	char *request_id;    /* x-ms-request-id, or NULL */
 	double elapsed_ms;
 };
+
+/*
+ * Start a request's budget: outbound calls from now on end within budget_ms
+ * (0: no request budget, only the per-call timeouts).  Per thread.
+ */
+void fetch_request_begin(double budget_ms);
+/* End the request's budget (calls are bounded by their own timeouts only). */
+void fetch_request_end(void);
+/*
+ * When a call that starts now must end, on the now_ms() clock: now plus
+ * timeout_s (0 = HTTP_TIMEOUT_SECONDS), but no later than the request's
+ * deadline.  *by_budget (may be NULL) is set when the request's deadline is
+ * what limits it.  For transports other than fetch() (the virtual SEV-SNP
+ * host's socket).
+ */
+double fetch_call_deadline(long timeout_s, int *by_budget);
 
 /* Perform the request.  0 with resp filled (any status), or -1 with e set. */
 int fetch(const struct fetch_req *rq, struct fetch_resp *resp, struct err *e) MUST_CHECK;

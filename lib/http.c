@@ -1,14 +1,17 @@
 #include "http.h"
 
+#include <errno.h>
 #include <fcgiapp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "codec.h"
 #include "config.h"
+#include "fetch.h"
 #include "jsonx.h"
 #include "log.h"
 #include "outcome.h"
@@ -538,6 +541,7 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 	buf_init(&body);
 	struct err e;
 	err_clear(&e);
+	fetch_request_begin(1000.0 * (double)cfg.request_timeout);
 	if (config_error()) {
 		/* Nothing is routed or read: the answer is why this program cannot work. */
 		e = *config_error();
@@ -566,12 +570,36 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 	io_write(io, head.p, head.len);
 	if (strcmp(rq.method, "HEAD"))
 		io_write(io, rs.body.p, rs.body.len);
+	fetch_request_end();
 	log_info("%s %s -> %d (%.1f ms)", rq.method, rq.path, rs.status, now_ms() - t0);
 	buf_free(&head);
 	buf_free(&rs.headers);
 	buf_free(&rs.body);
 	buf_free(&body);
 	free(path);
+}
+
+/*
+ * A FastCGI program spawned by a server that names itself in FCGI_SPAWNER_PID
+ * (lighttpd.conf passes var.PID) dies with that server: SIGKILL when it goes,
+ * and an immediate exit when it is already gone (it died between our fork and
+ * the prctl), so no program outlives its lighttpd or serves a server that did
+ * not spawn it.  Programs started by spawn-fcgi, supervisord or a web server's
+ * own manager do not set it and are left alone (their starter exits or owns
+ * them by design).
+ */
+static void die_with_spawner(void)
+{
+	if (!cfg.spawner_pid)
+		return;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+		log_warn("cannot ask to die with the server (prctl): %s", strerror(errno));
+	if (getppid() != (pid_t)cfg.spawner_pid) {
+		log_error("the server that spawned this program (pid %lu) is gone; exiting so "
+		          "that a new server spawns its own programs",
+		          cfg.spawner_pid);
+		_exit(0);
+	}
 }
 
 int http_main(const char *prog, const struct http_route *routes, size_t nroutes)
@@ -587,6 +615,7 @@ int http_main(const char *prog, const struct http_route *routes, size_t nroutes)
 		handle_one(&io, environ, routes, nroutes, 1);
 		return 0;
 	}
+	die_with_spawner();
 	if (FCGX_Init() != 0) {
 		log_error("FCGX_Init failed");
 		return 1;

@@ -72,7 +72,7 @@ static const struct outcome_rule rules[] = {
      "Encryption needs the company key, and this instance holds none yet.",
      "Press \"Test Secure Key Release\" (POST /skr/release); the key is released only to an "
      "instance whose attestation satisfies the key's release policy.",
-     "curl -s -X POST http://<instance>/skr/release", NULL},
+     "curl -s -X POST -d '' http://<instance>/skr/release", NULL},
     {ERR_INTERNAL, STAGE_CUSTODY, PATH_ANY, 500, 0, "The held key's files are unsafe or unreadable",
      "STATE_DIR or a key file there has the wrong owner, mode or type.",
      "STATE_DIR must be a private directory (0700) of the programs' user; the message names "
@@ -171,6 +171,12 @@ static const struct outcome_rule rules[] = {
      "Read the message; the keys come only from {maa}/certs, never from the token.",
      "curl -s {maa}/certs", NULL},
 
+    {ERR_TIMEOUT, STAGE_TOKEN, PATH_ANY, 504, 1,
+     "The attestation service's signing keys did not arrive in time",
+     "Fetching {maa}/certs to verify the token took longer than HTTP_TIMEOUT_SECONDS.",
+     "Retry; check the service's health and network egress to it.", "curl -s -m 10 {maa}/certs",
+     NULL},
+
     /* ---- the managed identity ---- */
     {ERR_NONE, STAGE_IDENTITY, PATH_ANY, 503, 1, "The managed identity token could not be obtained",
      "The identity endpoint (IMDS) was not reachable or gave no token.",
@@ -187,6 +193,15 @@ static const struct outcome_rule rules[] = {
      "az container show -g <rg> -n <name> --query identity",
      "Key Vault needs an access token of an identity holding the `release` key permission, in "
      "addition to the attestation token."},
+
+    {ERR_TIMEOUT, STAGE_IDENTITY, PATH_ANY, 504, 1,
+     "The managed identity endpoint did not answer in time",
+     "The identity endpoint (IMDS_ENDPOINT) did not answer within HTTP_TIMEOUT_SECONDS.",
+     "Retry; on Azure IMDS answers within a second, so check the container group's network.",
+     "curl -s -m 10 -H Metadata:true "
+     "'http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01"
+     "&resource=https://vault.azure.net'",
+     NULL},
 
     /* ---- the key vault ---- */
     {ERR_FORBIDDEN, STAGE_VAULT, PATH_ANY, 403, 1,

@@ -10,10 +10,6 @@
 #include "fetch.h"
 #include "jsonx.h"
 
-#define SIDECAR_STATUS_TIMEOUT_S  5
-#define SIDECAR_ATTEST_TIMEOUT_S  30
-#define SIDECAR_RELEASE_TIMEOUT_S 60
-
 /* Where the sidecar's fixed "please read the docs" tail begins. */
 static const char *const suffix_markers[] = {
     "ERROR: Please refer to the documentation",
@@ -92,13 +88,14 @@ static int answer_error(long status, const struct buf *body, struct err *e)
 	return -1;
 }
 
-static int transport_error(long timeout, struct err *e)
+/* fetch's failure as the sidecar's: the timeout it hit is in fetch's message. */
+static int transport_error(struct err *e)
 {
-	if (e && e->code == ERR_TIMEOUT)
-		return err_set(e, ERR_TIMEOUT, "SKR sidecar at %s did not answer within %ld s",
-		               cfg.sidecar.url, timeout);
 	char detail[sizeof(e->msg)];
-	snprintf(detail, sizeof(detail), "%s", e ? e->msg : "");
+	snprintf(detail, sizeof(detail), "%s", e->msg);
+	if (e->code == ERR_TIMEOUT)
+		return err_set(e, ERR_TIMEOUT, "SKR sidecar at %s did not answer (%s)",
+		               cfg.sidecar.url, detail);
 	return err_set(e, ERR_UNAVAILABLE, "SKR sidecar not reachable at %s (%s)", cfg.sidecar.url,
 	               detail);
 }
@@ -107,7 +104,7 @@ static int transport_error(long timeout, struct err *e)
  * One call: method+path, optional JSON body.  0 with resp filled on an HTTP
  * 200; -1 with e set otherwise (resp already freed).
  */
-static int call(const char *method, const char *path, struct json_object *body, long timeout,
+static int call(const char *method, const char *path, struct json_object *body,
                 struct fetch_resp *resp, struct err *e)
 {
 	if (!cfg.sidecar.set)
@@ -124,11 +121,10 @@ static int call(const char *method, const char *path, struct json_object *body, 
 	    .headers = body ? json_hdrs : get_hdrs,
 	    .body = text,
 	    .body_len = text ? strlen(text) : 0,
-	    .timeout_s = timeout,
 	};
 	int ret = 0;
 	if (fetch(&rq, resp, e) < 0)
-		ret = transport_error(timeout, e);
+		ret = transport_error(e);
 	else if (resp->status != 200) {
 		ret = answer_error(resp->status, &resp->body, e);
 		fetch_resp_free(resp);
@@ -174,11 +170,11 @@ static int sidecar_status_once(long *http_status, char **body, struct err *e)
 		return err_set(e, ERR_UNAVAILABLE,
 		               "SKR_SIDECAR_URL is empty: no SKR sidecar configured");
 	char *url = xasprintf("%s/status", cfg.sidecar.url);
-	struct fetch_req rq = {.url = url, .timeout_s = SIDECAR_STATUS_TIMEOUT_S};
+	struct fetch_req rq = {.url = url};
 	struct fetch_resp rs;
 	int ret = 0;
 	if (fetch(&rq, &rs, e) < 0) {
-		ret = transport_error(SIDECAR_STATUS_TIMEOUT_S, e);
+		ret = transport_error(e);
 	} else {
 		*http_status = rs.status;
 		*body = buf_steal(&rs.body, NULL);
@@ -212,7 +208,7 @@ static int sidecar_attest_raw_once(const uint8_t *runtime, size_t n,
 		return -1;
 	struct json_object *body = runtime_body(runtime, n);
 	struct fetch_resp rs;
-	int ret = call("POST", "/attest/raw", body, SIDECAR_ATTEST_TIMEOUT_S, &rs, e);
+	int ret = call("POST", "/attest/raw", body, &rs, e);
 	json_object_put(body);
 	if (ret < 0)
 		return -1;
@@ -246,7 +242,7 @@ static int sidecar_attest_maa_once(const char *maa_host, const uint8_t *runtime,
 	struct json_object *body = runtime_body(runtime, n);
 	jsonx_add_str(body, "maa_endpoint", maa_host);
 	struct fetch_resp rs;
-	int ret = call("POST", "/attest/maa", body, SIDECAR_ATTEST_TIMEOUT_S, &rs, e);
+	int ret = call("POST", "/attest/maa", body, &rs, e);
 	json_object_put(body);
 	if (ret < 0)
 		return -1;
@@ -287,7 +283,7 @@ static int sidecar_key_release_once(const char *maa_host, const char *akv_host, 
 	jsonx_add_str(body, "akv_endpoint", akv_host);
 	jsonx_add_str(body, "kid", kid);
 	struct fetch_resp rs;
-	int ret = call("POST", "/key/release", body, SIDECAR_RELEASE_TIMEOUT_S, &rs, e);
+	int ret = call("POST", "/key/release", body, &rs, e);
 	json_object_put(body);
 	if (ret < 0)
 		return -1;

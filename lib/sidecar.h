@@ -12,7 +12,8 @@
  * ERR_UPSTREAM (other), e->upstream_status = the status, and the message
  * "sidecar answered <status>: <error text, at most 500 characters>".  A
  * sidecar that cannot be reached gives ERR_UNAVAILABLE, a silent one
- * ERR_TIMEOUT.  Timeouts: status 5 s, attest 30 s, key release 60 s.
+ * ERR_TIMEOUT.  Every call is bounded like any outbound call (fetch): by
+ * HTTP_TIMEOUT_SECONDS and by what is left of the request's budget.
  */
 #ifndef SIDECAR_H
 #define SIDECAR_H

@@ -11,9 +11,8 @@
 #include "fetch.h"
 #include "jsonx.h"
 
-#define THIM_MAX_TEXT       (1u << 20)
-#define THIM_IMDS_PATH      "/metadata/THIM/amd/certification"
-#define THIM_IMDS_TIMEOUT_S 10
+#define THIM_MAX_TEXT  (1u << 20)
+#define THIM_IMDS_PATH "/metadata/THIM/amd/certification"
 
 static char *cached_pem, *cached_tcbm;
 static const char *cached_source;
@@ -145,7 +144,7 @@ static int from_imds(char **pem, char **tcbm, struct err *e)
 		return err_set(e, ERR_UNAVAILABLE, "IMDS_ENDPOINT is empty");
 	static const char *const hdrs[] = {"Metadata: true", NULL};
 	char *url = xasprintf("%s%s", cfg.imds.url, THIM_IMDS_PATH);
-	struct fetch_req rq = {.url = url, .headers = hdrs, .timeout_s = THIM_IMDS_TIMEOUT_S};
+	struct fetch_req rq = {.url = url, .headers = hdrs};
 	struct fetch_resp rs;
 	int ret;
 	if (fetch(&rq, &rs, e) < 0) {

@@ -61,7 +61,7 @@ for port in $port_landing $port_contoso $port_fabrikam $port_snooper $port_maa \
 done
 
 emu=$BUILD/emulator
-for bin in "$emu/vsnp-host" "$emu/vsnp-ca" "$emu/maa" "$emu/imds" "$emu/identity" "$emu/keyvault" \
+for bin in "$emu/vsnp-host" "$emu/vsnp-ca" "$emu/maa" "$emu/imds" "$emu/identity" "$emu/keyvault" "$emu/with-parent" \
 	"$BUILD/fcgi-bin/attest" "$BUILD/fcgi-bin/skr" "$BUILD/fcgi-bin/storage" "$BUILD/fcgi-bin/company"; do
 	[ -x "$bin" ] || { echo "missing $bin: run make first" >&2; exit 1; }
 done
@@ -84,6 +84,39 @@ user_of() { if [ $separate -eq 1 ]; then echo "demo-$1"; fi; }
 mkdir -p "$S/app" "$S/azure/run" "$S/azure/log" "$S/azure/maa" "$S/blobs" "$S/public"
 chmod 700 "$S/azure"
 chmod 755 "$S" "$S/app" "$S/public"
+
+# Each instance's user must reach what its lighttpd serves and runs: the state directory, the
+# page, the programs, the data and lighttpd.conf.  A directory above them that only root may
+# enter (any `mktemp -d` is 0700) would make every instance crash-loop with the reason only
+# in a log file: say it here, with the fix, before anything starts.
+if [ $separate -eq 1 ]; then
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	blocked=$(runuser -u demo-contoso -- sh -c '
+		set -f
+		for p in "$@"; do
+			d=""
+			IFS=/
+			for part in $p; do
+				[ -n "$part" ] || continue
+				d="$d/$part"
+				if [ -d "$d" ] && ! [ -x "$d" ]; then echo "$d|$p"; exit 0; fi
+			done
+			unset IFS
+			if ! [ -r "$p" ]; then echo "$p|$p"; exit 0; fi
+		done' sh "$S" "$repo/lighttpd.conf" "$repo/www/index.html" "$repo/data" \
+		"$BUILD/fcgi-bin/attest") || true
+	if [ -n "$blocked" ]; then
+		dir=${blocked%%|*}
+		need=${blocked#*|}
+		echo "make run: the instances run as their own users (demo-contoso, demo-fabrikam, demo-snooper)," >&2
+		echo "  but they cannot reach $need: $dir is $(stat -c '%A %U:%G' "$dir" 2>/dev/null || echo 'not readable')." >&2
+		echo "  Fix: chmod o+x every directory above it that is not (chmod o+x '$dir'), or set" >&2
+		echo "  DEMO_STATE_DIR (and the checkout) to a place every user can reach, e.g. DEMO_STATE_DIR=/var/tmp/demo," >&2
+		echo "  or run everything as one user with DEMO_SINGLE_USER=1 (no separation between the instances)." >&2
+		exit 2
+	fi
+fi
+
 ln -sfn "$repo/www" "$S/app/www"
 ln -sfn "$BUILD/fcgi-bin" "$S/app/fcgi-bin"
 ln -sfn "$repo/data" "$S/app/data"
@@ -152,16 +185,21 @@ common_env() { # instance port imds_port
 	printf 'SKR_SIDECAR_URL="http://127.0.0.1:%s",SNP_EXTRA_ROOTS="%s",' "$port_sidecar" "$S/public/virtual-ark.pem"
 	printf 'AKV_TRUST_CERT="%s",' "$S/public/kv-trust.pem"
 	printf 'CONTAINER_IMAGE="local build (make run)",ATTESTATION_BACKEND="auto"'
+	# The outbound-call limits, when the caller sets them (the chaos suite makes them short).
+	printf '%s' "${HTTP_TIMEOUT_SECONDS:+,HTTP_TIMEOUT_SECONDS=\"$HTTP_TIMEOUT_SECONDS\"}"
+	printf '%s' "${REQUEST_TIMEOUT_SECONDS:+,REQUEST_TIMEOUT_SECONDS=\"$REQUEST_TIMEOUT_SECONDS\"}"
 }
 company_env() { # company key akv_port other other_key other_akv_port
 	printf ',COMPANY_NAME="%s",SKR_KEY_NAME="%s",SKR_AKV_ENDPOINT="http://127.0.0.1:%s"' "$1" "$2" "$3"
 	printf ',OTHER_COMPANY_NAME="%s",OTHER_KEY_NAME="%s",OTHER_AKV_ENDPOINT="http://127.0.0.1:%s"' "$4" "$5" "$6"
 }
-program() { # name command environment logfile [user]
+# Every program starts through with-parent: it dies with supervisord however supervisord
+# ends (SIGTERM from the kernel), and removes its predecessor's stale sockets (glob in $6).
+program() { # name command environment logfile [user] [stale-glob]
 	cat <<EOT
 
 [program:$1]
-command=$2
+command=$emu/with-parent %(ENV_DEMO_SUPERVISORD_PID)s${6:+ --unlink $6} -- $2
 environment=$3
 stdout_logfile=$4${5:+
 user=$5
@@ -196,35 +234,33 @@ EOT
 	fi
 	program azure "/usr/sbin/lighttpd -D -f $repo/emulator/lighttpd-local.conf" \
 		"LANDING_PORT=\"$port_landing\",WWW_ROOT=\"$repo/www\",EMU_BIN=\"$emu\",EMU_STATE=\"$S/azure/run\",EMU_LOG=\"$S/azure/log\",MAA_PORT=\"$port_maa\",IMDS_PORT_CONTOSO=\"$port_imds_contoso\",IMDS_PORT_FABRIKAM=\"$port_imds_fabrikam\",IMDS_PORT_SNOOPER=\"$port_imds_snooper\",THIM_CONTOSO=\"$S/azure/vsnp-contoso/thim.json\",THIM_FABRIKAM=\"$S/azure/vsnp-fabrikam/thim.json\",MAA_ISSUER=\"http://127.0.0.1:$port_maa\",MAA_KEY_DIR=\"$S/azure/maa\",MAA_TRUSTED_ROOTS=\"$S/azure/vsnp-ca/ark.pem\",LOG_FILE=\"$S/azure/log/azure.log\",AAD_KEY_DIR=\"$S/azure/aad\",ID_CLIENT_CONTOSO=\"$(guid client-contoso)\",ID_OID_CONTOSO=\"$(guid oid-contoso)\",ID_CLIENT_FABRIKAM=\"$(guid client-fabrikam)\",ID_OID_FABRIKAM=\"$(guid oid-fabrikam)\",ID_CLIENT_SNOOPER=\"$(guid client-snooper)\",ID_OID_SNOOPER=\"$(guid oid-snooper)\",KV_PORT_CONTOSO=\"$port_kv_contoso\",KV_PORT_FABRIKAM=\"$port_kv_fabrikam\",KV_DIR_CONTOSO=\"$S/azure/kv-contoso\",KV_DIR_FABRIKAM=\"$S/azure/kv-fabrikam\",ID_USER_CONTOSO=\"$(user_of contoso)\",ID_USER_FABRIKAM=\"$(user_of fabrikam)\",ID_USER_SNOOPER=\"$(user_of snooper)\"" \
-		"$S/azure/log/lighttpd.out"
+		"$S/azure/log/lighttpd.out" "" "$S/azure/run/*.sock-*"
 	program contoso "/usr/sbin/lighttpd -D -f $repo/lighttpd.conf" \
 		"$(common_env contoso "$port_contoso" "$port_imds_contoso")$(company_env contoso contoso-secret-key "$port_kv_contoso" fabrikam fabrikam-secret-key "$port_kv_fabrikam"),SNP_VIRTUAL_SOCKET=\"$S/contoso/run/sev-guest.sock\"" \
-		"$S/contoso/log/lighttpd.out" "$(user_of contoso)"
+		"$S/contoso/log/lighttpd.out" "$(user_of contoso)" "$S/contoso/run/fcgi-*.sock-*"
 	program fabrikam "/usr/sbin/lighttpd -D -f $repo/lighttpd.conf" \
 		"$(common_env fabrikam "$port_fabrikam" "$port_imds_fabrikam")$(company_env fabrikam fabrikam-secret-key "$port_kv_fabrikam" contoso contoso-secret-key "$port_kv_contoso"),SNP_VIRTUAL_SOCKET=\"$S/fabrikam/run/sev-guest.sock\"" \
-		"$S/fabrikam/log/lighttpd.out" "$(user_of fabrikam)"
+		"$S/fabrikam/log/lighttpd.out" "$(user_of fabrikam)" "$S/fabrikam/run/fcgi-*.sock-*"
 	# The snooper: standard hardware (no TEE device), configured with Contoso's settings as in the original.
 	program snooper "/usr/sbin/lighttpd -D -f $repo/lighttpd.conf" \
 		"$(common_env snooper "$port_snooper" "$port_imds_snooper")$(company_env contoso contoso-secret-key "$port_kv_contoso" fabrikam fabrikam-secret-key "$port_kv_fabrikam")" \
-		"$S/snooper/log/lighttpd.out" "$(user_of snooper)"
+		"$S/snooper/log/lighttpd.out" "$(user_of snooper)" "$S/snooper/run/fcgi-*.sock-*"
 } >"$conf"
 
 # A clean environment: every program gets exactly what the configuration above gives it, not
 # whatever the calling shell happens to export (BLOB_BACKEND, SKR_* ...).
-env -i PATH="/usr/sbin:/usr/bin:/sbin:/bin" HOME="$S" LANG=C.UTF-8 supervisord -n -c "$conf" &
+# supervisord dies with this script (with-parent) and tells its programs its pid, which
+# is this subshell's: exec keeps it.
+(exec "$emu/with-parent" $$ -- env -i PATH="/usr/sbin:/usr/bin:/sbin:/bin" HOME="$S" LANG=C.UTF-8 \
+	DEMO_SUPERVISORD_PID="$BASHPID" supervisord -n -c "$conf") &
 sup=$!
 stop() {
 	trap - INT TERM EXIT
+	# supervisord stops its programs; each lighttpd takes its FastCGI programs with it, and
+	# anything whose parent dies on the way gets the kernel's parent-death signal.
 	if kill -0 "$sup" 2>/dev/null; then
 		kill -TERM "$sup" 2>/dev/null || true
 		wait "$sup" 2>/dev/null || true
-	fi
-	# A FastCGI child that lighttpd was still spawning when the stop came can miss its
-	# parent's shutdown; everything of this run lives under $S, so nothing may outlive it.
-	if pgrep -f "$S/" >/dev/null 2>&1; then
-		pkill -TERM -f "$S/" 2>/dev/null || true
-		sleep 0.5
-		pkill -KILL -f "$S/" 2>/dev/null || true
 	fi
 }
 trap 'stop; exit 130' INT

@@ -40,8 +40,8 @@ check "CGI /info without a TEE: attestation_works false" \
 	"$(body_of <<<"$r" | jq -e '.status.attestation_works == false' >/dev/null; echo $?)" "$r"
 EXTRA_ENV=(SKR_MAA_ENDPOINT=http://evil.example.com)
 r=$(cgi_request "$A" GET /health)
-check "bad configuration stops the program naming the variable" \
-	"$(grep -q 'SKR_MAA_ENDPOINT' <<<"$r$(cgi_request "$A" GET /health 2>&1)"; echo $?)" "$r"
+check "bad configuration: every request is a 500 JSON error naming the variable" \
+	"$([ "$(status_of <<<"$r")" = 500 ] && body_of <<<"$r" | jq -e '.status == "error" and (.message | contains("SKR_MAA_ENDPOINT"))' >/dev/null; echo $?)" "$r"
 
 # With a virtual SEV-SNP host, a CGI request gets a signed report.
 "$bin/emulator/vsnp-ca" init "$tmp/ca" >/dev/null 2>&1
