@@ -155,6 +155,13 @@ static void set_options(CURL *c, const struct fetch_req *rq, struct curl_slist *
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
 	}
+	/*
+	 * libcurl re-sends a request silently when a kept connection turns out dead before
+	 * the answer; a POST (a key release, an attestation) is not idempotent: never on a
+	 * kept connection.
+	 */
+	if (!strcmp(method, "POST"))
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 }
 
 static int transport_error(const struct fetch_req *rq, CURLcode rc, const struct sink *sink,

@@ -217,7 +217,7 @@ static const struct token_case token_cases[] = {
     {"no answer within 1 s",
      {{TOKEN_REQ, {.action = FX_HANG}}},
      .timeout = 1,
-     .want = ID_ERR(ERR_TIMEOUT, -1, 503, .msg = "managed identity token"),
+     .want = ID_ERR(ERR_TIMEOUT, -1, 504, .msg = "managed identity token"),
      .min_s = 0.9,
      .max_s = 1.8},
     /* Nobody listening: retried (no wait, then 1.6 s does not fit in 2 s). */
