@@ -14,6 +14,7 @@
 #include "keywrap.h"
 #include "kvclient.h"
 #include "log.h"
+#include "pkcs8.h"
 #include "policy.h"
 #include "releaseproof.h"
 #include "sidecar.h"
@@ -152,13 +153,10 @@ int keyrelease_unwrap_payload(struct json_object *payload, EVP_PKEY *wrap_key, c
 		err_wrap(e, "unwrapping the released key");
 		goto done;
 	}
-	const unsigned char *p = der;
-	PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)derlen);
-	if (p8 && p == der + derlen)
-		*key = EVP_PKCS82PKEY(p8);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	ERR_clear_error();
-	if (!*key || !EVP_PKEY_is_a(*key, "RSA")) {
+	/* Not EVP_PKCS82PKEY: OpenSSL 3.0's decoders leave the numbers in freed memory. */
+	struct err perr;
+	*key = pkcs8_rsa_decode(der, derlen, &perr);
+	if (!*key) {
 		err_set(e, ERR_UNPROCESSABLE, "the unwrapped key is not a PKCS#8 RSA private key");
 		goto done;
 	}
