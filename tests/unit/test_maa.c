@@ -386,6 +386,97 @@ static void test_token_verify_cache(void)
 	endpoint_free(&ep);
 }
 
+/* The JWKS {"keys":[k under kid]} served at /certs. */
+static void serve_keys(EVP_PKEY *k, const char *kid)
+{
+	struct json_object *jwk = jwk_public(k);
+	jsonx_add_str(jwk, "kid", kid);
+	struct json_object *jwks = json_object_new_object(), *keys = json_object_new_array();
+	json_object_array_add(keys, jwk);
+	jsonx_add(jwks, "keys", keys);
+	char *js = jsonx_dump(jwks);
+	json_object_put(jwks);
+	certs_status = 200;
+	set_str(&certs_body, js);
+	free(js);
+}
+
+static char *token_by(EVP_PKEY *k, const char *kid, const struct endpoint *ep)
+{
+	long long t = now_unix();
+	struct json_object *c = json_object_new_object();
+	jsonx_add_str(c, "iss", ep->url);
+	jsonx_add_int(c, "iat", t);
+	jsonx_add_int(c, "exp", t + 600);
+	char *tok = jwt_sign_rs256(k, kid, NULL, c);
+	json_object_put(c);
+	return tok;
+}
+
+static int verifies(const char *tok, const struct endpoint *ep, struct err *e)
+{
+	struct json_object *claims = NULL;
+	int rc = token_verify(tok, ep, &claims, e);
+	json_object_put(claims);
+	return rc == 0;
+}
+
+/* Cached signing keys follow the issuer: a new kid, and a key replaced under its kid. */
+static void test_token_keys_follow_rotation(void)
+{
+	srv_start();
+	token_cache_clear();
+	struct endpoint ep;
+	endpoint_at(&ep, srv_port);
+	EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048),
+	         *k2 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048),
+	         *k3 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	char *t1 = token_by(k1, "kid-1", &ep), *t2 = token_by(k2, "kid-2", &ep);
+	struct err e = {0};
+	serve_keys(k1, "kid-1");
+	unsigned long f0 = token_cache_fetches();
+	for (int i = 0; i < 5; i++)
+		CHECK(verifies(t1, &ep, &e));
+	CHECK_INT(token_cache_fetches() - f0, 1); /* keys decoded once, then reused */
+
+	/* The issuer rotates to kid-2 and withdraws kid-1. */
+	serve_keys(k2, "kid-2");
+	CHECK(verifies(t2, &ep, &e));
+	CHECK_INT(token_cache_fetches() - f0, 2);
+	CHECK(!verifies(t1, &ep, &e));
+	CHECK(strstr(e.msg, "unknown signing key kid kid-1") != NULL);
+	CHECK_INT(token_cache_fetches() - f0, 2); /* the refetch limit holds */
+
+	/* A key replaced under the same kid: the cached one fails, one refetch finds the new. */
+	token_cache_clear();
+	serve_keys(k1, "stable");
+	char *old = token_by(k1, "stable", &ep), *fresh = token_by(k3, "stable", &ep);
+	CHECK(verifies(old, &ep, &e));
+	f0 = token_cache_fetches();
+	serve_keys(k3, "stable");
+	CHECK(verifies(fresh, &ep, &e));
+	CHECK_INT(token_cache_fetches() - f0, 1);
+	CHECK(verifies(fresh, &ep, &e));
+	/* ...and the replaced key no longer verifies, without another fetch. */
+	CHECK(!verifies(old, &ep, &e));
+	CHECK(strstr(e.msg, "token signature does not verify") != NULL);
+	CHECK_INT(token_cache_fetches() - f0, 1);
+	/* A forged signature under a known kid cannot make us fetch again and again. */
+	for (int i = 0; i < 3; i++)
+		CHECK(!verifies(old, &ep, &e));
+	CHECK_INT(token_cache_fetches() - f0, 1);
+
+	token_cache_clear();
+	free(t1);
+	free(t2);
+	free(old);
+	free(fresh);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(k3);
+	endpoint_free(&ep);
+}
+
 static void test_teardown(void)
 {
 	if (srv_fd >= 0) {
@@ -400,4 +491,5 @@ static void test_teardown(void)
 	free(last_body);
 }
 
-TESTS(test_request_shape, test_attest_http, test_token_verify_cache, test_teardown)
+TESTS(test_request_shape, test_attest_http, test_token_verify_cache,
+      test_token_keys_follow_rotation, test_teardown)
