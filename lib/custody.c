@@ -155,8 +155,22 @@ static int write_private(const char *name, const void *data, size_t n, struct er
 	return rc;
 }
 
-static int custody_store_do(EVP_PKEY *key, struct json_object *facts, struct err *e)
+/* The key file (safe, as read_private checks) holds exactly der. */
+static int holds_already(const uint8_t *der, size_t len)
 {
+	struct buf b;
+	struct stat st;
+	struct err ignore;
+	buf_init(&b);
+	int same = read_private(CUSTODY_KEY_FILE, &b, &st, &ignore) == 0 && b.len == len &&
+	           ct_equal(b.p, der, len);
+	buf_free(&b);
+	return same;
+}
+
+static int custody_store_do(EVP_PKEY *key, struct json_object *facts, int *replaced, struct err *e)
+{
+	*replaced = 0;
 	if (!key)
 		return err_set(e, ERR_INTERNAL, "no key to keep");
 	if (check_dir(e) < 0)
@@ -166,8 +180,11 @@ static int custody_store_do(EVP_PKEY *key, struct json_object *facts, struct err
 	if (pkcs8_rsa_encode(key, &der, &len, e) < 0)
 		return err_set(e, ERR_INTERNAL, "the released key cannot be encoded as PKCS#8");
 	int rc = -1;
-	/* Key first, facts second: a reader that sees new facts always finds the new key. */
-	if (write_private(CUSTODY_KEY_FILE, der, len, e) < 0)
+	/* Key first, facts second: a reader that sees new facts always finds the new key.
+	 * The same key released again (our encoding is deterministic) is not written again:
+	 * one private-key write and its syncs fewer, and every process's copy stays good. */
+	*replaced = !holds_already(der, len);
+	if (*replaced && write_private(CUSTODY_KEY_FILE, der, len, e) < 0)
 		goto done;
 	struct json_object *f = NULL;
 	if (facts)
@@ -459,9 +476,15 @@ void custody_get_stats(struct custody_stats *out)
 
 int custody_store(EVP_PKEY *key, struct json_object *facts, struct err *e)
 {
-	/* The copy this process held is replaced: wipe it now, the next use reads the new one. */
-	custody_forget();
-	return custody_store_do(key, facts, e) < 0 ? err_in(e, STAGE_CUSTODY) : 0;
+	int replaced = 1;
+	int rc = custody_store_do(key, facts, &replaced, e);
+	/* A replaced key: wipe this process's copy now, the next use reads the new one. */
+	pthread_mutex_lock(&held_lock);
+	if (replaced)
+		drop_key();
+	drop_facts();
+	pthread_mutex_unlock(&held_lock);
+	return rc < 0 ? err_in(e, STAGE_CUSTODY) : 0;
 }
 
 int custody_facts(struct json_object **facts, struct err *e)

@@ -35,7 +35,8 @@
 #define CUSTODY_NONE_MSG   "No key released: POST /skr/release first"
 
 /* Replace the held key and its facts (facts is not taken; "thumbprint" is set from key).
- * This process's copy is wiped first. */
+ * Another key replaces the key file and this process's copy is wiped; the key already
+ * held (released again) leaves the key file as it is and rewrites the facts only. */
 int custody_store(EVP_PKEY *key, struct json_object *facts, struct err *e) MUST_CHECK;
 /* The held key (a reference to the process's copy: caller EVP_PKEY_free) and, when facts
  * is non-NULL, its facts (a reference, READ-ONLY: it is shared with the copy; caller puts).

@@ -402,6 +402,7 @@ static void test_held_copy_reused(void)
 	struct err e;
 	struct custody_stats s0, s1;
 	CHECK(custody_store(key, NULL, &e) == 0);
+	custody_forget();
 	custody_get_stats(&s0);
 	CHECK(!s0.held);
 	for (int i = 0; i < 5; i++)
@@ -607,6 +608,41 @@ static void test_old_copy_wiped_from_memory(void)
 	CHECK(custody_store(key, NULL, &e) == 0);
 }
 
+/* The same key released again: the key file stays (no private-key write), every copy stays
+ * good, the facts are rewritten; a key file that lost its safety is rewritten all the same. */
+static void test_same_key_again(void)
+{
+	setup();
+	struct err e;
+	struct stat st, st2;
+	struct custody_stats a, b;
+	char *kp = file(CUSTODY_KEY_FILE);
+	CHECK(custody_store(key, NULL, &e) == 0);
+	use_held(key);
+	CHECK(stat(kp, &st) == 0);
+	custody_get_stats(&a);
+	struct json_object *facts = json_object_new_object();
+	jsonx_add_str(facts, "name", "again");
+	CHECK(custody_store(key, facts, &e) == 0);
+	json_object_put(facts);
+	CHECK(stat(kp, &st2) == 0 && st2.st_ino == st.st_ino &&
+	      st2.st_ctim.tv_nsec == st.st_ctim.tv_nsec && st2.st_ctim.tv_sec == st.st_ctim.tv_sec);
+	struct json_object *f = NULL;
+	EVP_PKEY *k = NULL;
+	CHECK(custody_load(&k, &f, &e) == 0 && EVP_PKEY_eq(k, key) == 1);
+	CHECK_STR(jsonx_str(f, "name"), "again");
+	EVP_PKEY_free(k);
+	json_object_put(f);
+	custody_get_stats(&b);
+	CHECK_INT(b.key_loads, a.key_loads);
+	CHECK_INT(b.key_wipes, a.key_wipes);
+	CHECK(chmod(kp, 0644) == 0);
+	CHECK(custody_store(key, NULL, &e) == 0);
+	CHECK(stat(kp, &st2) == 0 && (st2.st_mode & 0777) == 0600 && st2.st_ino != st.st_ino);
+	use_held(key);
+	free(kp);
+}
+
 static void test_cleanup(void)
 {
 	custody_clear();
@@ -623,4 +659,4 @@ TESTS(test_none_yet, test_store_load, test_replace, test_refuses_group_readable,
       test_refuses_symlink, test_refuses_open_dir, test_garbage_file, test_clear_wipes,
       test_refuses_fifo, test_store_ignores_planted_temp, test_held_copy_reused,
       test_replaced_by_another_process, test_rewritten_in_place, test_refusals_while_held,
-      test_old_copy_wiped_from_memory, test_cleanup)
+      test_old_copy_wiped_from_memory, test_same_key_again, test_cleanup)
