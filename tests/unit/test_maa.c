@@ -232,11 +232,42 @@ static void test_request_shape(void)
 	json_object_put(inner);
 	free(ij);
 	json_object_put(body);
-	free(std);
+
+	/* The text sent is exactly what json-c writes for the object; a new chain or
+	 * endorsement is not answered from the remembered base64url of the last one. */
+	static const char *const chains[] = {
+	    "-----BEGIN CERTIFICATE-----\nVCEK\n-----END CERTIFICATE-----\n",
+	    "-----BEGIN CERTIFICATE-----\nOTHER\n-----END CERTIFICATE-----\n"};
+	const char *uvms[] = {NULL, std, "AQID"};
+	for (size_t i = 0; i < 2; i++)
+		for (size_t u = 0; u < NELEM(uvms); u++) {
+			char *text = NULL;
+			CHECK_INT(maa_request_text(rep, chains[i], (const uint8_t *)rt, strlen(rt),
+			                           uvms[u], 42, &text, &e),
+			          0);
+			CHECK_INT(maa_build_request(rep, chains[i], (const uint8_t *)rt, strlen(rt),
+			                            uvms[u], 42, &body, &e),
+			          0);
+			char *dumped = jsonx_dump(body);
+			CHECK_STR(text, dumped);
+			ij = b64u(jsonx_str(body, "report"), &n);
+			CHECK(ij && jsonx_parse((char *)ij, n, &inner, &e) == 0);
+			c = b64u(jsonx_str(inner, "VcekCertChain"), &n);
+			CHECK(c && n == strlen(chains[i]) && !memcmp(c, chains[i], n));
+			CHECK(json_object_object_get_ex(inner, "Endorsements", NULL) ==
+			      (uvms[u] != NULL));
+			free(c);
+			json_object_put(inner);
+			free(ij);
+			free(dumped);
+			free(text);
+			json_object_put(body);
+		}
 
 	CHECK_INT(maa_build_request(rep, chain, NULL, 0, "not base64!", 1, &body, &e), -1);
 	CHECK_INT(maa_build_request(rep, "", NULL, 0, NULL, 1, &body, &e), -1);
 	CHECK(body == NULL);
+	free(std);
 }
 
 /* ---- maa_attest over HTTP ---- */
