@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crypto.h"
 #include "jsonx.h"
 #include "jwt.h"
 #include "pkcs8.h"
@@ -247,6 +248,7 @@ static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static void drop_key(void)
 {
 	if (held.key) {
+		crypto_forget(held.key); /* its OAEP contexts hold a reference */
 		EVP_PKEY_free(held.key); /* the last reference clears the private numbers */
 		held.stats.key_wipes++;
 	}
@@ -331,6 +333,7 @@ static int fresh_key(struct err *e)
 	if (!k)
 		return -1;
 	pthread_once(&exit_once, register_exit);
+	crypto_keep_contexts(k);
 	held.key = k;
 	held.key_id = id_of(&st);
 	held.thumbprint = jwk_thumbprint(k);
