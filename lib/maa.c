@@ -91,6 +91,23 @@ static int chain_b64(const char *pem, char **out, struct err *e)
 	return 0;
 }
 
+/* The strings one after another, in one allocation (not printed: vsnprintf of several
+ * kilobytes of %s was a tenth of an attestation call's CPU). */
+static char *concat(const char *const *parts, size_t n)
+{
+	size_t total = 1;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(parts[i]);
+	char *out = xmalloc(total), *p = out;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(parts[i]);
+		memcpy(p, parts[i], l);
+		p += l;
+	}
+	*p = '\0';
+	return out;
+}
+
 int maa_request_text(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
                      const uint8_t *runtime, size_t runtime_len, const char *uvm_endorsement_b64,
                      uint64_t nonce, char **out, struct err *e)
@@ -109,21 +126,31 @@ int maa_request_text(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pe
 	 * json-c's escaping walked the ten kilobytes byte by byte.  The same text as json-c
 	 * writes the object (maa_build_request). */
 	char *rep = b64url_pad(report, SNP_REPORT_SIZE);
-	struct buf inner;
-	buf_init(&inner);
-	buf_appendf(&inner, "{\"SnpReport\":\"%s\",\"VcekCertChain\":\"%s\"", rep, chain);
-	if (endorse)
-		buf_appendf(&inner, ",\"Endorsements\":\"%s\"", endorse);
-	buf_append(&inner, "}", 1);
-	char *report64 = b64url_pad(inner.p, inner.len);
+	const char *const in_parts[] = {"{\"SnpReport\":\"",
+	                                rep,
+	                                "\",\"VcekCertChain\":\"",
+	                                chain,
+	                                endorse ? "\",\"Endorsements\":\"" : "",
+	                                endorse ? endorse : "",
+	                                "\"}"};
+	char *inner = concat(in_parts, NELEM(in_parts));
+	char *report64 = b64url_pad(inner, strlen(inner));
 	char *data64 = b64url_pad(runtime ? (const void *)runtime : "", runtime_len);
-	*out = xasprintf("{\"report\":\"%s\",\"runtimeData\":{\"data\":\"%s\",\"dataType\":\"%s\"},"
-	                 "\"initTimeData\":{\"data\":\"\",\"dataType\":\"\"},\"nonce\":%llu}",
-	                 report64, data64, is_json_object(runtime, runtime_len) ? "JSON" : "Binary",
-	                 (unsigned long long)nonce);
+	char tail[80];
+	snprintf(tail, sizeof(tail),
+	         "\"},\"initTimeData\":{\"data\":\"\",\"dataType\":\"\"},\"nonce\":%llu}",
+	         (unsigned long long)nonce);
+	const char *const parts[] = {"{\"report\":\"",
+	                             report64,
+	                             "\",\"runtimeData\":{\"data\":\"",
+	                             data64,
+	                             "\",\"dataType\":\"",
+	                             is_json_object(runtime, runtime_len) ? "JSON" : "Binary",
+	                             tail};
+	*out = concat(parts, NELEM(parts));
+	free(inner);
 	free(data64);
 	free(report64);
-	buf_free(&inner);
 	free(rep);
 	free(chain);
 	free(endorse);
