@@ -156,15 +156,19 @@ static int write_private(const char *name, const void *data, size_t n, struct er
 	return rc;
 }
 
-/* The key file (safe, as read_private checks) holds exactly der. */
-static int holds_already(const uint8_t *der, size_t len)
+/* Members of a release's facts that describe the release, not the key. */
+static const char *const per_release[] = {"claims",          "timing",  "wrapping_kid",
+                                          "evidence_source", "backend", "stored_at"};
+
+/* The file name (safe, as read_private checks) holds exactly the n bytes at data. */
+static int file_holds(const char *name, const void *data, size_t n)
 {
 	struct buf b;
 	struct stat st;
 	struct err ignore;
 	buf_init(&b);
-	int same = read_private(CUSTODY_KEY_FILE, &b, &st, &ignore) == 0 && b.len == len &&
-	           ct_equal(b.p, der, len);
+	int same =
+	    read_private(name, &b, &st, &ignore) == 0 && b.len == n && ct_equal(b.p, data, n);
 	buf_free(&b);
 	return same;
 }
@@ -183,8 +187,8 @@ static int custody_store_do(EVP_PKEY *key, struct json_object *facts, int *repla
 	int rc = -1;
 	/* Key first, facts second: a reader that sees new facts always finds the new key.
 	 * The same key released again (our encoding is deterministic) is not written again:
-	 * one private-key write and its syncs fewer, and every process's copy stays good. */
-	*replaced = !holds_already(der, len);
+	 * no private-key write and its syncs, and every process's copy stays good. */
+	*replaced = !file_holds(CUSTODY_KEY_FILE, der, len);
 	if (*replaced && write_private(CUSTODY_KEY_FILE, der, len, e) < 0)
 		goto done;
 	struct json_object *f = NULL;
@@ -194,13 +198,18 @@ static int custody_store_do(EVP_PKEY *key, struct json_object *facts, int *repla
 		json_object_put(f);
 		f = json_object_new_object();
 	}
+	/* The key's facts, not the release's: those differ every time and nobody reads them
+	 * here (the release answer has them).  So the same key released again has the same
+	 * facts, and neither file is written. */
+	for (size_t i = 0; i < NELEM(per_release); i++)
+		json_object_object_del(f, per_release[i]);
 	char *tp = jwk_thumbprint(key);
 	jsonx_add_str(f, "thumbprint", tp);
-	jsonx_add_int(f, "stored_at", now_unix());
 	free(tp);
 	char *text = jsonx_dump(f);
 	json_object_put(f);
-	if (write_private(CUSTODY_FACTS_FILE, text, strlen(text), e) == 0)
+	if ((!*replaced && file_holds(CUSTODY_FACTS_FILE, text, strlen(text))) ||
+	    write_private(CUSTODY_FACTS_FILE, text, strlen(text), e) == 0)
 		rc = 0;
 	free(text);
 done:

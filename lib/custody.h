@@ -4,7 +4,8 @@
  * The private key lives in one file, cfg.state_dir/released-key, as PKCS#8
  * DER, mode 0600 in a directory owned by us that nobody else may write
  * (created 0700 when missing); its public facts (name, kid, kty, size,
- * thumbprint, key_ops, claims...) sit beside it in released-key.json.  Both
+ * thumbprint, key_ops, enc, release_policy: the key's, not one release's
+ * claims or timing) sit beside it in released-key.json.  Both
  * are replaced atomically (temp file + rename), so any process sees either
  * the old or the new key, and they survive a program restart for the life
  * of the instance's state directory.  A reader refuses a symlink, a file
@@ -34,9 +35,10 @@
 #define CUSTODY_FACTS_FILE "released-key.json"
 #define CUSTODY_NONE_MSG   "No key released: POST /skr/release first"
 
-/* Replace the held key and its facts (facts is not taken; "thumbprint" is set from key).
- * Another key replaces the key file and this process's copy is wiped; the key already
- * held (released again) leaves the key file as it is and rewrites the facts only. */
+/* Replace the held key and its facts (facts is not taken; "thumbprint" is set from key;
+ * claims, timing, wrapping_kid, evidence_source and backend are not kept).  Another key
+ * replaces the key file and this process's copy is wiped; the key already held, released
+ * again, writes nothing unless its facts changed. */
 int custody_store(EVP_PKEY *key, struct json_object *facts, struct err *e) MUST_CHECK;
 /* The held key (a reference to the process's copy: caller EVP_PKEY_free) and, when facts
  * is non-NULL, its facts (a reference, READ-ONLY: it is shared with the copy; caller puts).

@@ -636,6 +636,24 @@ static void test_same_key_again(void)
 	custody_get_stats(&b);
 	CHECK_INT(b.key_loads, a.key_loads);
 	CHECK_INT(b.key_wipes, a.key_wipes);
+	/* What describes one release is not kept: released again, nothing is written. */
+	char *fp = file(CUSTODY_FACTS_FILE);
+	CHECK(stat(fp, &st) == 0);
+	for (int i = 0; i < 2; i++) {
+		facts = json_object_new_object();
+		jsonx_add_str(facts, "name", "again");
+		jsonx_add_int(facts, "claims", i);
+		jsonx_add_int(facts, "timing", i);
+		jsonx_add_str(facts, "wrapping_kid", i ? "one" : "two");
+		CHECK(custody_store(key, facts, &e) == 0);
+		json_object_put(facts);
+	}
+	CHECK(stat(fp, &st2) == 0 && st2.st_ino == st.st_ino);
+	CHECK(custody_facts(&f, &e) == 0 && !json_object_object_get_ex(f, "claims", NULL) &&
+	      !json_object_object_get_ex(f, "wrapping_kid", NULL));
+	CHECK_STR(jsonx_str(f, "name"), "again");
+	json_object_put(f);
+	free(fp);
 	CHECK(chmod(kp, 0644) == 0);
 	CHECK(custody_store(key, NULL, &e) == 0);
 	CHECK(stat(kp, &st2) == 0 && (st2.st_mode & 0777) == 0600 && st2.st_ino != st.st_ino);
