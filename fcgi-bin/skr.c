@@ -19,6 +19,7 @@
  *     against a fresh attestation token without releasing anything.
  */
 #include <ctype.h>
+#include <fcgiapp.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,5 +414,9 @@ static const struct http_route routes[] = {
 
 int main(void)
 {
+	/* A FastCGI process serves many releases: keep a wrapping key ready for the next one.
+	 * A CGI process serves one request and would only pay for a key it never uses. */
+	if (!FCGX_IsCGI())
+		keyrelease_spare_start();
 	return http_main("skr", routes, NELEM(routes));
 }

@@ -1,5 +1,6 @@
 #include "codec.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,24 +39,27 @@ char *b64_encode(const void *data, size_t n, enum b64_alphabet a, enum b64_pad p
 	return out;
 }
 
-static int b64_val(char c, enum b64_alphabet a)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (a == B64_STD && c == '+')
-		return 62;
-	if (a == B64_STD && c == '/')
-		return 63;
-	if (a == B64_URL && c == '-')
-		return 62;
-	if (a == B64_URL && c == '_')
-		return 63;
-	return -1;
-}
+/* Each alphabet's value of a byte plus one; 0 for a byte outside it (NUL included). */
+static const unsigned char B64_STD_VAL[256] = {
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64,
+};
+static const unsigned char B64_URL_VAL[256] = {
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64,
+};
 
 int b64_decode(const char *s, size_t len, enum b64_alphabet a, enum b64_pad pad,
                unsigned char **out, size_t *outlen)
@@ -75,23 +79,32 @@ int b64_decode(const char *s, size_t len, enum b64_alphabet a, enum b64_pad pad,
 	if (npad && (body % 4) + npad != 4)
 		return -1;
 	unsigned char *o = xmalloc(body / 4 * 3 + 3);
-	size_t n = 0;
-	unsigned acc = 0;
-	int bits = 0;
-	for (size_t i = 0; i < body; i++) {
-		int v = b64_val(s[i], a);
-		if (v < 0)
+	const unsigned char *t = a == B64_URL ? B64_URL_VAL : B64_STD_VAL;
+	const unsigned char *in = (const unsigned char *)s;
+	size_t n = 0, i = 0;
+	/* Four symbols, three bytes at a time (a lookup each, one test for all four). */
+	for (; i + 4 <= body; i += 4) {
+		unsigned c0 = t[in[i]], c1 = t[in[i + 1]], c2 = t[in[i + 2]], c3 = t[in[i + 3]];
+		if (!c0 || !c1 || !c2 || !c3)
 			goto bad;
-		acc = (acc << 6 | (unsigned)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[n++] = (unsigned char)(acc >> bits);
-		}
+		unsigned v = (c0 - 1) << 18 | (c1 - 1) << 12 | (c2 - 1) << 6 | (c3 - 1);
+		o[n++] = (unsigned char)(v >> 16);
+		o[n++] = (unsigned char)(v >> 8);
+		o[n++] = (unsigned char)v;
 	}
-	/* Leftover bits must be zero: one canonical encoding per input. */
-	if (bits && (acc & ((1u << bits) - 1)))
-		goto bad;
+	size_t rem = body - i; /* 0, 2 or 3 (1 was refused above) */
+	if (rem) {
+		unsigned c0 = t[in[i]], c1 = t[in[i + 1]], c2 = rem == 3 ? t[in[i + 2]] : 1;
+		if (!c0 || !c1 || !c2)
+			goto bad;
+		unsigned v = (c0 - 1) << 18 | (c1 - 1) << 12 | (c2 - 1) << 6;
+		/* Leftover bits must be zero: one canonical encoding per input. */
+		if (v & (rem == 2 ? 0xffffu : 0xffu))
+			goto bad;
+		o[n++] = (unsigned char)(v >> 16);
+		if (rem == 3)
+			o[n++] = (unsigned char)(v >> 8);
+	}
 	o[n] = '\0';
 	*out = o;
 	*outlen = n;
@@ -234,6 +247,16 @@ size_t utf8_invalid_at(const void *s, size_t n)
 	size_t i = 0;
 	unsigned long cp;
 	while (i < n) {
+		/* ASCII, the bulk of every JSON document: eight bytes at a time. */
+		uint64_t w;
+		if (i + 8 <= n && (memcpy(&w, p + i, 8), !(w & 0x8080808080808080ull))) {
+			i += 8;
+			continue;
+		}
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
 		size_t len = utf8_decode(p + i, n - i, &cp);
 		if (!len)
 			return i;

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "codec.h"
@@ -20,7 +21,8 @@
 
 static int is_rsa(EVP_PKEY *key)
 {
-	return key && EVP_PKEY_is_a(key, "RSA");
+	/* The id, not EVP_PKEY_is_a(): that looks the name up on every call. */
+	return key && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA;
 }
 
 size_t crypto_oaep_max(EVP_PKEY *key)
@@ -81,28 +83,85 @@ static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *key, int encrypt)
 	return ctx;
 }
 
+/*
+ * The OAEP contexts of the one key kept (crypto_keep_contexts): made once, used for every
+ * operation with that key (a context serves any number of them), under the lock.  They
+ * hold a reference to the key, so crypto_forget() must free them before the key can go.
+ */
+static struct {
+	EVP_PKEY *key;
+	EVP_PKEY_CTX *ctx[2]; /* [0] decrypt, [1] encrypt; NULL until first needed */
+} kept;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void crypto_keep_contexts(EVP_PKEY *key)
+{
+	crypto_forget(NULL);
+	pthread_mutex_lock(&kept_lock);
+	kept.key = key;
+	pthread_mutex_unlock(&kept_lock);
+}
+
+void crypto_forget(EVP_PKEY *key)
+{
+	pthread_mutex_lock(&kept_lock);
+	if (!key || key == kept.key) {
+		EVP_PKEY_CTX_free(kept.ctx[0]);
+		EVP_PKEY_CTX_free(kept.ctx[1]);
+		memset(&kept, 0, sizeof(kept));
+	}
+	pthread_mutex_unlock(&kept_lock);
+}
+
+/* The context for key, locked when it is the kept one (*locked), else a new one. */
+static EVP_PKEY_CTX *ctx_for(EVP_PKEY *key, int encrypt, int *locked)
+{
+	pthread_mutex_lock(&kept_lock);
+	if (key == kept.key) {
+		if (!kept.ctx[encrypt])
+			kept.ctx[encrypt] = oaep_ctx(key, encrypt);
+		if (kept.ctx[encrypt]) {
+			*locked = 1;
+			return kept.ctx[encrypt];
+		}
+	}
+	pthread_mutex_unlock(&kept_lock);
+	*locked = 0;
+	return oaep_ctx(key, encrypt);
+}
+
+static void ctx_done(EVP_PKEY_CTX *ctx, int locked)
+{
+	if (locked)
+		pthread_mutex_unlock(&kept_lock);
+	else
+		EVP_PKEY_CTX_free(ctx);
+}
+
 /* RSA-OAEP-256 of n bytes into out (k bytes); 0 or -1. */
 static int oaep_encrypt(EVP_PKEY *key, const uint8_t *in, size_t n, uint8_t *out, size_t k)
 {
-	EVP_PKEY_CTX *ctx = oaep_ctx(key, 1);
+	int locked;
+	EVP_PKEY_CTX *ctx = ctx_for(key, 1, &locked);
 	if (!ctx)
 		return -1;
 	size_t outlen = k;
 	int ok = EVP_PKEY_encrypt(ctx, out, &outlen, in, n) > 0 && outlen == k;
-	EVP_PKEY_CTX_free(ctx);
+	ctx_done(ctx, locked);
 	return ok ? 0 : -1;
 }
 
 /* RSA-OAEP-256 decryption of one k-byte block; *out (wipe it) and *outlen. */
 static int oaep_decrypt(EVP_PKEY *key, const uint8_t *in, size_t k, uint8_t **out, size_t *outlen)
 {
-	EVP_PKEY_CTX *ctx = oaep_ctx(key, 0);
+	int locked;
+	EVP_PKEY_CTX *ctx = ctx_for(key, 0, &locked);
 	if (!ctx)
 		return -1;
 	uint8_t *buf = xmalloc(k + 1);
 	size_t len = k;
 	int ok = EVP_PKEY_decrypt(ctx, buf, &len, in, k) > 0;
-	EVP_PKEY_CTX_free(ctx);
+	ctx_done(ctx, locked);
 	ERR_clear_error();
 	if (!ok) {
 		wipe(buf, k + 1);

@@ -71,4 +71,14 @@ size_t crypto_ciphertext_bytes(const char *text);
 /* First 8 bytes of SHA-256(SubjectPublicKeyInfo DER) of key; 0 or -1. */
 int crypto_key_id(EVP_PKEY *key, uint8_t id[8]) MUST_CHECK;
 
+/*
+ * key will be used for many operations (custody's held copy): keep its OAEP contexts
+ * (one per direction, made on first use) instead of making them for every operation.
+ * One key at a time; the contexts hold a reference to it, so whoever calls this calls
+ * crypto_forget(key) before dropping the key, or the key (private numbers included) would
+ * outlive its owner's reference.  crypto_forget(NULL) forgets whatever is kept.
+ */
+void crypto_keep_contexts(EVP_PKEY *key);
+void crypto_forget(EVP_PKEY *key);
+
 #endif

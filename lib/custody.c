@@ -2,7 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/x509.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crypto.h"
 #include "jsonx.h"
 #include "jwt.h"
+#include "pkcs8.h"
 
 /* Far above a 4096-bit PKCS#8 RSA key (about 2.4 KB) or its facts. */
 #define MAX_FILE (64 * 1024)
@@ -49,17 +51,54 @@ static int check_dir(struct err *e)
 	return 0;
 }
 
+/* The refusals every reader applies, to an lstat of the name or an fstat of what was opened. */
+static int check_private(const char *p, const struct stat *st, struct err *e)
+{
+	if (S_ISLNK(st->st_mode))
+		return err_set(e, ERR_INTERNAL, "refusing %s: it is a symbolic link", p);
+	if (!S_ISREG(st->st_mode))
+		return err_set(e, ERR_INTERNAL, "refusing %s: not a regular file", p);
+	if (st->st_uid != geteuid())
+		return err_set(e, ERR_INTERNAL, "refusing %s: owned by uid %ld, not by us", p,
+		               (long)st->st_uid);
+	if (st->st_mode & 077)
+		return err_set(
+		    e, ERR_INTERNAL,
+		    "refusing %s: group or others may access it (mode %03o); it must be 0600", p,
+		    (unsigned)(st->st_mode & 0777));
+	if (st->st_size > MAX_FILE)
+		return err_set(e, ERR_INTERNAL, "refusing %s: larger than %d bytes", p, MAX_FILE);
+	return 0;
+}
+
+/* lstat name and apply the refusals: what a request pays while the held copy is current. */
+static int stat_private(const char *name, struct stat *st, struct err *e)
+{
+	char *p = path_of(name);
+	int rc = 0;
+	if (lstat(p, st) < 0) {
+		if (errno == ENOENT)
+			rc = err_set(e, ERR_NOT_FOUND, CUSTODY_NONE_MSG);
+		else
+			rc = err_set(e, ERR_INTERNAL, "cannot stat %s: %s", p, strerror(errno));
+	} else {
+		rc = check_private(p, st, e);
+	}
+	free(p);
+	return rc;
+}
+
 /*
  * Read a private file: no symlinks, a regular file owned by us that group and
  * other cannot access, at most MAX_FILE bytes.  ERR_NOT_FOUND when missing.
+ * *st is the fstat of what was read (its identity).
  */
-static int read_private(const char *name, struct buf *out, struct err *e)
+static int read_private(const char *name, struct buf *out, struct stat *st, struct err *e)
 {
 	char *p = path_of(name);
 	int rc = -1;
 	/* O_NONBLOCK: a FIFO planted under the name must be refused, not wait for a writer. */
 	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
 	if (fd < 0) {
 		if (errno == ENOENT)
 			err_set(e, ERR_NOT_FOUND, CUSTODY_NONE_MSG);
@@ -69,29 +108,12 @@ static int read_private(const char *name, struct buf *out, struct err *e)
 			err_set(e, ERR_INTERNAL, "cannot open %s: %s", p, strerror(errno));
 		goto done;
 	}
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, st) < 0) {
 		err_set(e, ERR_INTERNAL, "cannot stat %s: %s", p, strerror(errno));
 		goto done;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(e, ERR_INTERNAL, "refusing %s: not a regular file", p);
+	if (check_private(p, st, e) < 0)
 		goto done;
-	}
-	if (st.st_uid != geteuid()) {
-		err_set(e, ERR_INTERNAL, "refusing %s: owned by uid %ld, not by us", p,
-		        (long)st.st_uid);
-		goto done;
-	}
-	if (st.st_mode & 077) {
-		err_set(e, ERR_INTERNAL,
-		        "refusing %s: group or others may access it (mode %03o); it must be 0600",
-		        p, (unsigned)(st.st_mode & 0777));
-		goto done;
-	}
-	if (st.st_size > MAX_FILE) {
-		err_set(e, ERR_INTERNAL, "refusing %s: larger than %d bytes", p, MAX_FILE);
-		goto done;
-	}
 	unsigned char tmp[4096];
 	for (;;) {
 		ssize_t n = read(fd, tmp, sizeof(tmp));
@@ -134,21 +156,40 @@ static int write_private(const char *name, const void *data, size_t n, struct er
 	return rc;
 }
 
-static int custody_store_do(EVP_PKEY *key, struct json_object *facts, struct err *e)
+/* Members of a release's facts that describe the release, not the key. */
+static const char *const per_release[] = {"claims",          "timing",  "wrapping_kid",
+                                          "evidence_source", "backend", "stored_at"};
+
+/* The file name (safe, as read_private checks) holds exactly the n bytes at data. */
+static int file_holds(const char *name, const void *data, size_t n)
 {
+	struct buf b;
+	struct stat st;
+	struct err ignore;
+	buf_init(&b);
+	int same =
+	    read_private(name, &b, &st, &ignore) == 0 && b.len == n && ct_equal(b.p, data, n);
+	buf_free(&b);
+	return same;
+}
+
+static int custody_store_do(EVP_PKEY *key, struct json_object *facts, int *replaced, struct err *e)
+{
+	*replaced = 0;
 	if (!key)
 		return err_set(e, ERR_INTERNAL, "no key to keep");
 	if (check_dir(e) < 0)
 		return -1;
-	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
-	unsigned char *der = NULL;
-	int len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	if (len <= 0)
+	uint8_t *der = NULL;
+	size_t len = 0;
+	if (pkcs8_rsa_encode(key, &der, &len, e) < 0)
 		return err_set(e, ERR_INTERNAL, "the released key cannot be encoded as PKCS#8");
 	int rc = -1;
-	/* Key first, facts second: a reader that sees new facts always finds the new key. */
-	if (write_private(CUSTODY_KEY_FILE, der, (size_t)len, e) < 0)
+	/* Key first, facts second: a reader that sees new facts always finds the new key.
+	 * The same key released again (our encoding is deterministic) is not written again:
+	 * no private-key write and its syncs, and every process's copy stays good. */
+	*replaced = !file_holds(CUSTODY_KEY_FILE, der, len);
+	if (*replaced && write_private(CUSTODY_KEY_FILE, der, len, e) < 0)
 		goto done;
 	struct json_object *f = NULL;
 	if (facts)
@@ -157,18 +198,99 @@ static int custody_store_do(EVP_PKEY *key, struct json_object *facts, struct err
 		json_object_put(f);
 		f = json_object_new_object();
 	}
+	/* The key's facts, not the release's: those differ every time and nobody reads them
+	 * here (the release answer has them).  So the same key released again has the same
+	 * facts, and neither file is written. */
+	for (size_t i = 0; i < NELEM(per_release); i++)
+		json_object_object_del(f, per_release[i]);
 	char *tp = jwk_thumbprint(key);
 	jsonx_add_str(f, "thumbprint", tp);
-	jsonx_add_int(f, "stored_at", now_unix());
 	free(tp);
 	char *text = jsonx_dump(f);
 	json_object_put(f);
-	if (write_private(CUSTODY_FACTS_FILE, text, strlen(text), e) == 0)
+	if ((!*replaced && file_holds(CUSTODY_FACTS_FILE, text, strlen(text))) ||
+	    write_private(CUSTODY_FACTS_FILE, text, strlen(text), e) == 0)
 		rc = 0;
 	free(text);
 done:
-	OPENSSL_clear_free(der, (size_t)len);
+	wipe(der, len);
+	free(der);
 	return rc;
+}
+
+/* What tells one version of a file from another: a rename-replace gives a new inode, and
+ * any write in place (even one that restores the mtime) moves the ctime. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+static struct file_id id_of(const struct stat *st)
+{
+	struct file_id id = {st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim};
+	return id;
+}
+
+static int same_file(const struct file_id *a, const struct stat *st)
+{
+	struct file_id b = id_of(st);
+	return a->dev == b.dev && a->ino == b.ino && a->size == b.size &&
+	       a->mtime.tv_sec == b.mtime.tv_sec && a->mtime.tv_nsec == b.mtime.tv_nsec &&
+	       a->ctime.tv_sec == b.ctime.tv_sec && a->ctime.tv_nsec == b.ctime.tv_nsec;
+}
+
+/* This process's copy of what custody holds (see the header); guarded by held_lock. */
+static struct {
+	char *dir;                 /* the state directory the copies came from */
+	EVP_PKEY *key;             /* NULL: none held */
+	char *thumbprint;          /* of key */
+	struct file_id key_id;     /* the version of the key file key came from */
+	struct json_object *facts; /* NULL: none held */
+	struct file_id facts_id;
+	struct custody_stats stats;
+} held;
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void drop_key(void)
+{
+	if (held.key) {
+		crypto_forget(held.key); /* its OAEP contexts hold a reference */
+		EVP_PKEY_free(held.key); /* the last reference clears the private numbers */
+		held.stats.key_wipes++;
+	}
+	held.key = NULL;
+	free(held.thumbprint);
+	held.thumbprint = NULL;
+}
+
+static void drop_facts(void)
+{
+	json_object_put(held.facts);
+	held.facts = NULL;
+}
+
+static void at_exit(void)
+{
+	custody_forget();
+}
+
+static void register_exit(void)
+{
+	atexit(at_exit);
+}
+
+/* The copies belong to one state directory: another one (tests) starts afresh. */
+static void held_for_dir(void)
+{
+	if (held.dir && !strcmp(held.dir, state_dir()))
+		return;
+	drop_key();
+	drop_facts();
+	free(held.dir);
+	held.dir = xstrdup(state_dir());
 }
 
 static int parse_facts(struct buf *b, struct json_object **facts, struct err *e)
@@ -183,30 +305,113 @@ static int parse_facts(struct buf *b, struct json_object **facts, struct err *e)
 	return 0;
 }
 
-static int custody_facts_do(struct json_object **facts, struct err *e)
-{
-	struct buf b;
-	buf_init(&b);
-	*facts = NULL;
-	if (read_private(CUSTODY_FACTS_FILE, &b, e) < 0)
-		return -1;
-	int rc = parse_facts(&b, facts, e);
-	buf_free(&b);
-	return rc;
-}
-
 static EVP_PKEY *decode_key(struct buf *b, struct err *e)
 {
-	const unsigned char *p = b->p;
-	PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)b->len);
-	EVP_PKEY *k = NULL;
-	if (p8 && p == b->p + b->len)
-		k = EVP_PKCS82PKEY(p8);
-	PKCS8_PRIV_KEY_INFO_free(p8);
+	struct err ignore;
+	EVP_PKEY *k = pkcs8_rsa_decode(b->p, b->len, &ignore);
 	if (!k)
 		err_set(e, ERR_INTERNAL, "%s/%s does not hold a PKCS#8 private key", state_dir(),
 		        CUSTODY_KEY_FILE);
 	return k;
+}
+
+/*
+ * Make held.key the key file's current version: one lstat when it already is, else
+ * read and decode it, wiping the copy it replaces.  A missing or refused file drops
+ * the copy too: what custody no longer holds safely, this process stops using.
+ */
+static int fresh_key(struct err *e)
+{
+	struct stat st;
+	held_for_dir();
+	if (stat_private(CUSTODY_KEY_FILE, &st, e) < 0) {
+		drop_key();
+		return -1;
+	}
+	if (held.key && same_file(&held.key_id, &st))
+		return 0;
+	struct buf b;
+	buf_init(&b);
+	if (read_private(CUSTODY_KEY_FILE, &b, &st, e) < 0) {
+		drop_key();
+		return -1;
+	}
+	EVP_PKEY *k = decode_key(&b, e);
+	buf_free(&b);
+	drop_key();
+	if (!k)
+		return -1;
+	pthread_once(&exit_once, register_exit);
+	crypto_keep_contexts(k);
+	held.key = k;
+	held.key_id = id_of(&st);
+	held.thumbprint = jwk_thumbprint(k);
+	held.stats.key_loads++;
+	return 0;
+}
+
+/* The same for held.facts and the facts file. */
+static int fresh_facts(struct err *e)
+{
+	struct stat st;
+	held_for_dir();
+	if (stat_private(CUSTODY_FACTS_FILE, &st, e) < 0) {
+		drop_facts();
+		return -1;
+	}
+	if (held.facts && same_file(&held.facts_id, &st))
+		return 0;
+	struct buf b;
+	buf_init(&b);
+	struct json_object *f = NULL;
+	int rc = read_private(CUSTODY_FACTS_FILE, &b, &st, e) < 0 ? -1 : parse_facts(&b, &f, e);
+	buf_free(&b);
+	drop_facts();
+	if (rc < 0)
+		return -1;
+	held.facts = f;
+	held.facts_id = id_of(&st);
+	held.stats.facts_loads++;
+	return 0;
+}
+
+static int custody_facts_do(struct json_object **facts, struct err *e)
+{
+	*facts = NULL;
+	pthread_mutex_lock(&held_lock);
+	int rc = fresh_facts(e);
+	if (rc == 0)
+		*facts = json_object_get(held.facts);
+	pthread_mutex_unlock(&held_lock);
+	return rc;
+}
+
+/* One attempt: 0 with the pair, 1 when key and facts disagree (a store in progress). */
+static int load_pair(EVP_PKEY **key, struct json_object **facts, struct err *e)
+{
+	if (fresh_key(e) < 0)
+		return -1;
+	if (!facts) {
+		EVP_PKEY_up_ref(held.key);
+		*key = held.key;
+		return 0;
+	}
+	if (fresh_facts(e) < 0) {
+		if (e->code != ERR_NOT_FOUND)
+			return -1;
+		/* Facts lost (a crash between the two writes): the key is still good. */
+		*facts = json_object_new_object();
+		jsonx_add_str(*facts, "thumbprint", held.thumbprint);
+		err_clear(e);
+	} else {
+		const char *ftp = jsonx_str(held.facts, "thumbprint");
+		if (!held.thumbprint || !ftp || strcmp(held.thumbprint, ftp))
+			return 1;
+		*facts = json_object_get(held.facts);
+	}
+	EVP_PKEY_up_ref(held.key);
+	*key = held.key;
+	return 0;
 }
 
 static int custody_load_do(EVP_PKEY **key, struct json_object **facts, struct err *e)
@@ -216,46 +421,11 @@ static int custody_load_do(EVP_PKEY **key, struct json_object **facts, struct er
 		*facts = NULL;
 	/* A concurrent store may pair a new key with old facts for an instant: retry. */
 	for (int attempt = 0; attempt < 5; attempt++) {
-		struct buf b;
-		buf_init(&b);
-		if (read_private(CUSTODY_KEY_FILE, &b, e) < 0)
-			return -1;
-		EVP_PKEY *k = decode_key(&b, e);
-		buf_free(&b);
-		if (!k)
-			return -1;
-		if (!facts) {
-			*key = k;
-			return 0;
-		}
-		struct json_object *f = NULL;
-		if (custody_facts(&f, e) < 0) {
-			if (e->code != ERR_NOT_FOUND) {
-				EVP_PKEY_free(k);
-				return -1;
-			}
-			/* Facts lost (a crash between the two writes): the key is still good. */
-			char *tp = jwk_thumbprint(k);
-			f = json_object_new_object();
-			jsonx_add_str(f, "thumbprint", tp);
-			free(tp);
-			*key = k;
-			*facts = f;
-			err_clear(e);
-			return 0;
-		} else {
-			char *tp = jwk_thumbprint(k);
-			const char *ftp = jsonx_str(f, "thumbprint");
-			int match = tp && ftp && !strcmp(tp, ftp);
-			free(tp);
-			if (match) {
-				*key = k;
-				*facts = f;
-				return 0;
-			}
-			EVP_PKEY_free(k);
-			json_object_put(f);
-		}
+		pthread_mutex_lock(&held_lock);
+		int rc = load_pair(key, facts, e);
+		pthread_mutex_unlock(&held_lock);
+		if (rc <= 0)
+			return rc;
 		struct timespec ts = {0, 20 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
@@ -291,15 +461,42 @@ static void wipe_file(const char *name)
 	free(p);
 }
 
+void custody_forget(void)
+{
+	pthread_mutex_lock(&held_lock);
+	drop_key();
+	drop_facts();
+	free(held.dir);
+	held.dir = NULL;
+	pthread_mutex_unlock(&held_lock);
+}
+
 void custody_clear(void)
 {
+	custody_forget();
 	wipe_file(CUSTODY_KEY_FILE);
 	wipe_file(CUSTODY_FACTS_FILE);
 }
 
+void custody_get_stats(struct custody_stats *out)
+{
+	pthread_mutex_lock(&held_lock);
+	*out = held.stats;
+	out->held = held.key != NULL;
+	pthread_mutex_unlock(&held_lock);
+}
+
 int custody_store(EVP_PKEY *key, struct json_object *facts, struct err *e)
 {
-	return custody_store_do(key, facts, e) < 0 ? err_in(e, STAGE_CUSTODY) : 0;
+	int replaced = 1;
+	int rc = custody_store_do(key, facts, &replaced, e);
+	/* A replaced key: wipe this process's copy now, the next use reads the new one. */
+	pthread_mutex_lock(&held_lock);
+	if (replaced)
+		drop_key();
+	drop_facts();
+	pthread_mutex_unlock(&held_lock);
+	return rc < 0 ? err_in(e, STAGE_CUSTODY) : 0;
 }
 
 int custody_facts(struct json_object **facts, struct err *e)

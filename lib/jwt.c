@@ -5,6 +5,8 @@
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -332,51 +334,103 @@ struct json_object *jwks_find_kid(struct json_object *jwks, const char *kid)
 	return NULL;
 }
 
+static EVP_MD *sha256_md;
+
+static void fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 static int sig_verifies(EVP_PKEY *pk, const struct jwt *j)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	if (j->sig_len == 0 || j->sig_len != (size_t)EVP_PKEY_get_size(pk))
 		return 0;
+	/* Fetched once: an implicit fetch of EVP_sha256() per token costs a lookup each time. */
+	pthread_once(&once, fetch_sha256);
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx && rsa_pkcs1_ctx(ctx, pk, 0) == 0 &&
-	         EVP_DigestVerify(ctx, j->sig, j->sig_len, (const unsigned char *)j->signing_input,
-	                          strlen(j->signing_input)) == 1;
+	EVP_PKEY_CTX *pctx = NULL;
+	int ok =
+	    ctx &&
+	    EVP_DigestVerifyInit(ctx, &pctx, sha256_md ? sha256_md : EVP_sha256(), NULL, pk) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
+	    EVP_DigestVerify(ctx, j->sig, j->sig_len, (const unsigned char *)j->signing_input,
+	                     strlen(j->signing_input)) == 1;
 	EVP_MD_CTX_free(ctx);
 	return ok;
 }
 
-/* Verify with every JWKS key carrying the token's kid (a JWKS may repeat a kid during
- * rotation); 0 if one verifies, -1 with e set otherwise. */
-static int verify_signature(const struct jwt *j, struct json_object *jwks, struct err *e)
+void jwk_keyset_from_jwks(struct json_object *jwks, const char *kid, struct jwk_keyset *out)
 {
-	const char *kid = jsonx_str(j->header, "kid");
-	if (!kid)
-		return err_set(e, ERR_UNAUTHORIZED, "token header has no kid");
+	memset(out, 0, sizeof(*out));
 	struct json_object *keys = jsonx_arr(jwks, "keys");
 	size_t n = keys ? json_object_array_length(keys) : 0;
-	int candidates = 0;
-	struct err kerr = {0};
+	out->v = xcalloc(n ? n : 1, sizeof(*out->v));
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *k = json_object_array_get_idx(keys, i);
 		const char *kk = jsonx_str(k, "kid"), *use = jsonx_str(k, "use"),
 		           *alg = jsonx_str(k, "alg");
-		if (!kk || strcmp(kk, kid) || (use && strcmp(use, "sig")) ||
+		if (!kk || (kid && strcmp(kk, kid)) || (use && strcmp(use, "sig")) ||
 		    (alg && strcmp(alg, "RS256")))
 			continue;
-		candidates++;
-		EVP_PKEY *pk = jwk_to_public_pkey(k, &kerr);
-		if (!pk)
+		struct jwk_key *jk = &out->v[out->n++];
+		struct err kerr = {0};
+		jk->kid = xstrdup(kk);
+		jk->pk = jwk_to_public_pkey(k, &kerr);
+		if (!jk->pk)
+			snprintf(jk->why, sizeof(jk->why), "%s", kerr.msg);
+	}
+}
+
+void jwk_keyset_free(struct jwk_keyset *s)
+{
+	for (size_t i = 0; s && i < s->n; i++) {
+		free(s->v[i].kid);
+		EVP_PKEY_free(s->v[i].pk);
+	}
+	if (s) {
+		free(s->v);
+		memset(s, 0, sizeof(*s));
+	}
+}
+
+int jwt_verify_signature(const struct jwt *j, const struct jwk_keyset *keys, struct err *e)
+{
+	const char *alg = jsonx_str(j->header, "alg");
+	if (!alg)
+		return err_set(e, ERR_UNAUTHORIZED, "token header has no alg");
+	if (strcmp(alg, "RS256"))
+		return err_set(e, ERR_UNAUTHORIZED,
+		               "unsupported alg %.32s (only RS256 is accepted)", alg);
+	/* RFC 7515 §4.1.11: an extension we do not understand must be rejected. */
+	if (json_object_object_get_ex(j->header, "crit", NULL))
+		return err_set(e, ERR_UNAUTHORIZED,
+		               "token header has crit extensions, none are supported");
+	const char *kid = jsonx_str(j->header, "kid");
+	if (!kid)
+		return err_set(e, ERR_UNAUTHORIZED, "token header has no kid");
+	/* Every key carrying the token's kid (a JWKS may repeat a kid during rotation). */
+	int candidates = 0;
+	const char *why = NULL;
+	for (size_t i = 0; keys && i < keys->n; i++) {
+		const struct jwk_key *k = &keys->v[i];
+		if (strcmp(k->kid, kid))
 			continue;
-		int ok = sig_verifies(pk, j);
-		EVP_PKEY_free(pk);
-		if (ok)
+		candidates++;
+		if (!k->pk) {
+			why = k->why;
+			continue;
+		}
+		if (sig_verifies(k->pk, j))
 			return 0;
 	}
 	if (!candidates)
 		return err_set(e, ERR_UNAUTHORIZED, "unknown signing key kid %.100s", kid);
-	if (kerr.code && candidates == 1)
-		return err_set(e, ERR_UNAUTHORIZED, "signing key kid %.100s is unusable: %s", kid,
-		               kerr.msg);
-	return err_set(e, ERR_UNAUTHORIZED, "token signature does not verify");
+	if (why && candidates == 1)
+		err_set(e, ERR_UNAUTHORIZED, "signing key kid %.100s is unusable: %s", kid, why);
+	else
+		err_set(e, ERR_UNAUTHORIZED, "token signature does not verify");
+	return JWT_SIG_NO_MATCH;
 }
 
 static void fmt_time(long long t, char *out, size_t n)
@@ -418,6 +472,24 @@ static int check_times(struct json_object *c, long long now, struct err *e)
 	return 0;
 }
 
+int jwt_check_claims(const struct jwt *j, const char *issuer, long long now,
+                     struct json_object **claims, struct err *e)
+{
+	*claims = NULL;
+	if (!issuer || !*issuer)
+		return err_set(e, ERR_UNAUTHORIZED, "no trusted token issuer configured");
+	const char *iss = jsonx_str(j->payload, "iss");
+	if (!iss)
+		return err_set(e, ERR_UNAUTHORIZED, "token has no iss claim");
+	if (strcmp(iss, issuer))
+		return err_set(e, ERR_UNAUTHORIZED, "token issuer %.200s is not the trusted %.200s",
+		               iss, issuer);
+	if (check_times(j->payload, now, e) != 0)
+		return -1;
+	*claims = json_object_get(j->payload);
+	return 0;
+}
+
 int jwt_verify_with_jwks(const char *compact, struct json_object *jwks, const char *issuer,
                          long long now, struct json_object **claims, struct err *e)
 {
@@ -427,40 +499,15 @@ int jwt_verify_with_jwks(const char *compact, struct json_object *jwks, const ch
 	struct jwt j;
 	if (jwt_parse(compact, &j, e) != 0)
 		return -1;
-	const char *alg = jsonx_str(j.header, "alg");
-	int rc = -1;
-	if (!alg) {
-		err_set(e, ERR_UNAUTHORIZED, "token header has no alg");
-		goto done;
-	}
-	if (strcmp(alg, "RS256")) {
-		err_set(e, ERR_UNAUTHORIZED, "unsupported alg %.32s (only RS256 is accepted)", alg);
-		goto done;
-	}
-	/* RFC 7515 §4.1.11: an extension we do not understand must be rejected. */
-	if (json_object_object_get_ex(j.header, "crit", NULL)) {
-		err_set(e, ERR_UNAUTHORIZED,
-		        "token header has crit extensions, none are supported");
-		goto done;
-	}
-	if (verify_signature(&j, jwks, e) != 0)
-		goto done;
-	/* Only now, with the signature checked, are the claims worth reading. */
-	const char *iss = jsonx_str(j.payload, "iss");
-	if (!iss) {
-		err_set(e, ERR_UNAUTHORIZED, "token has no iss claim");
-		goto done;
-	}
-	if (strcmp(iss, issuer)) {
-		err_set(e, ERR_UNAUTHORIZED, "token issuer %.200s is not the trusted %.200s", iss,
-		        issuer);
-		goto done;
-	}
-	if (check_times(j.payload, now, e) != 0)
-		goto done;
-	*claims = json_object_get(j.payload);
-	rc = 0;
-done:
+	struct jwk_keyset keys;
+	const char *kid = jsonx_str(j.header, "kid");
+	jwk_keyset_from_jwks(kid ? jwks : NULL, kid, &keys);
+	/* Only with the signature checked are the claims worth reading. */
+	int rc = jwt_verify_signature(&j, &keys, e) == 0 &&
+	                 jwt_check_claims(&j, issuer, now, claims, e) == 0
+	             ? 0
+	             : -1;
+	jwk_keyset_free(&keys);
 	jwt_free(&j);
 	return rc;
 }

@@ -57,6 +57,35 @@ EVP_PKEY *jwk_to_public_pkey(struct json_object *jwk, struct err *e);
 /* The first member of jwks.keys[] whose "kid" equals kid (borrowed), or NULL. */
 struct json_object *jwks_find_kid(struct json_object *jwks, const char *kid);
 
+/* The verifying keys of a JWKS, each member decoded once (jwk_to_public_pkey), so that
+ * verifying a token is one RSA verification.  Owns its members. */
+struct jwk_key {
+	char *kid;
+	EVP_PKEY *pk;  /* NULL when the member is unusable... */
+	char why[200]; /* ...and why */
+};
+struct jwk_keyset {
+	struct jwk_key *v;
+	size_t n;
+};
+/* The members of jwks.keys[] that may verify RS256 tokens (a kid; "use" sig or absent;
+ * "alg" RS256 or absent), only those whose kid is kid when kid is not NULL.  jwks NULL:
+ * an empty set.  Release with jwk_keyset_free. */
+void jwk_keyset_from_jwks(struct json_object *jwks, const char *kid, struct jwk_keyset *out);
+void jwk_keyset_free(struct jwk_keyset *s);
+
+/* The header (alg RS256, no crit, a kid) and the signature of a parsed token against the
+ * keys carrying its kid: 0, or ERR_UNAUTHORIZED saying which check failed, returning -1
+ * (the header, or no key carries the kid) or JWT_SIG_NO_MATCH (keys carry the kid but none
+ * verifies the signature: a forgery, or an issuer that replaced the key under its kid). */
+#define JWT_SIG_NO_MATCH (-2)
+int jwt_verify_signature(const struct jwt *j, const struct jwk_keyset *keys,
+                         struct err *e) MUST_CHECK;
+/* After jwt_verify_signature: iss equals issuer exactly, in date at now (as below).
+ * *claims is the payload (caller puts). */
+int jwt_check_claims(const struct jwt *j, const char *issuer, long long now,
+                     struct json_object **claims, struct err *e) MUST_CHECK;
+
 /*
  * Verify a compact RS256 token against the keys of jwks (chosen by kid), that
  * iss equals issuer exactly, and that it is in date at time now (exp required,

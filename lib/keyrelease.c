@@ -1,10 +1,15 @@
 #include "keyrelease.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/x509.h>
+#include <openssl/rsa.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "attest.h"
 #include "codec.h"
@@ -14,6 +19,7 @@
 #include "keywrap.h"
 #include "kvclient.h"
 #include "log.h"
+#include "pkcs8.h"
 #include "policy.h"
 #include "releaseproof.h"
 #include "sidecar.h"
@@ -152,13 +158,10 @@ int keyrelease_unwrap_payload(struct json_object *payload, EVP_PKEY *wrap_key, c
 		err_wrap(e, "unwrapping the released key");
 		goto done;
 	}
-	const unsigned char *p = der;
-	PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, (long)derlen);
-	if (p8 && p == der + derlen)
-		*key = EVP_PKCS82PKEY(p8);
-	PKCS8_PRIV_KEY_INFO_free(p8);
-	ERR_clear_error();
-	if (!*key || !EVP_PKEY_is_a(*key, "RSA")) {
+	/* Not EVP_PKCS82PKEY: OpenSSL 3.0's decoders leave the numbers in freed memory. */
+	struct err perr;
+	*key = pkcs8_rsa_decode(der, derlen, &perr);
+	if (!*key) {
 		err_set(e, ERR_UNPROCESSABLE, "the unwrapped key is not a PKCS#8 RSA private key");
 		goto done;
 	}
@@ -243,11 +246,166 @@ struct json_object *keyrelease_token_claims(const char *jwt, struct json_object 
 	return out;
 }
 
+/* ---- the spare wrapping key ---- */
+
+/*
+ * One slot, refilled by one thread.  The thread touches only this struct (under lock) and
+ * OpenSSL; it never logs and never reads cfg, so the request path's state stays the request
+ * path's.  A key leaves the slot exactly once: take_wrap_key empties it under the lock.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* the slot changed, the thread ended, or stop */
+	EVP_PKEY *key;       /* the spare, or NULL */
+	pthread_t thread;
+	int joinable;   /* thread was created and not joined yet */
+	int running;    /* the thread is in its loop */
+	int generating; /* a key is on its way: generating, or about to start */
+	int stop;       /* it must end (the keygen callback reads it without the lock) */
+	struct keyrelease_spare_stats stats;
+} spare = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+/* OpenSSL asks while it searches for primes whether to go on: 0 abandons the key. */
+static int keygen_go_on(EVP_PKEY_CTX *ctx)
+{
+	(void)ctx;
+	return !__atomic_load_n(&spare.stop, __ATOMIC_RELAXED);
+}
+
+static EVP_PKEY *gen_wrap_key(int abortable)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	EVP_PKEY *k = NULL;
+	if (c && EVP_PKEY_keygen_init(c) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_keygen_bits(c, WRAP_BITS) == 1) {
+		if (abortable)
+			EVP_PKEY_CTX_set_cb(c, keygen_go_on);
+		if (EVP_PKEY_generate(c, &k) != 1)
+			k = NULL;
+	}
+	EVP_PKEY_CTX_free(c);
+	ERR_clear_error();
+	return k;
+}
+
+static void *refill(void *arg)
+{
+	(void)arg;
+	/* Background work: a release in progress (and everything it waits for on this machine)
+	 * goes first.  On Linux a thread id names one thread: only this one is lowered. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+	pthread_mutex_lock(&spare.lock);
+	while (!spare.stop) {
+		if (spare.key) {
+			pthread_cond_wait(&spare.cond, &spare.lock);
+			continue;
+		}
+		spare.generating = 1;
+		pthread_mutex_unlock(&spare.lock);
+		EVP_PKEY *k = gen_wrap_key(1);
+		pthread_mutex_lock(&spare.lock);
+		spare.generating = 0;
+		pthread_cond_broadcast(&spare.cond);
+		if (spare.stop || !k) {
+			EVP_PKEY_free(k);
+			/* Failing to generate (it should not) must not spin: requests make their
+			 * own. */
+			spare.stats.failed += !spare.stop;
+			break;
+		}
+		spare.key = k;
+		spare.stats.generated++;
+	}
+	spare.running = 0;
+	pthread_cond_broadcast(&spare.cond);
+	pthread_mutex_unlock(&spare.lock);
+	return NULL;
+}
+
+void keyrelease_spare_stop(void)
+{
+	pthread_mutex_lock(&spare.lock);
+	__atomic_store_n(&spare.stop, 1, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&spare.cond);
+	int joinable = spare.joinable;
+	spare.joinable = 0;
+	pthread_mutex_unlock(&spare.lock);
+	if (joinable)
+		pthread_join(spare.thread, NULL);
+	pthread_mutex_lock(&spare.lock);
+	EVP_PKEY_free(spare.key); /* clears the private numbers */
+	spare.key = NULL;
+	pthread_mutex_unlock(&spare.lock);
+}
+
+static void spare_at_exit(void)
+{
+	keyrelease_spare_stop();
+}
+
+static void register_spare_exit(void)
+{
+	/* OpenSSL's own atexit cleanup must come after ours, which joins a thread using it:
+	 * initialised first, it registered first, so it runs last. */
+	OPENSSL_init_crypto(0, NULL);
+	atexit(spare_at_exit);
+}
+
+void keyrelease_spare_start(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, register_spare_exit);
+	pthread_mutex_lock(&spare.lock);
+	if (!spare.joinable) {
+		__atomic_store_n(&spare.stop, 0, __ATOMIC_RELAXED);
+		/* Signals are the request loop's: the thread blocks them all. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		spare.joinable = pthread_create(&spare.thread, NULL, refill, NULL) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		spare.running = spare.generating = spare.joinable;
+	}
+	pthread_mutex_unlock(&spare.lock);
+}
+
+/*
+ * The wrapping key of one release: the spare when there is one, or the one being generated
+ * (waiting for it rather than generating a second beside it), else one made here.
+ */
+EVP_PKEY *keyrelease_take_wrap_key(void)
+{
+	pthread_mutex_lock(&spare.lock);
+	while (!spare.key && spare.running && spare.generating && !spare.stop)
+		pthread_cond_wait(&spare.cond, &spare.lock);
+	EVP_PKEY *k = spare.key;
+	spare.key = NULL;
+	if (k)
+		spare.stats.taken++;
+	else
+		spare.stats.made_inline++;
+	/* The thread refills the slot: a release arriving before it wakes waits for that key. */
+	if (k && spare.running && !spare.stop)
+		spare.generating = 1;
+	pthread_cond_broadcast(&spare.cond);
+	pthread_mutex_unlock(&spare.lock);
+	return k ? k : gen_wrap_key(0);
+}
+
+void keyrelease_spare_get_stats(struct keyrelease_spare_stats *out)
+{
+	pthread_mutex_lock(&spare.lock);
+	*out = spare.stats;
+	out->ready = spare.key != NULL;
+	out->running = spare.running;
+	pthread_mutex_unlock(&spare.lock);
+}
+
 int keyrelease_fresh_token(EVP_PKEY **wrap, char **jwt, const char **source, double *ms,
                            struct err *e)
 {
 	*jwt = NULL;
-	*wrap = EVP_RSA_gen(WRAP_BITS);
+	*wrap = keyrelease_take_wrap_key();
 	if (!*wrap)
 		return err_set(e, ERR_INTERNAL, "cannot generate the ephemeral wrapping key");
 	struct json_object *rt = keyrelease_runtime_jwks(*wrap);
@@ -346,6 +504,10 @@ static int release_native(const struct endpoint *akv, const char *key_name, EVP_
 	if (keyrelease_fresh_token(&wrap, &jwt, &source, &t_att, e) < 0)
 		goto done;
 	jsonx_add_str(facts, "evidence_source", source);
+	/* Public: the kid of the runtime data's key, which says no two releases shared one. */
+	char *wrap_kid = jwk_thumbprint(wrap);
+	jsonx_add_str(facts, "wrapping_kid", wrap_kid);
+	free(wrap_kid);
 	if (kv_bearer(akv, &auth, &t_id, e) < 0)
 		goto done;
 	double t1 = now_ms();
@@ -420,9 +582,10 @@ int keyrelease_release(const struct endpoint *akv, const char *key_name, EVP_PKE
 		return err_in(e, STAGE_CONFIG);
 	}
 	int rc = release_by_backend[via](akv, key_name, key, *facts, e);
+	const char *wrap_kid = jsonx_str(*facts, "wrapping_kid");
 	if (rc == 0)
-		log_info("released key %s from %s (%s path)", key_name, akv->host,
-		         attest_via_name(via));
+		log_info("released key %s from %s (%s path, wrapping key %s)", key_name, akv->host,
+		         attest_via_name(via), wrap_kid ? wrap_kid : "none");
 	else
 		log_warn("release of key %s from %s failed at %s: %s", key_name, akv->host,
 		         err_stage_name(e->stage), e->msg);

@@ -44,15 +44,45 @@ int keyrelease_release(const struct endpoint *akv, const char *key_name, EVP_PKE
                        struct json_object **facts, struct err *e) MUST_CHECK;
 
 /* A fresh wrapping key and an attestation token whose runtime data carries it
- * (caller frees both); *ms is the attestation's time. */
+ * (caller frees both: EVP_PKEY_free clears the key); *ms is the attestation's time.
+ * The key is the spare (below) when one is ready, else generated here; either way it is
+ * used for this token only and never stored or written anywhere. */
 int keyrelease_fresh_token(EVP_PKEY **wrap, char **jwt, const char **source, double *ms,
                            struct err *e) MUST_CHECK;
+
+/*
+ * The spare wrapping key: RSA key generation (about 100 ms) is the slowest step of a
+ * release, so a long-running process keeps one key ready.  keyrelease_spare_start() starts
+ * a thread that generates one now and another each time keyrelease_fresh_token takes it
+ * (one slot, a mutex and a condition variable; the thread touches nothing else but
+ * OpenSSL).  A release that finds the slot empty waits for the key being generated, or
+ * generates its own when no thread runs.  Call it once at start in FastCGI mode only: a
+ * process that serves one request (CGI) would generate a key it never uses.
+ * keyrelease_spare_stop() (also run at exit) abandons a generation in progress, joins the
+ * thread and frees (clears) the spare.
+ */
+void keyrelease_spare_start(void);
+void keyrelease_spare_stop(void);
+
+struct keyrelease_spare_stats {
+	unsigned long generated;   /* keys the thread generated */
+	unsigned long taken;       /* releases that took the spare */
+	unsigned long made_inline; /* releases that generated their own (no thread) */
+	unsigned long failed;      /* generations that failed */
+	int ready;                 /* a spare is in the slot now */
+	int running;               /* the thread runs */
+};
+void keyrelease_spare_get_stats(struct keyrelease_spare_stats *out);
 
 /* The public claims of our own token jwt: the usual ones plus every claim policy (may be
  * NULL) names.  NULL if jwt does not parse.  Caller puts. */
 struct json_object *keyrelease_token_claims(const char *jwt, struct json_object *policy);
 
 /* ---- building blocks, public for the unit tests ---- */
+
+/* The wrapping key of one release (caller EVP_PKEY_free): the spare if one is ready or on
+ * its way, else generated here; NULL if generation fails.  Never the same key twice. */
+EVP_PKEY *keyrelease_take_wrap_key(void);
 
 /* {"keys":[{"e","key_ops":["encrypt"],"kid":<RFC 7638 thumbprint>,"kty":"RSA","n"}]}. */
 struct json_object *keyrelease_runtime_jwks(EVP_PKEY *wrap_key);

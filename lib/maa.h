@@ -30,6 +30,11 @@
 int maa_build_request(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
                       const uint8_t *runtime, size_t runtime_len, const char *uvm_endorsement_b64,
                       uint64_t nonce, struct json_object **out, struct err *e) MUST_CHECK;
+/* The same body as JSON text (caller frees), what maa_attest sends: written directly, with
+ * the chain's and the endorsement's base64url remembered per process. */
+int maa_request_text(const uint8_t report[SNP_REPORT_SIZE], const char *chain_pem,
+                     const uint8_t *runtime, size_t runtime_len, const char *uvm_endorsement_b64,
+                     uint64_t nonce, char **out, struct err *e) MUST_CHECK;
 
 /*
  * POST the evidence to {maa->url}/attest/SevSnpVm?api-version=MAA_API_VERSION.

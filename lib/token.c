@@ -11,16 +11,52 @@
 #define TOKEN_CACHE_SLOTS 4
 #define TOKEN_JWKS_MAX    (1024 * 1024)
 
+/* One fetched JWKS and its keys, decoded once; shared by the verifications using it. */
+struct jwks_gen {
+	int refs;                 /* guarded by cache_lock */
+	struct json_object *jwks; /* as fetched */
+	struct jwk_keyset keys;   /* its RS256 keys, per kid */
+};
+
 struct jwks_slot {
-	char *issuer;             /* base URL; NULL = free slot */
-	struct json_object *jwks; /* last good JWKS, or NULL */
-	double fetched_ms;        /* monotonic time jwks was fetched */
-	double tried_ms;          /* monotonic time of the last fetch attempt */
-	double kid_retry_ms;      /* ...of the last one an unknown kid caused, 0 = never */
+	char *issuer;         /* base URL; NULL = free slot */
+	struct jwks_gen *gen; /* last good JWKS, or NULL */
+	double fetched_ms;    /* monotonic time gen was fetched */
+	double tried_ms;      /* monotonic time of the last fetch attempt */
+	double kid_retry_ms;  /* ...of the last one an unknown kid or a failed signature
+	                         caused, 0 = never */
 };
 
 static struct jwks_slot slots[TOKEN_CACHE_SLOTS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long fetches;
+
+/* Under cache_lock. */
+static void gen_put(struct jwks_gen *g)
+{
+	if (g && --g->refs == 0) {
+		json_object_put(g->jwks);
+		jwk_keyset_free(&g->keys);
+		free(g);
+	}
+}
+
+static struct jwks_gen *gen_new(struct json_object *jwks)
+{
+	struct jwks_gen *g = xcalloc(1, sizeof(*g));
+	g->refs = 1;
+	g->jwks = jwks;
+	jwk_keyset_from_jwks(jwks, NULL, &g->keys);
+	return g;
+}
+
+static int gen_has_kid(const struct jwks_gen *g, const char *kid)
+{
+	for (size_t i = 0; g && kid && i < g->keys.n; i++)
+		if (!strcmp(g->keys.v[i].kid, kid))
+			return 1;
+	return 0;
+}
 
 int token_fetch_jwks(const struct endpoint *issuer, struct json_object **jwks, struct err *e)
 {
@@ -73,52 +109,69 @@ static struct jwks_slot *slot_for(const char *issuer)
 	}
 	struct jwks_slot *s = free_slot ? free_slot : oldest;
 	free(s->issuer);
-	json_object_put(s->jwks);
+	gen_put(s->gen);
 	memset(s, 0, sizeof(*s));
 	s->issuer = xstrdup(issuer);
 	return s;
 }
 
-/* The JWKS to judge a token with kid by (a new reference), refreshed per the cache rules. */
-static int jwks_for(const struct endpoint *issuer, const char *kid, struct json_object **out,
-                    struct err *e)
+/*
+ * The keys to judge a token with kid by (a new reference), refreshed per the cache rules:
+ * expired, or (at most once per TOKEN_REFETCH_MIN) a kid the cache lacks or, with suspect
+ * set, a signature the cached key did not verify (an issuer that rotated a key in place).
+ */
+static int keys_for(const struct endpoint *issuer, const char *kid, int suspect,
+                    struct jwks_gen **out, struct err *e)
 {
 	*out = NULL;
 	pthread_mutex_lock(&cache_lock);
 	struct jwks_slot *s = slot_for(issuer->url);
 	double now = now_ms();
-	int expired = !s->jwks || now - s->fetched_ms >= TOKEN_JWKS_TTL * 1000.0;
-	int unknown_kid = s->jwks && kid && !jwks_find_kid(s->jwks, kid);
+	int expired = !s->gen || now - s->fetched_ms >= TOKEN_JWKS_TTL * 1000.0;
+	int unknown_kid = s->gen && kid && !gen_has_kid(s->gen, kid);
 	int may_retry = s->kid_retry_ms == 0 || now - s->kid_retry_ms >= TOKEN_REFETCH_MIN * 1000.0;
 	int rc = 0;
 	/* A fetch is held under the lock on purpose: concurrent verifiers wait for one
 	 * fetch instead of each starting their own. */
-	if (expired || (unknown_kid && may_retry)) {
+	if (expired || ((unknown_kid || suspect) && may_retry)) {
 		struct json_object *fresh = NULL;
 		s->tried_ms = now;
 		if (!expired)
 			s->kid_retry_ms = now;
+		fetches++;
 		if (token_fetch_jwks(issuer, &fresh, e) == 0) {
-			json_object_put(s->jwks);
-			s->jwks = fresh;
+			gen_put(s->gen);
+			s->gen = gen_new(fresh);
 			s->fetched_ms = now;
-			if (unknown_kid)
-				log_info("token signing keys of %s refetched for kid %.80s",
-				         issuer->url, kid);
+			if (unknown_kid || suspect)
+				log_info("token signing keys of %s refetched for kid %.80s%s",
+				         issuer->url, kid,
+				         suspect ? " (signature did not verify)" : "");
 		} else if (expired) {
 			/* Stale keys are not served: a withdrawn key must stop working. */
-			json_object_put(s->jwks);
-			s->jwks = NULL;
+			gen_put(s->gen);
+			s->gen = NULL;
 			rc = -1;
 		} else {
 			log_warn("token signing keys of %s: refetch failed: %s", issuer->url,
 			         e->msg);
 		}
+	} else if (suspect) {
+		rc = 1; /* nothing new to try */
 	}
-	if (rc == 0)
-		*out = json_object_get(s->jwks);
+	if (rc == 0) {
+		s->gen->refs++;
+		*out = s->gen;
+	}
 	pthread_mutex_unlock(&cache_lock);
 	return rc;
+}
+
+static void keys_put(struct jwks_gen *g)
+{
+	pthread_mutex_lock(&cache_lock);
+	gen_put(g);
+	pthread_mutex_unlock(&cache_lock);
 }
 
 int token_verify(const char *compact, const struct endpoint *issuer, struct json_object **claims,
@@ -132,14 +185,35 @@ int token_verify(const char *compact, const struct endpoint *issuer, struct json
 	if (jwt_parse(compact, &j, e) != 0)
 		return -1;
 	const char *kid = jsonx_str(j.header, "kid");
-	struct json_object *jwks = NULL;
-	int rc = jwks_for(issuer, kid, &jwks, e);
+	struct jwks_gen *g = NULL;
+	int rc = keys_for(issuer, kid, 0, &g, e);
+	if (rc == 0) {
+		rc = jwt_verify_signature(&j, &g->keys, e);
+		/* A known kid whose cached key fails: the issuer may have replaced it in place. */
+		if (rc == JWT_SIG_NO_MATCH) {
+			struct jwks_gen *again = NULL;
+			struct err fe;
+			err_clear(&fe);
+			if (keys_for(issuer, kid, 1, &again, &fe) == 0) {
+				keys_put(g);
+				g = again;
+				rc = jwt_verify_signature(&j, &g->keys, e);
+			}
+		}
+		if (rc == 0)
+			rc = jwt_check_claims(&j, issuer->url, now_unix(), claims, e);
+		keys_put(g);
+	}
 	jwt_free(&j);
-	if (rc != 0)
-		return -1;
-	rc = jwt_verify_with_jwks(compact, jwks, issuer->url, now_unix(), claims, e);
-	json_object_put(jwks);
-	return rc;
+	return rc == 0 ? 0 : -1;
+}
+
+unsigned long token_cache_fetches(void)
+{
+	pthread_mutex_lock(&cache_lock);
+	unsigned long n = fetches;
+	pthread_mutex_unlock(&cache_lock);
+	return n;
 }
 
 void token_cache_clear(void)
@@ -147,7 +221,7 @@ void token_cache_clear(void)
 	pthread_mutex_lock(&cache_lock);
 	for (size_t i = 0; i < TOKEN_CACHE_SLOTS; i++) {
 		free(slots[i].issuer);
-		json_object_put(slots[i].jwks);
+		gen_put(slots[i].gen);
 		memset(&slots[i], 0, sizeof(slots[i]));
 	}
 	pthread_mutex_unlock(&cache_lock);

@@ -7,7 +7,13 @@
  * TOKEN_JWKS_TTL seconds; a token naming a kid the cache lacks (key
  * rotation) triggers at most one refetch per TOKEN_REFETCH_MIN seconds, so
  * tokens with made-up kids cannot turn us into a request amplifier.
- * The cache is guarded by a mutex; entries are shared read-only.
+ * A signature that a cached key carrying the token's kid does not verify
+ * triggers a refetch under the same limit (an issuer may replace a key
+ * under its kid).  With each JWKS its RS256 keys are decoded once (per
+ * issuer and kid, from the configured /certs only), so verifying a token
+ * is one RSA verification.  The cache is guarded by a mutex; a fetched
+ * JWKS and its keys are shared read-only, reference-counted, and freed
+ * when the last verification using them ends.
  */
 #ifndef TOKEN_H
 #define TOKEN_H
@@ -33,5 +39,7 @@ int token_fetch_jwks(const struct endpoint *issuer, struct json_object **jwks,
                      struct err *e) MUST_CHECK;
 /* Forget every cached JWKS (tests, and after a configuration change). */
 void token_cache_clear(void);
+/* How many times the cache fetched a JWKS (tests, diagnosis). */
+unsigned long token_cache_fetches(void);
 
 #endif

@@ -301,6 +301,52 @@ static void test_key_id(void)
 	CHECK(memcmp(a, a2, 8) == 0);
 }
 
+/* Kept contexts: the same answers as fresh ones, across failures, for both formats; another
+ * key is never answered with the kept key's contexts. */
+static void test_kept_contexts(void)
+{
+	keys();
+	struct err e;
+	crypto_keep_contexts(key_a);
+	for (int round = 0; round < 3; round++) {
+		static const size_t sizes[] = {1, 190, 191, 3000};
+		for (size_t i = 0; i < NELEM(sizes); i++) {
+			uint8_t *pt = xmalloc(sizes[i]), *back = NULL;
+			memset(pt, 'a' + (int)i, sizes[i]);
+			char *ct = NULL, *ct_b = NULL;
+			const char *alg;
+			size_t n = 0;
+			CHECK(crypto_encrypt(key_a, pt, sizes[i], &ct, &alg, &e) == 0);
+			CHECK(crypto_encrypt(key_b, pt, sizes[i], &ct_b, &alg, &e) == 0);
+			/* key_b's ciphertext does not open with key_a, and the reverse. */
+			CHECK(crypto_decrypt(key_a, ct_b, &back, &n, &alg, &e) < 0 &&
+			      e.code == ERR_BAD_REQUEST);
+			CHECK(crypto_decrypt(key_b, ct, &back, &n, &alg, &e) < 0);
+			/* A failure leaves the kept context usable. */
+			CHECK(crypto_decrypt(key_a, ct, &back, &n, &alg, &e) == 0 &&
+			      n == sizes[i] && !memcmp(back, pt, n));
+			free(back);
+			back = NULL;
+			CHECK(crypto_decrypt(key_b, ct_b, &back, &n, &alg, &e) == 0 &&
+			      n == sizes[i]);
+			free(back);
+			free(ct);
+			free(ct_b);
+			free(pt);
+		}
+	}
+	crypto_forget(key_b); /* not the kept one: nothing happens */
+	char *ct = NULL;
+	const char *alg;
+	CHECK(crypto_encrypt(key_a, (const uint8_t *)"x", 1, &ct, &alg, &e) == 0);
+	crypto_forget(key_a);
+	uint8_t *back = NULL;
+	size_t n = 0;
+	CHECK(ct && crypto_decrypt(key_a, ct, &back, &n, &alg, &e) == 0 && n == 1);
+	free(back);
+	free(ct);
+}
+
 static void test_cleanup(void)
 {
 	EVP_PKEY_free(key_a);
@@ -311,4 +357,5 @@ static void test_cleanup(void)
 
 TESTS(test_limits, test_roundtrip_sizes, test_original_format_shape,
       test_envelope_max_text_fits_body, test_empty_plaintext, test_tamper_every_part,
-      test_foreign_key, test_garbage, test_known_answer_original_format, test_key_id, test_cleanup)
+      test_foreign_key, test_garbage, test_known_answer_original_format, test_key_id,
+      test_kept_contexts, test_cleanup)

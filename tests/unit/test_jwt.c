@@ -608,6 +608,73 @@ static void test_jwk_from_x5c(void)
 	free(cert);
 }
 
+/* A decoded key set: filters, decoded once, why a member is unusable, and what the
+ * signature check answers (JWT_SIG_NO_MATCH only when keys carry the kid). */
+static void test_keyset(void)
+{
+	setup();
+	char *kid = good_kid();
+	struct json_object *jwks = jwks_of(good_key), *keys = jsonx_arr(jwks, "keys");
+	struct json_object *unusable = json_object_new_object();
+	jsonx_add_str(unusable, "kid", "broken");
+	jsonx_add_str(unusable, "kty", "RSA");
+	jsonx_add_str(unusable, "n", "AAAA");
+	jsonx_add_str(unusable, "e", "AQAB");
+	json_object_array_add(keys, unusable);
+	struct json_object *enc = jwk_public(evil_key);
+	jsonx_add_str(enc, "use", "enc");
+	json_object_array_add(keys, enc);
+	struct jwk_keyset ks;
+	jwk_keyset_from_jwks(jwks, NULL, &ks);
+	CHECK_INT(ks.n, 2); /* the "enc" key is not a signing key */
+	CHECK(ks.n == 2 && ks.v[0].pk && !strcmp(ks.v[0].kid, kid));
+	CHECK(ks.n == 2 && !ks.v[1].pk && ks.v[1].why[0]);
+
+	struct json_object *c = claims(ISS, now, now, now + 3600), *out = NULL;
+	char *tok = jwt_sign_rs256(good_key, kid, NULL, c);
+	char *forged = jwt_sign_rs256(evil_key, kid, NULL, c);
+	char *broken = jwt_sign_rs256(good_key, "broken", NULL, c);
+	char *nokey = jwt_sign_rs256(good_key, "nokey", NULL, c);
+	struct jwt j;
+	struct err e = {0};
+	CHECK(jwt_parse(tok, &j, &e) == 0);
+	CHECK_INT(jwt_verify_signature(&j, &ks, &e), 0);
+	CHECK_INT(jwt_check_claims(&j, ISS, now, &out, &e), 0);
+	CHECK_STR(jsonx_str(out, "iss"), ISS);
+	json_object_put(out);
+	CHECK_INT(jwt_check_claims(&j, "https://other", now, &out, &e), -1);
+	CHECK(out == NULL);
+	jwt_free(&j);
+	CHECK(jwt_parse(forged, &j, &e) == 0);
+	CHECK_INT(jwt_verify_signature(&j, &ks, &e), JWT_SIG_NO_MATCH);
+	CHECK_STR(e.msg, "token signature does not verify");
+	jwt_free(&j);
+	CHECK(jwt_parse(broken, &j, &e) == 0);
+	CHECK_INT(jwt_verify_signature(&j, &ks, &e), JWT_SIG_NO_MATCH);
+	CHECK(strstr(e.msg, "is unusable") != NULL);
+	jwt_free(&j);
+	CHECK(jwt_parse(nokey, &j, &e) == 0);
+	CHECK_INT(jwt_verify_signature(&j, &ks, &e), -1);
+	CHECK(strstr(e.msg, "unknown signing key kid nokey") != NULL);
+	jwt_free(&j);
+	jwk_keyset_free(&ks);
+
+	/* Filtered by kid: only that member is decoded. */
+	jwk_keyset_from_jwks(jwks, "broken", &ks);
+	CHECK(ks.n == 1 && !strcmp(ks.v[0].kid, "broken"));
+	jwk_keyset_free(&ks);
+	jwk_keyset_from_jwks(NULL, NULL, &ks);
+	CHECK_INT(ks.n, 0);
+	jwk_keyset_free(&ks);
+	free(tok);
+	free(forged);
+	free(broken);
+	free(nokey);
+	json_object_put(c);
+	json_object_put(jwks);
+	free(kid);
+}
+
 static void test_teardown(void)
 {
 	EVP_PKEY_free(good_key);
@@ -655,4 +722,4 @@ TESTS(test_good_token_verifies, test_alg_none_rejected, test_hs256_key_confusion
       test_unknown_kid_rejected, test_tampered_payload_rejected, test_tampered_signature_rejected,
       test_malformed_rejected, test_token_key_hints_ignored, test_jwks_key_filters,
       test_rfc7638_thumbprint, test_jwk_public_has_no_private_members, test_jwk_from_x5c,
-      test_sign_with_caller_header, test_teardown)
+      test_sign_with_caller_header, test_keyset, test_teardown)

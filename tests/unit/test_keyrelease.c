@@ -478,6 +478,102 @@ static void test_vault_errors(void)
 	CHECK(kv_error(403, nl, strlen(nl), NULL, "w", &e) == -1 && !strchr(e.msg, '\n'));
 }
 
+/* ---- the spare wrapping key ---- */
+
+#define SEEN_MAX 16
+static char *seen[SEEN_MAX];
+static int nseen;
+
+/* Take a wrapping key; it must be RSA-2048 and unlike every one taken before. */
+static void take_distinct(void)
+{
+	EVP_PKEY *k = keyrelease_take_wrap_key();
+	CHECK(k && EVP_PKEY_get_bits(k) == 2048);
+	if (!k)
+		return;
+	struct json_object *rt = keyrelease_runtime_jwks(k);
+	const char *kid = jsonx_str(json_object_array_get_idx(jsonx_arr(rt, "keys"), 0), "kid");
+	CHECK(kid != NULL);
+	for (int i = 0; kid && i < nseen; i++)
+		CHECK_MSG(strcmp(seen[i], kid), "wrapping key %s used twice", kid);
+	if (kid && nseen < SEEN_MAX)
+		seen[nseen++] = xstrdup(kid);
+	json_object_put(rt);
+	EVP_PKEY_free(k);
+}
+
+static int wait_ready(void)
+{
+	struct keyrelease_spare_stats st;
+	for (int i = 0; i < 3000; i++) {
+		keyrelease_spare_get_stats(&st);
+		if (st.ready)
+			return 1;
+		usleep(10 * 1000);
+	}
+	return 0;
+}
+
+/* Without the thread (CGI): each release generates its own, nothing in the background. */
+static void test_wrap_key_without_spare(void)
+{
+	struct keyrelease_spare_stats a, b;
+	keyrelease_spare_get_stats(&a);
+	CHECK(!a.running && !a.ready);
+	take_distinct();
+	take_distinct();
+	keyrelease_spare_get_stats(&b);
+	CHECK_INT(b.made_inline - a.made_inline, 2);
+	CHECK_INT(b.generated, a.generated);
+	CHECK(!b.running && !b.ready);
+}
+
+/* With it: the spare is ready before the first release, each release takes a new one, and
+ * a release that finds the slot empty waits for the key being made instead of its own. */
+static void test_spare_never_reused(void)
+{
+	struct keyrelease_spare_stats a, b;
+	keyrelease_spare_get_stats(&a);
+	keyrelease_spare_start();
+	keyrelease_spare_start(); /* once is enough: still one thread */
+	CHECK(wait_ready());
+	for (int i = 0; i < 4; i++)
+		take_distinct();
+	keyrelease_spare_get_stats(&b);
+	CHECK(b.running);
+	CHECK_INT(b.taken - a.taken, 4);
+	CHECK_INT(b.made_inline, a.made_inline);
+	CHECK(b.generated - a.generated >= 4);
+	CHECK(wait_ready());
+	keyrelease_spare_stop();
+	keyrelease_spare_get_stats(&b);
+	CHECK(!b.running && !b.ready);
+	/* Stopped: releases make their own again. */
+	take_distinct();
+	keyrelease_spare_get_stats(&a);
+	CHECK_INT(a.made_inline - b.made_inline, 1);
+}
+
+/* Stopping abandons a generation in progress and leaves nothing behind. */
+static void test_spare_stop_while_generating(void)
+{
+	struct keyrelease_spare_stats a, b;
+	keyrelease_spare_get_stats(&a);
+	keyrelease_spare_start();
+	keyrelease_spare_stop();
+	keyrelease_spare_get_stats(&b);
+	CHECK(!b.running && !b.ready);
+	CHECK_INT(b.failed, a.failed);
+	/* And it starts again. */
+	keyrelease_spare_start();
+	CHECK(wait_ready());
+	take_distinct();
+	keyrelease_spare_stop();
+	for (int i = 0; i < nseen; i++)
+		free(seen[i]);
+	nseen = 0;
+}
+
 static void test_cleanup(void)
 {
 	unlink(pem_path);
@@ -490,4 +586,5 @@ static void test_cleanup(void)
 }
 
 TESTS(test_runtime_jwks_shape, test_jws_local_trust, test_unwrap_payload, test_unwrap_rejects,
-      test_private_jwk, test_vault_errors, test_cleanup)
+      test_private_jwk, test_vault_errors, test_wrap_key_without_spare, test_spare_never_reused,
+      test_spare_stop_while_generating, test_cleanup)

@@ -119,11 +119,42 @@ static void test_request_shape(void)
 	json_object_put(inner);
 	free(ij);
 	json_object_put(body);
-	free(std);
+
+	/* The text sent is exactly what json-c writes for the object; a new chain or
+	 * endorsement is not answered from the remembered base64url of the last one. */
+	static const char *const chains[] = {
+	    "-----BEGIN CERTIFICATE-----\nVCEK\n-----END CERTIFICATE-----\n",
+	    "-----BEGIN CERTIFICATE-----\nOTHER\n-----END CERTIFICATE-----\n"};
+	const char *uvms[] = {NULL, std, "AQID"};
+	for (size_t i = 0; i < 2; i++)
+		for (size_t u = 0; u < NELEM(uvms); u++) {
+			char *text = NULL;
+			CHECK_INT(maa_request_text(rep, chains[i], (const uint8_t *)rt, strlen(rt),
+			                           uvms[u], 42, &text, &e),
+			          0);
+			CHECK_INT(maa_build_request(rep, chains[i], (const uint8_t *)rt, strlen(rt),
+			                            uvms[u], 42, &body, &e),
+			          0);
+			char *dumped = jsonx_dump(body);
+			CHECK_STR(text, dumped);
+			ij = b64u(jsonx_str(body, "report"), &n);
+			CHECK(ij && jsonx_parse((char *)ij, n, &inner, &e) == 0);
+			c = b64u(jsonx_str(inner, "VcekCertChain"), &n);
+			CHECK(c && n == strlen(chains[i]) && !memcmp(c, chains[i], n));
+			CHECK(json_object_object_get_ex(inner, "Endorsements", NULL) ==
+			      (uvms[u] != NULL));
+			free(c);
+			json_object_put(inner);
+			free(ij);
+			free(dumped);
+			free(text);
+			json_object_put(body);
+		}
 
 	CHECK_INT(maa_build_request(rep, chain, NULL, 0, "not base64!", 1, &body, &e), -1);
 	CHECK_INT(maa_build_request(rep, "", NULL, 0, NULL, 1, &body, &e), -1);
 	CHECK(body == NULL);
+	free(std);
 }
 
 /* ---- maa_attest against scripted answers ---- */
@@ -503,6 +534,100 @@ static void test_token_verify_cache(void)
 	endpoint_free(&ep);
 }
 
+/* The JWKS {"keys":[k under kid]} served at /certs. */
+static void serve_keys(EVP_PKEY *k, const char *kid)
+{
+	struct json_object *jwk = jwk_public(k);
+	jsonx_add_str(jwk, "kid", kid);
+	struct json_object *jwks = json_object_new_object(), *keys = json_object_new_array();
+	json_object_array_add(keys, jwk);
+	jsonx_add(jwks, "keys", keys);
+	static char *served; /* the fixture server answers from it until the next call */
+	free(served);
+	served = jsonx_dump(jwks);
+	json_object_put(jwks);
+	/* fx_script keeps the table: it must outlive this call. */
+	static struct fx_exchange ex[1];
+	ex[0] = (struct fx_exchange){CERTS_REQ, {200, {0}, served}};
+	fx_script(ex, NELEM(ex));
+}
+
+static char *token_by(EVP_PKEY *k, const char *kid, const struct endpoint *ep)
+{
+	long long t = now_unix();
+	struct json_object *c = json_object_new_object();
+	jsonx_add_str(c, "iss", ep->url);
+	jsonx_add_int(c, "iat", t);
+	jsonx_add_int(c, "exp", t + 600);
+	char *tok = jwt_sign_rs256(k, kid, NULL, c);
+	json_object_put(c);
+	return tok;
+}
+
+static int verifies(const char *tok, const struct endpoint *ep, struct err *e)
+{
+	struct json_object *claims = NULL;
+	int rc = token_verify(tok, ep, &claims, e);
+	json_object_put(claims);
+	return rc == 0;
+}
+
+/* Cached signing keys follow the issuer: a new kid, and a key replaced under its kid. */
+static void test_token_keys_follow_rotation(void)
+{
+	fx_start();
+	token_cache_clear();
+	struct endpoint ep;
+	endpoint_at(&ep, fx_url());
+	EVP_PKEY *k1 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048),
+	         *k2 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048),
+	         *k3 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	char *t1 = token_by(k1, "kid-1", &ep), *t2 = token_by(k2, "kid-2", &ep);
+	struct err e = {0};
+	serve_keys(k1, "kid-1");
+	unsigned long f0 = token_cache_fetches();
+	for (int i = 0; i < 5; i++)
+		CHECK(verifies(t1, &ep, &e));
+	CHECK_INT(token_cache_fetches() - f0, 1); /* keys decoded once, then reused */
+
+	/* The issuer rotates to kid-2 and withdraws kid-1. */
+	serve_keys(k2, "kid-2");
+	CHECK(verifies(t2, &ep, &e));
+	CHECK_INT(token_cache_fetches() - f0, 2);
+	CHECK(!verifies(t1, &ep, &e));
+	CHECK(strstr(e.msg, "unknown signing key kid kid-1") != NULL);
+	CHECK_INT(token_cache_fetches() - f0, 2); /* the refetch limit holds */
+
+	/* A key replaced under the same kid: the cached one fails, one refetch finds the new. */
+	token_cache_clear();
+	serve_keys(k1, "stable");
+	char *old = token_by(k1, "stable", &ep), *fresh = token_by(k3, "stable", &ep);
+	CHECK(verifies(old, &ep, &e));
+	f0 = token_cache_fetches();
+	serve_keys(k3, "stable");
+	CHECK(verifies(fresh, &ep, &e));
+	CHECK_INT(token_cache_fetches() - f0, 1);
+	CHECK(verifies(fresh, &ep, &e));
+	/* ...and the replaced key no longer verifies, without another fetch. */
+	CHECK(!verifies(old, &ep, &e));
+	CHECK(strstr(e.msg, "token signature does not verify") != NULL);
+	CHECK_INT(token_cache_fetches() - f0, 1);
+	/* A forged signature under a known kid cannot make us fetch again and again. */
+	for (int i = 0; i < 3; i++)
+		CHECK(!verifies(old, &ep, &e));
+	CHECK_INT(token_cache_fetches() - f0, 1);
+
+	token_cache_clear();
+	free(t1);
+	free(t2);
+	free(old);
+	free(fresh);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
+	EVP_PKEY_free(k3);
+	endpoint_free(&ep);
+}
+
 static void test_teardown(void)
 {
 	fx_stop();
@@ -510,4 +635,4 @@ static void test_teardown(void)
 }
 
 TESTS(test_request_shape, test_attest_fixtures, test_jwks_fixtures, test_token_verify_cache,
-      test_teardown)
+      test_token_keys_follow_rotation, test_teardown)
