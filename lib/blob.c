@@ -255,10 +255,6 @@ int blob_list(struct blob_store *s, const char *prefix, struct json_object **out
 
 int blob_ensure_container(struct blob_store *s, struct err *e)
 {
-	/* blob_open calls this only when open_from_cfg succeeded, so *out is set: every
-	 * failure there is `return err_set(...)`, and err_set() always returns -1
-	 * (lib/err.c), which the analyzer does not see from this file.
-	 * NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	return s->ops->ensure_container(s->impl, e) < 0 ? err_in(e, STAGE_STORE) : 0;
 }
 

@@ -729,9 +729,6 @@ int blob_azure_new_url(const char *url, const struct blob_ops **ops, void **impl
 		               "AZURE_STORAGE_CONNECTION_STRING instead)");
 	if (parse_url("AZURE_STORAGE_ACCOUNT_URL", url, &ep, &path, &host, e) < 0)
 		return -1;
-	/* The last path segment is the container; what comes before it is the endpoint's.
-	 * parse_url set path: it fails only through err_set(), which always returns -1.
-	 * NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 	char *slash = strrchr(path, '/');
 	if (!slash || !slash[1] || !container_ok(slash + 1)) {
 		free(ep);

@@ -1,3 +1,4 @@
+#define ERR_IMPLEMENTATION
 #include "err.h"
 
 #include <stdio.h>

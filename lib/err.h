@@ -77,6 +77,10 @@ struct err {
 void err_clear(struct err *e);
 /* Set code and message (stage and upstream are kept); returns -1 for `return err_set(...)`. */
 int err_set(struct err *e, enum err_code code, const char *fmt, ...) PRINTF_LIKE(3, 4);
+#if defined(__clang_analyzer__) && !defined(ERR_IMPLEMENTATION)
+/* The analyzer sees one file at a time: tell it what lib/err.c guarantees. */
+#define err_set(...) (err_set(__VA_ARGS__), -1)
+#endif
 /* Prefix the existing message with more context: "ctx: old message"; returns -1. */
 int err_wrap(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Classify the failure as happening at stage unless a deeper call already did; returns -1. */

@@ -144,8 +144,6 @@ int keywrap_wrap(EVP_PKEY *rsa_pub, enum keywrap_alg a, const uint8_t *key, size
 	if (keywrap_aes_kwp_wrap(kek, sizeof(kek), key, n, &kw, &kwlen, e) < 0)
 		goto done;
 	res = xrealloc(res, modlen + kwlen);
-	/* keywrap_aes_kwp_wrap set kw: it fails only through err_set(), always -1.
-	 * NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 	memcpy(res + modlen, kw, kwlen);
 	*out = res;
 	*outlen = modlen + kwlen;

@@ -187,9 +187,6 @@ static int sidecar_status_once(long *http_status, char **body, struct err *e)
 /* The first object of a 200 body; a caller-owned object, or -1 with ERR_UPSTREAM. */
 static int ok_body(const char *path, struct fetch_resp *rs, struct json_object **out, struct err *e)
 {
-	/* rs was filled by call(), which returned 0: it fails only with -1 (err_set()
-	 * always returns -1, lib/err.c, which the analyzer does not see from here).
-	 * NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage) */
 	if (jsonx_parse((const char *)rs->body.p, rs->body.len, out, e) < 0)
 		return err_set(e, ERR_UPSTREAM, "sidecar %s answered 200 with malformed JSON",
 		               path);

@@ -434,9 +434,6 @@ static int chain_parse(const char *text, size_t len, struct chain *c, struct err
 		return -1;
 	const char *dup = NULL;
 	for (int i = 0; i < n; i++) {
-		/* read_pem_certs filled v[0..n-1]: it fails only through err_set(), which
-		 * always returns -1 (lib/err.c), so n >= 0 means n certificates.
-		 * NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage) */
 		int t = key_type(v[i]);
 		X509 **slot;
 		const char *name;
