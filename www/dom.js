@@ -113,6 +113,51 @@ export function collapsible(title, content, open) {
 	return h('details', {class: 'subsection', open: !!open}, h('summary', {text: title}), content);
 }
 
+// Server sentences may mark names with backticks (`get`): those become <code> text nodes, the
+// rest plain text. Nothing is parsed as HTML.
+export function richText(s) {
+	const parts = String(s ?? '').split('`');
+	if (parts.length % 2 === 0) return [String(s ?? '')];
+	return parts.map((p, i) => (i % 2 ? h('code', {text: p}) : p)).filter((p) => p !== '');
+}
+
+// A button that copies text to the clipboard; on a page without clipboard access (plain http
+// from another host) it selects `select` (an element) instead, for Ctrl-C.
+export function copyButton(text, label, select) {
+	const b = h('button', {type: 'button', class: 'btn btn-small', text: label || 'Copy'});
+	b.addEventListener('click', async () => {
+		try {
+			await navigator.clipboard.writeText(typeof text === 'function' ? text() : text);
+			b.textContent = '✓ Copied';
+		} catch {
+			if (select) {
+				const range = document.createRange();
+				range.selectNodeContents(select);
+				const sel = window.getSelection();
+				sel.removeAllRanges();
+				sel.addRange(range);
+			}
+			b.textContent = 'Selected: press Ctrl-C';
+		}
+	});
+	return b;
+}
+
+// A button that saves text as a file (a Blob URL: nothing leaves the browser).
+export function downloadButton(text, filename, label, type = 'text/plain') {
+	const b = h('button', {type: 'button', class: 'btn btn-small', text: label || `⬇ ${filename}`,
+		'data-download': filename});
+	b.addEventListener('click', () => {
+		const url = URL.createObjectURL(new Blob([typeof text === 'function' ? text() : text], {type}));
+		const a = h('a', {href: url, download: filename, hidden: true});
+		document.body.appendChild(a);
+		a.click();
+		a.remove();
+		setTimeout(() => URL.revokeObjectURL(url), 10000);
+	});
+	return b;
+}
+
 export function preBlock(text, cls) {
 	return h('pre', {class: 'scroll ' + (cls || ''), text: typeof text === 'string' ? text : pretty(text)});
 }
