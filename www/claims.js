@@ -98,7 +98,7 @@ function valueClass(k, v) {
 export function claimsExplained(claims) {
 	const known = new Set();
 	const out = [];
-	for (const g of CLAIM_GROUPS) {
+	for (const [gi, g] of CLAIM_GROUPS.entries()) {
 		const items = [];
 		for (const [k, label, means] of g.claims) {
 			known.add(k);
@@ -108,14 +108,15 @@ export function claimsExplained(claims) {
 				h('dd', {}, h('span', {class: 'claim-value' + (cls ? ' ' + cls : ''), text: fmtValue(k, claims[k])}),
 					h('span', {class: 'claim-means', text: means})));
 		}
+		// The first three groups answer what a relying party asks first; the rest fold away.
 		if (items.length) {
-			out.push(h('section', {class: 'claim-group'}, h('h4', {text: g.title}), h('p', {text: g.intro}),
-				h('dl', {class: 'claims'}, items)));
+			out.push(h('details', {class: 'claim-group', open: gi < 3}, h('summary', {}, h('h4', {text: g.title})),
+				h('p', {text: g.intro}), h('dl', {class: 'claims'}, items)));
 		}
 	}
 	const rest = Object.keys(claims).filter((k) => !known.has(k));
 	if (rest.length) {
-		out.push(h('section', {class: 'claim-group'}, h('h4', {text: 'Other claims'}),
+		out.push(h('details', {class: 'claim-group'}, h('summary', {}, h('h4', {text: 'Other claims'})),
 			h('dl', {class: 'claims'}, rest.map((k) => [h('dt', {'data-claim': k}, h('code', {text: k})),
 				h('dd', {}, h('span', {class: 'claim-value', text: fmtValue(k, claims[k])}))]))));
 	}

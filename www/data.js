@@ -184,7 +184,9 @@ function renderRecords() {
 			} else {
 				sealed++;
 				tr.appendChild(cell('Contents', {colspan: 2, class: 'sealed', text: row.reason === 'no_key'
-					? '✗ No key held: cannot decrypt' : `✗ Sealed: only ${row.company || 'its owner'}'s key opens it`}));
+					? '✗ No key held: cannot decrypt' : row.reason === 'not_ours' || !own
+						? `✗ Sealed: only ${row.company || 'its owner'}'s key opens it`
+						: '✗ Not decrypted by this server (it does not support decrypt=own)'}));
 			}
 		} else {
 			tr.appendChild(cell('Name', {class: 'cipher', title: 'RSA-OAEP ciphertext (base64), first 40 characters',

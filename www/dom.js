@@ -76,7 +76,7 @@ export function timingChips(pairs, title) {
 	const chips = pairs.filter(([, v]) => typeof v === 'number' && isFinite(v))
 		.map(([k, v]) => h('span', {class: 'chip chip-time', title: title || 'time this stage took'},
 			h('span', {class: 'chip-k', text: k}), ' ', h('span', {class: 'chip-v', text: fmtMs(v)})));
-	return chips.length ? h('div', {class: 'timing'}, '⏱ ', chips) : null;
+	return chips.length ? h('div', {class: 'timing', title: title || 'time each stage took'}, h('span', {class: 'timing-label', text: 'time:'}), ' ', chips) : null;
 }
 
 // Server timing_ms objects have stage names as keys; show them in order, total last.

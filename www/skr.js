@@ -177,19 +177,16 @@ const POLICY_STATUS = {
 };
 
 function policyWhat(d, which) {
-	const other = which === 'other';
+	const asked = which === 'other' ? 'the other company\'s vault' : 'this company\'s vault';
 	switch (d.status) {
 	case 'would_release':
-		return 'a fresh attestation token of this container was evaluated against the key\'s release policy, ' +
-			'condition by condition, without releasing anything: every condition holds.';
 	case 'would_refuse':
-		return other ? 'even if this container were allowed to ask, its token does not match the other company\'s ' +
-			'policy (it pins that company\'s own container policy hash).'
-			: 'the token does not meet the key\'s release policy: the first failing condition is named below.';
+		return `this container got a fresh attestation token, read the key's release policy from ${asked} and ` +
+			'evaluated the token against it condition by condition. Nothing was released' +
+			(d.status === 'would_refuse' ? '; the first unmet condition is named below.' : '.');
 	case 'policy_hidden':
-		return 'the other company\'s vault would not even show its key\'s release policy to this container\'s ' +
-			'identity, because that identity has no "get" permission on the key. That refusal is the isolation ' +
-			'between companies working: the key is not this company\'s to read, let alone release.';
+		return `this container asked ${asked} to show the release policy of ${d.key_name || 'the key'} (reading a key ` +
+			`needs the "get" permission), and the vault said no${d.vault_status ? ` (HTTP ${d.vault_status})` : ''}.`;
 	default:
 		return 'the dry run could not evaluate the policy; the message says why.';
 	}
@@ -216,7 +213,6 @@ export async function policyCheck(which) {
 			h('div', {class: 'result-head'}, h('span', {class: `badge badge-${st.cls === 'ok' ? 'ok' : st.cls === 'bad' ? 'bad' : 'warn'}`, text: st.badge})),
 			d.message ? h('p', {class: 'policy-message'}, richText(d.message)) : null,
 			whatHappened(policyWhat(d, which)),
-			d.vault_status ? h('p', {class: 'note', text: `The key vault answered HTTP ${d.vault_status}.`}) : null,
 			timingFromServer(d.timing_ms, r.ms),
 			ff && d.status === 'would_refuse' ? h('p', {class: 'alert alert-warn'}, h('strong', {text: 'First failing condition: '}),
 				typeof ff === 'string' ? richText(ff) : h('span', {}, ff.claim ? h('code', {text: ff.claim}) : null,
@@ -266,7 +262,7 @@ export async function attemptOther() {
 					['Our company', d.our_company],
 					['Other company', d.other_company],
 				].filter((x) => x[1] !== undefined && x[1] !== null), 'compact'),
-				d.explanation ? h('p', {class: 'note', text: d.explanation}) : null,
+				d.explanation && d.stage !== 'vault' ? h('p', {class: 'note', text: d.explanation}) : null,
 				d.error_detail ? collapsible('Vault\'s reason', preBlock(d.error_detail, 'wrap'), true) : null));
 		} else if (r.ok && d.status === 'unexpected_success') {
 			show(out, h('div', {class: 'alert alert-danger alert-big'},

@@ -120,7 +120,7 @@ export function startSnooperMode() {
 	setInterval(poll, 5000);
 }
 
-const SHOWN = 30;
+const SHOWN = 12;
 
 // Every 5 s: list the container (one small answer, 200 even when the file does not exist yet)
 // and download the record file only when it changed.
