@@ -63,7 +63,7 @@ expect "save is 200 with the original's fields" 200 \
 check "the record file holds no plaintext" \
 	"$(! grep -q -e 'Alice' -e '555-0100' "$blob"; echo $?)" "$(cat "$blob" 2>&1)"
 check "the record file has the original's shape" \
-	"$(jq -e 'length == 1 and (.[0] | keys == ["company","name_encrypted","phone_encrypted","timestamp"]) and .[0].company == "contoso" and (.[0].timestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")) and (.[0].name_encrypted | test("^[A-Za-z0-9+/]{342}==$"))' "$blob" >/dev/null; echo $?)" "$(cat "$blob")"
+	"$(jq -e 'length == 1 and (.[0] | keys == ["company","name_encrypted","phone_encrypted","seq","timestamp"]) and .[0].seq == 1 and .[0].company == "contoso" and (.[0].timestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")) and (.[0].name_encrypted | test("^[A-Za-z0-9+/]{342}==$"))' "$blob" >/dev/null; echo $?)" "$(cat "$blob")"
 check "the record file is indented like json.dumps(indent=2)" \
 	"$(head -c 7 "$blob" | od -c | grep -q '\[  \\n   *{' || [ "$(sed -n 2p "$blob")" = "  {" ]; echo $?)" "$(head -3 "$blob")"
 got=$(keytool decrypt "$(jq -r '.[0].name_encrypted' "$blob")")
