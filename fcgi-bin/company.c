@@ -237,8 +237,9 @@ static void company_clear(struct http_req *rq, struct http_resp *rs)
 	struct blob_store *s = NULL;
 	long long removed = 0, total = 0;
 	err_clear(&e);
-	if (http_form_read(rq, save_fields, 0, &f, &e) < 0 || companyrec_company(&company, &e) < 0 ||
-	    !(s = blob_default(&e)) || companyrec_clear(s, company, &removed, &total, &e) < 0) {
+	if (http_form_read(rq, save_fields, 0, &f, &e) < 0 ||
+	    companyrec_company(&company, &e) < 0 || !(s = blob_default(&e)) ||
+	    companyrec_clear(s, company, &removed, &total, &e) < 0) {
 		http_send_err(rs, &e, NULL);
 	} else {
 		struct json_object *o = json_object_new_object();
@@ -252,10 +253,8 @@ static void company_clear(struct http_req *rq, struct http_resp *rs)
 }
 
 static const struct http_route routes[] = {
-    {"GET", "/company/info", 0, company_info},
-    {"POST", "/company/save", 0, company_save},
-    {"POST", "/company/populate", 0, company_populate},
-    {"GET", "/company/list", 0, company_list},
+    {"GET", "/company/info", 0, company_info},          {"POST", "/company/save", 0, company_save},
+    {"POST", "/company/populate", 0, company_populate}, {"GET", "/company/list", 0, company_list},
     {"POST", "/company/clear", 0, company_clear},
 };
 

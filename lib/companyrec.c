@@ -10,8 +10,8 @@
 #include "codec.h"
 #include "config.h"
 #include "crypto.h"
-#include "custody.h"
 #include "csv.h"
+#include "custody.h"
 #include "jsonx.h"
 #include "log.h"
 #include "records.h"
@@ -354,12 +354,12 @@ static void pause_before_retry(long *prev)
 /* The rows of one import: what the ledger says is done, what is left. */
 struct plan {
 	const char *file;
-	struct lines done;      /* lines of file the ledger lists */
-	size_t *todo;           /* row indexes to import now */
-	size_t ntodo, left;     /* left: rows still to import after these */
-	size_t already;         /* rows the ledger lists */
-	char id[33];            /* this import's pending entry */
-	long long scan_from;    /* where records of this file's pending imports can start */
+	struct lines done;       /* lines of file the ledger lists */
+	size_t *todo;            /* row indexes to import now */
+	size_t ntodo, left;      /* left: rows still to import after these */
+	size_t already;          /* rows the ledger lists */
+	char id[33];             /* this import's pending entry */
+	long long scan_from;     /* where records of this file's pending imports can start */
 	struct json_object *ids; /* pending entries of this file seen when ours was added */
 };
 
@@ -445,8 +445,8 @@ static int plan_import(struct blob_store *s, const char *lname, const char *comp
 			return rc;
 		err_clear(e);
 		if (now_ms() > deadline) {
-			err_set(e, ERR_CONFLICT, "the import ledger %s kept changing; nothing imported",
-			        lname);
+			err_set(e, ERR_CONFLICT,
+			        "the import ledger %s kept changing; nothing imported", lname);
 			return err_in(e, STAGE_RECORDS);
 		}
 		pause_before_retry(&pause);
@@ -475,7 +475,8 @@ static int finish_import(struct blob_store *s, const char *lname, const char *co
 		lines_free(&done);
 		for (size_t i = json_object_array_length(pend); i-- > 0;) {
 			const char *id = jsonx_str(json_object_array_get_idx(pend, i), "id");
-			if (id && (!strcmp(id, p->id) || json_object_object_get_ex(p->ids, id, NULL)))
+			if (id &&
+			    (!strcmp(id, p->id) || json_object_object_get_ex(p->ids, id, NULL)))
 				json_object_array_del_idx(pend, i, 1);
 		}
 		int rc = ledger_write(s, lname, l, etag, e);
@@ -497,8 +498,8 @@ static int finish_import(struct blob_store *s, const char *lname, const char *co
 
 /* Step 2: encrypt the planned rows and append them, a segment's worth at a time. */
 static int write_rows(struct blob_store *s, EVP_PKEY *key, const char *company, const char *path,
-                      const struct csv_table *t, const struct plan *p,
-                      struct companyrec_import *r, struct err *e)
+                      const struct csv_table *t, const struct plan *p, struct companyrec_import *r,
+                      struct err *e)
 {
 	char *blob = records_blob_name();
 	struct records_dedupe d = {company, p->scan_from};

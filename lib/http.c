@@ -392,8 +392,8 @@ static int query_pair(struct json_object *body, const struct field_spec *spec, s
 	char *k = NULL, *v = NULL;
 	int rc = 0;
 	if (pct_decode(p, klen, PCT_PLUS_SPACE | PCT_NO_NUL, &k, NULL) < 0 ||
-	    pct_decode(eq ? eq + 1 : p + n, eq ? n - klen - 1 : 0, PCT_PLUS_SPACE | PCT_NO_NUL,
-	               &v, NULL) < 0) {
+	    pct_decode(eq ? eq + 1 : p + n, eq ? n - klen - 1 : 0, PCT_PLUS_SPACE | PCT_NO_NUL, &v,
+	               NULL) < 0) {
 		rc = bad_field(e, "the query string has a malformed %%-escape");
 	} else {
 		const struct field_spec *f = spec_named(spec, nspec, k);

@@ -308,7 +308,8 @@ static int sealed_count(struct blob_store *s, const char *blob, long long *n, st
 		if (dl < 11 || strcmp(name + plen + dl - 5, ".json"))
 			continue;
 		char *digits = xstrndup(name + plen, dl - 5);
-		if (parse_ulong(digits, 0, (unsigned long)(SEQ_MAX / RECORDS_SEGMENT_MAX), &k) == 0 &&
+		if (parse_ulong(digits, 0, (unsigned long)(SEQ_MAX / RECORDS_SEGMENT_MAX), &k) ==
+		        0 &&
 		    (long long)k + 1 > *n)
 			*n = (long long)k + 1;
 		free(digits);
@@ -319,8 +320,8 @@ static int sealed_count(struct blob_store *s, const char *blob, long long *n, st
 }
 
 /* The segment number of a current segment whose first record has first_seq (0: none). */
-static int current_number(struct blob_store *s, const char *blob, long long first_seq,
-                          long long *n, struct err *e)
+static int current_number(struct blob_store *s, const char *blob, long long first_seq, long long *n,
+                          struct err *e)
 {
 	if (first_seq >= 1 && first_seq < SEQ_MAX) {
 		*n = seg_of(first_seq);
@@ -331,8 +332,8 @@ static int current_number(struct blob_store *s, const char *blob, long long firs
 
 /* ---- the removed counts (S.removed.json) ---- */
 
-static int stats_read(struct blob_store *s, const char *blob, struct json_object **out,
-                      char **etag, struct err *e)
+static int stats_read(struct blob_store *s, const char *blob, struct json_object **out, char **etag,
+                      struct err *e)
 {
 	char *name = records_aux_name(blob, "removed");
 	struct buf b;
@@ -438,10 +439,11 @@ static int turn_take(double deadline, int *turn, struct err *e)
 		if (now_ms() > deadline) {
 			close(fd);
 			err_clear(e);
-			err_set(e, ERR_CONFLICT,
-			        "this instance's other writers of the record store kept it busy for "
-			        "%d s; nothing written: try again",
-			        RECORDS_BUDGET_MS / 1000);
+			err_set(
+			    e, ERR_CONFLICT,
+			    "this instance's other writers of the record store kept it busy for "
+			    "%d s; nothing written: try again",
+			    RECORDS_BUDGET_MS / 1000);
 			return err_in(e, STAGE_RECORDS);
 		}
 		sleep_ms(rand_between(1, 3));
@@ -585,14 +587,13 @@ static int attempt(struct blob_store *s, const char *blob, edit_fn edit, void *c
 		if (rc == 1 || (rc == 0 && sealed)) {
 			renumber(&c);
 			char *text = records_serialize(c.arr);
-			rc = blob_put(s, blob, text, strlen(text), "application/json", c.etag, !c.etag,
-			              NULL, e);
+			rc = blob_put(s, blob, text, strlen(text), "application/json", c.etag,
+			              !c.etag, NULL, e);
 			free(text);
 			if (rc < 0 && e->code == ERR_PRECONDITION) {
 				err_clear(e);
 				rc = 1;
-			}
-			else if (rc < 0)
+			} else if (rc < 0)
 				err_wrap(e, "cannot write the record store %s", blob);
 		}
 	}
@@ -602,8 +603,8 @@ static int attempt(struct blob_store *s, const char *blob, edit_fn edit, void *c
 	return rc;
 }
 
-static int update(struct blob_store *s, const char *blob, edit_fn edit, void *ctx,
-                  long long *total, struct err *e)
+static int update(struct blob_store *s, const char *blob, edit_fn edit, void *ctx, long long *total,
+                  struct err *e)
 {
 	double deadline = now_ms() + RECORDS_BUDGET_MS;
 	int turn;
@@ -714,8 +715,8 @@ int records_append_unique(struct blob_store *s, const char *blob, struct json_ob
 		                         json_type_object))
 			return err_set(e, ERR_INTERNAL,
 			               "records_append: record %zu is not an object", i + 1);
-	struct append_ctx a = {new_records, d && d->company ? d : NULL, json_object_new_object(), 0,
-	                       0, 0};
+	struct append_ctx a = {
+	    new_records, d && d->company ? d : NULL, json_object_new_object(), 0, 0, 0};
 	int rc = update(s, blob, append_edit, &a, &out->total, e);
 	json_object_put(a.seen);
 	if (rc == 0) {
@@ -792,8 +793,8 @@ static int clear_sealed(struct blob_store *s, const char *blob, long long k, con
 		*live = (long long)json_object_array_length(arr);
 		if (gone) {
 			char *text = records_serialize(arr);
-			rc = blob_put(s, name, text, strlen(text), "application/json", etag, 0, NULL,
-			              e);
+			rc = blob_put(s, name, text, strlen(text), "application/json", etag, 0,
+			              NULL, e);
 			free(text);
 		}
 		json_object_put(arr);
@@ -844,7 +845,8 @@ static int stats_merge(struct blob_store *s, const char *blob, const long long *
 				json_object_object_add(m, key, json_object_new_int64(gone));
 		}
 		char *text = jsonx_dump_pretty(st);
-		rc = blob_put(s, name, text, strlen(text), "application/json", etag, !etag, NULL, e);
+		rc =
+		    blob_put(s, name, text, strlen(text), "application/json", etag, !etag, NULL, e);
 		free(text);
 		free(etag);
 		json_object_put(st);
@@ -887,7 +889,8 @@ int records_clear(struct blob_store *s, const char *blob, const char *company, l
 		left = h.total;
 	}
 	if (rc < 0)
-		return err_wrap(e, "clearing %s's records stopped after removing %lld (run it again)",
+		return err_wrap(e,
+		                "clearing %s's records stopped after removing %lld (run it again)",
 		                company, gone);
 	if (removed)
 		*removed = gone;
@@ -1133,7 +1136,7 @@ static int page_fill(struct blob_store *s, const char *blob, long long after, lo
 			break;
 		rc = page_sealed(s, blob, k, after, limit, p, &pos, e);
 	}
-	if (rc == 0 && k >= n) {
+	if (rc == 0 && k >= n && (long long)json_object_array_length(p->records) < limit) {
 		pos = last;
 		for (size_t i = 0; rc == 0 && i < v.n; i++) {
 			long long q = n * RECORDS_SEGMENT_MAX + (long long)i + 1;
@@ -1156,7 +1159,8 @@ int records_page(struct blob_store *s, const char *blob, long long after, long l
 {
 	memset(p, 0, sizeof(*p));
 	if (limit < 1 || limit > RECORDS_PAGE_MAX) {
-		err_set(e, ERR_BAD_REQUEST, "limit must be an integer from 1 to %d", RECORDS_PAGE_MAX);
+		err_set(e, ERR_BAD_REQUEST, "limit must be an integer from 1 to %d",
+		        RECORDS_PAGE_MAX);
 		return err_in(e, STAGE_REQUEST);
 	}
 	if (after < 0 || after >= SEQ_MAX) {
