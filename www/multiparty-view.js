@@ -279,7 +279,9 @@ const view = {
 		for (const p of this.panes) p.results[n] = {outcome: 'busy'};
 		this.renderMarks(n);
 		this.narrate(n);
-		await Promise.all(this.panes.map((p) => p.run(n)));
+		// The companies act together; the snooper looks afterwards, so it sees what they just did.
+		await Promise.all(this.panes.filter((p) => p.name !== 'snooper').map((p) => p.run(n)));
+		await Promise.all(this.panes.filter((p) => p.name === 'snooper').map((p) => p.run(n)));
 		this.renderMarks(n);
 		this.narrate(n);
 		return this.panes.every((p) => p.results[n] && p.results[n].expected);

@@ -288,7 +288,11 @@ const snooper = {
 		const name = P.storage && P.storage.consolidated_blob_name;
 		const l = await api('GET', '/storage/list');
 		if (!l.ok) return R('failed', false, reason(l, 'The storage could not be listed'));
-		const blob = (l.data.blobs || []).find((b) => b.name === name);
+		const blobs = l.data.blobs || [];
+		const blob = blobs.find((b) => b.name === name);
+		// Past RECORDS_SEGMENT_MAX records the store seals older ones into <stem>.seg-N.json.
+		const stem = String(name || '').replace(/\.json$/, '');
+		const sealed = blobs.filter((b) => b.name.startsWith(stem + '.seg-')).length;
 		if (!blob) {
 			P.intercepted = [];
 			P.listMode = 'intercepted';
@@ -306,7 +310,8 @@ const snooper = {
 		P.intercepted = Array.isArray(rows) ? rows : [rows];
 		P.listMode = 'intercepted';
 		renderRecords();
-		return R('ok', true, `Read all ${P.intercepted.length} records from storage: every name and phone is ciphertext`);
+		return R('ok', true, `Read ${sealed ? '' : 'all '}${P.intercepted.length} records straight from storage` +
+			`${sealed ? ` (and ${sealed} sealed segment file${sealed > 1 ? 's' : ''})` : ''}: every name and phone is ciphertext`);
 	},
 };
 
@@ -374,19 +379,28 @@ function resetSteps(from) {
 
 const SHOWN_PER_SIDE = 2;
 
-// A few rows: up to three of ours and three of the others', in file order.
+// A few rows: two of each party's (ours first when this party has rows), in file order.
 function pickRows(rows, mine) {
-	if (!mine) return rows.slice(0, 2 * SHOWN_PER_SIDE);
-	const own = rows.filter((r) => lc(r.company) === lc(mine)).slice(0, SHOWN_PER_SIDE);
-	const other = rows.filter((r) => lc(r.company) !== lc(mine)).slice(0, SHOWN_PER_SIDE);
-	return [...own, ...other].sort((a, b) => (a.line_number ?? 0) - (b.line_number ?? 0));
+	const order = [];
+	const by = new Map();
+	for (const r of rows) {
+		const c = lc(r.company);
+		if (!by.has(c)) {
+			by.set(c, []);
+			order.push(c);
+		}
+		by.get(c).push(r);
+	}
+	if (mine && by.has(lc(mine))) order.sort((a, b) => (a === lc(mine) ? -1 : b === lc(mine) ? 1 : 0));
+	const picked = order.slice(0, 2).flatMap((c) => by.get(c).slice(0, SHOWN_PER_SIDE));
+	return picked.sort((a, b) => (a.line_number ?? 0) - (b.line_number ?? 0));
 }
 
 function renderRecords() {
 	const out = $('paneRecords');
 	const intercepted = P.listMode === 'intercepted';
 	const d = P.list || {};
-	const rows = intercepted ? (P.intercepted || []).map((r, i) => ({...r, line_number: i + 1}))
+	const rows = intercepted ? (P.intercepted || []).map((r, i) => ({...r, line_number: r.seq ?? i + 1}))
 		: Array.isArray(d.records) ? d.records : [];
 	const total = intercepted ? rows.length : d.total_records_in_file ?? rows.length;
 	const mine = P.snooper ? null : d.company;
@@ -405,7 +419,8 @@ function renderRecords() {
 		if (P.listMode === 'plain' && row.decrypted === true) {
 			tr.append(h('td', {class: 'plain', text: row.name ?? ''}), h('td', {class: 'plain', text: row.phone ?? ''}));
 		} else if (P.listMode === 'plain') {
-			tr.append(h('td', {class: 'sealed', colspan: 2, text: row.reason === 'no_key' ? '✗ no key held' : '✗ sealed: not its key'}));
+			tr.append(h('td', {class: 'sealed', colspan: 2, text: P.snooper || row.reason === 'no_key'
+				? '✗ no key: stays ciphertext' : '✗ sealed: not its key'}));
 		} else {
 			tr.append(h('td', {class: 'cipher', text: truncate(row.name_encrypted, 24)}),
 				h('td', {class: 'cipher', text: row.phone_encrypted ? truncate(row.phone_encrypted, 24) : '—'}));

@@ -102,6 +102,7 @@ async function viewBlob(name, btn) {
 
 let polling = false;
 let lastSeen = null;   // size + last_modified of the record file at the last download
+let sealedSegments = 0; // older records the store sealed into <stem>.seg-N.json files
 
 export function startSnooperMode() {
 	$('snooperExplainer').hidden = false;
@@ -141,7 +142,10 @@ async function pollIntercepted() {
 			show(out, h('h3', {text: 'Intercepted encrypted records'}), errorBox('Could not list the storage container', l));
 			return;
 		}
-		const blob = (Array.isArray(l.data.blobs) ? l.data.blobs : []).find((b) => b.name === name);
+		const blobs = Array.isArray(l.data.blobs) ? l.data.blobs : [];
+		const blob = blobs.find((b) => b.name === name);
+		const stem = String(name).replace(/\.json$/, '');
+		sealedSegments = blobs.filter((b) => b.name.startsWith(stem + '.seg-')).length;
 		if (!blob) {
 			lastSeen = null;
 			show(out, h('h3', {text: 'Intercepted encrypted records'}),
@@ -181,7 +185,7 @@ function renderIntercepted(out, name, rows, stamp, ms) {
 		const c = row && row.company ? String(row.company) : '?';
 		byCompany[c] = (byCompany[c] || 0) + 1;
 	}
-	const newest = rows.map((row, i) => [i + 1, row]).reverse().slice(0, SHOWN);
+	const newest = rows.map((row, i) => [row && row.seq ? row.seq : i + 1, row]).reverse().slice(0, SHOWN);
 	const body = h('tbody');
 	for (const [n, row] of newest) {
 		body.appendChild(h('tr', {},
@@ -195,7 +199,9 @@ function renderIntercepted(out, name, rows, stamp, ms) {
 		h('h3', {text: 'Intercepted encrypted records'}),
 		h('p', {}, `${rows.length} records read straight from ${name} (`,
 			Object.entries(byCompany).map(([c, n]) => `${n} ${c}`).join(', '),
-			`). Newest first${rows.length > SHOWN ? `, the latest ${SHOWN} shown` : ''}.`),
+			`). Newest first${rows.length > SHOWN ? `, the latest ${SHOWN} shown` : ''}.`,
+			sealedSegments ? ` Older records are in ${sealedSegments} sealed segment file(s) next to it, just as readable, ` +
+				'and just as encrypted.' : ''),
 		h('p', {class: 'muted', id: 'interceptedStamp', text: `Read at ${stamp}; checking every 5 s.`}),
 		timingChips([['storage read', ms]]),
 		h('div', {class: 'table-wrap'}, h('table', {class: 'records intercepted', id: 'interceptedTable'},

@@ -138,6 +138,12 @@ export async function walkCompany(browser, {name, offset, other, otherOffset}) {
 			assert.equal(await page.locator('#policyResult .policy-message code', {hasText: 'get'}).count(), 1);
 		}
 
+		await shotSet(page, `${name}-1-top`, {scrollTo: 'body'});
+		await shotSet(page, `${name}-2-claims`, {scrollTo: '#attestResult .claims-explained'});
+		await shotSet(page, `${name}-3-report`, {scrollTo: '#rawResult'});
+		await shotSet(page, `${name}-4-policy`, {scrollTo: '#policyResult'});
+		await shot(page, `${name}-5-whole-page`);
+
 		// Protect Data: opening it lists, never imports.
 		await page.waitForSelector('#protectSection:not([hidden])', {timeout: SLOW});
 		await page.click('#protectSection > summary');
@@ -201,11 +207,7 @@ export async function walkCompany(browser, {name, offset, other, otherOffset}) {
 			assert.ok(b && b.x >= 0 && b.x + b.width <= 400 + 1, `${label} is on screen at 400 px`);
 		}
 		await page.setViewportSize({width: 1280, height: 800});
-		await shotSet(page, `${name}-1-top`, {scrollTo: 'body'});
-		await shotSet(page, `${name}-2-claims`, {scrollTo: '#attestResult'});
-		await shotSet(page, `${name}-3-policy`, {scrollTo: '#policyResult'});
-		await shotSet(page, `${name}-4-decrypted`, {scrollTo: '#protectSection'});
-		await shot(page, `${name}-5-whole-page`);
+		await shotSet(page, `${name}-6-decrypted`, {scrollTo: '#recordsTable'});
 
 		// One record by hand: encrypted inside the container, appended, decryptable by us.
 		const tester = `Walkthrough Tester ${Date.now()}`;
