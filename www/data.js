@@ -1,11 +1,8 @@
 // Protect data (company records in the shared blob: import, save, list, decrypt own rows, clear)
 // and live encryption.
-import {$, h, show, clear, api, truncate, timingChips, timingFromServer, utf8Length, fmtBytes} from './dom.js';
+import {$, h, show, clear, api, listAll, truncate, timingChips, timingFromServer, utf8Length, fmtBytes} from './dom.js';
 import {state, busy, spinner, errorBox, guarded, sentence, whatHappened} from './common.js';
 import {noteLimits} from './skr.js';
-
-// One page of the list is the whole demo; the contract allows up to 500 per page.
-const LIST = '/company/list?limit=500';
 
 const rec = {
 	list: null,        // last /company/list answer (ciphertext)
@@ -127,7 +124,7 @@ export async function clearRecords() {
 export async function listRecords() {
 	const out = $('recordsView');
 	await busy($('listDataBtn'), 'Loading…', async () => {
-		const r = await api('GET', LIST);
+		const r = await listAll(false);
 		if (!r.ok) {
 			show(out, errorBox('The records could not be listed', r));
 			return;
@@ -197,9 +194,10 @@ function renderRecords() {
 	}
 	const own = rows.filter((row) => isOwn(row, d)).length;
 	const total = d.total_records_in_file ?? rows.length;
+	out.dataset.pages = String(d.pages || 1);
 	show(out,
 		h('p', {class: 'records-summary'},
-			`${total} records in ${d.blob_name || 'the shared file'}${d.next ? ` (the first ${rows.length} shown)` : ''}; `,
+			`${total} records in ${d.blob_name || 'the shared file'}${d.truncated ? ` (the first ${rows.length} shown)` : ''}; `,
 			`${own} are ${d.company || 'ours'}'s (green). `,
 			rec.decrypted ? `Decrypted ${opened} of them inside this container; ${sealed} stay sealed.` : 'Showing ciphertext, as stored.'),
 		timingChips([['list', rec.decrypted ? rec.plainMs : rec.listMs]], 'time to read (and decrypt) the page of records'),
@@ -228,7 +226,7 @@ export async function toggleDecrypt() {
 	if (!rec.plain) {
 		let failed = null;
 		await busy(btn, 'Decrypting…', async () => {
-			const r = await api('GET', LIST + '&decrypt=own');
+			const r = await listAll(true);
 			if (!r.ok) {
 				failed = r;
 				return;

@@ -197,6 +197,31 @@ export async function api(method, path, body, timeoutMs = 120000) {
 	}
 }
 
+// The shared record file, every page of it (GET /company/list, following `next`), as one answer:
+// the first page's fields with all pages' records, `pages` (requests made) and `truncated` when
+// maxPages ran out. Each page costs the server the same whatever the store's size; a page may
+// hold few records (or none) when a clear emptied old segments, so the cursor is followed to the
+// end. Returns the failing page's api() result instead when one fails.
+export async function listAll(decryptOwn, maxPages = 20) {
+	let after = null;
+	let first = null;
+	const records = [];
+	let pages = 0;
+	let ms = 0;
+	do {
+		const q = `/company/list?limit=500${after ? `&after=${encodeURIComponent(after)}` : ''}${decryptOwn ? '&decrypt=own' : ''}`;
+		const r = await api('GET', q);
+		if (!r.ok) return r;
+		pages++;
+		ms += r.ms;
+		first = first || r.data;
+		if (Array.isArray(r.data.records)) records.push(...r.data.records);
+		after = typeof r.data.next === 'string' && r.data.next ? r.data.next : null;
+	} while (after && pages < maxPages);
+	const own = records.filter((x) => String(x.company || '').toLowerCase() === String(first.company || '').toLowerCase()).length;
+	return {ok: true, status: 200, ms, data: {...first, records, record_count: own, pages, truncated: !!after, next: after}};
+}
+
 // base64 of a string's UTF-8 bytes (btoa alone fails on non-Latin-1 text).
 export function b64utf8(s) {
 	const bytes = new TextEncoder().encode(s);

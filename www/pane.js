@@ -12,9 +12,7 @@
 // visitor of this page cannot see: a role, a company name and one-sentence results. Never a
 // token, a key or a decrypted value: those stay on this page, inside this origin. Replies go to
 // the origin the command came from (to any, '*', when the view is a local file: origin "null").
-import {$, h, show, api, b64utf8, truncate} from './dom.js';
-
-const LIST = '/company/list?limit=500';
+import {$, h, show, api, listAll, b64utf8, truncate} from './dom.js';
 
 export const STEPS = [
 	{n: 1, id: 'attest', title: 'Attest'},
@@ -136,7 +134,7 @@ async function loadState() {
 		setState('stKey', P.keyHeld ? `✓ ${c.data.key_name} (released earlier)` : '○ not released yet',
 			P.keyHeld ? 'ok' : '');
 	}
-	const l = await api('GET', LIST);
+	const l = await listAll(false);
 	if (l.ok) {
 		P.list = l.data;
 		renderRecordState();
@@ -162,7 +160,7 @@ function reason(r, fallback) {
 }
 
 async function refreshList(mode, decrypt) {
-	const r = await api('GET', LIST + (decrypt ? '&decrypt=own' : ''));
+	const r = await listAll(decrypt);
 	if (!r.ok) return r;
 	P.list = r.data;
 	P.listMode = mode;
@@ -310,8 +308,11 @@ const snooper = {
 		P.intercepted = Array.isArray(rows) ? rows : [rows];
 		P.listMode = 'intercepted';
 		renderRecords();
-		return R('ok', true, `Read ${sealed ? '' : 'all '}${P.intercepted.length} records straight from storage` +
-			`${sealed ? ` (and ${sealed} sealed segment file${sealed > 1 ? 's' : ''})` : ''}: every name and phone is ciphertext`);
+		const n = P.intercepted.length;
+		const total = P.list && typeof P.list.total_records_in_file === 'number' ? P.list.total_records_in_file : n;
+		return R('ok', true, (n >= total || !sealed ? `Read all ${n} records straight from storage`
+			: `Read ${n} of ${total} records straight from storage (the rest sit in ${sealed} sealed files)`) +
+			': every name and phone is ciphertext');
 	},
 };
 
@@ -414,8 +415,8 @@ function renderRecords() {
 	const body = h('tbody');
 	for (const row of pickRows(rows, mine)) {
 		const own = !!mine && lc(row.company) === lc(mine);
-		const tr = h('tr', {class: own ? 'own' : 'other', 'data-company': lc(row.company)},
-			h('td', {text: row.line_number ?? ''}), h('td', {text: row.company || ''}));
+		const tr = h('tr', {class: own ? 'own' : 'other', 'data-company': lc(row.company),
+			title: row.line_number ? `record #${row.line_number}` : null}, h('td', {text: row.company || ''}));
 		if (P.listMode === 'plain' && row.decrypted === true) {
 			tr.append(h('td', {class: 'plain', text: row.name ?? ''}), h('td', {class: 'plain', text: row.phone ?? ''}));
 		} else if (P.listMode === 'plain') {
@@ -432,7 +433,7 @@ function renderRecords() {
 		h('h3', {}, title, h('span', {class: 'muted', text: ` · ${shown} of ${total} shown` +
 			(mine ? `, ${ownCount(d)} ${P.company}'s (green)` : '')})),
 		h('table', {class: 'mini', id: 'paneRecordsTable'},
-			h('thead', {}, h('tr', {}, ['#', 'Owner', 'Name', 'Phone'].map((t) => h('th', {text: t})))), body));
+			h('thead', {}, h('tr', {}, ['Owner', 'Name', 'Phone'].map((t) => h('th', {text: t})))), body));
 }
 
 // ---- clear -------------------------------------------------------------------------------------

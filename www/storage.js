@@ -200,8 +200,8 @@ function renderIntercepted(out, name, rows, stamp, ms) {
 		h('p', {}, `${rows.length} records read straight from ${name} (`,
 			Object.entries(byCompany).map(([c, n]) => `${n} ${c}`).join(', '),
 			`). Newest first${rows.length > SHOWN ? `, the latest ${SHOWN} shown` : ''}.`,
-			sealedSegments ? ` Older records are in ${sealedSegments} sealed segment file(s) next to it, just as readable, ` +
-				'and just as encrypted.' : ''),
+			sealedSegments ? ` The store also keeps ${sealedSegments} sealed segment file(s) for older records next to it: ` +
+				'just as readable, and just as encrypted.' : ''),
 		h('p', {class: 'muted', id: 'interceptedStamp', text: `Read at ${stamp}; checking every 5 s.`}),
 		timingChips([['storage read', ms]]),
 		h('div', {class: 'table-wrap'}, h('table', {class: 'records intercepted', id: 'interceptedTable'},

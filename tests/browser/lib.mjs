@@ -136,6 +136,20 @@ export async function ensureFabrikamRecords(assert) {
 	assert.equal(pop.status, 200, 'Fabrikam populate: ' + JSON.stringify(pop.data).slice(0, 500));
 }
 
+// This company's rows in the whole store (every page of /company/list).
+export async function ownRecords(offset) {
+	let after = null;
+	let n = 0;
+	let pages = 0;
+	do {
+		const r = await call(offset, 'GET', `/company/list?limit=500${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+		if (r.status !== 200) throw new Error(`/company/list: HTTP ${r.status} ${JSON.stringify(r.data).slice(0, 200)}`);
+		n += r.data.record_count || 0;
+		after = r.data.next || null;
+	} while (after && ++pages < 100);
+	return n;
+}
+
 export function csvNames(company) {
 	const text = fs.readFileSync(path.join(REPO, 'data', `${company}-data.csv`), 'utf8');
 	return text.split(/\r?\n/).slice(1).filter((l) => l.trim()).map((l) => {

@@ -65,6 +65,13 @@ async function assertAllInView(page) {
 }
 
 test('multi-party view at 1280x800: the whole story, every result on screen', {timeout: 240000}, async () => {
+	// Each company starts from its CSV's rows only (earlier suites saved others): the decrypted
+	// names shown must then be CSV names.
+	for (const off of [1, 2]) {
+		assert.equal((await call(off, 'POST', '/skr/release')).status, 200);
+		assert.equal((await call(off, 'POST', '/company/clear')).status, 200);
+		assert.equal((await call(off, 'POST', '/company/populate')).status, 200);
+	}
 	const {context, page, errors} = await openPage(browser(), {width: W, height: H});
 	try {
 		await page.goto(url(0), {waitUntil: 'domcontentloaded'});

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {execFileSync} from 'node:child_process';
-import {openPage, assertNoErrors, shot, shotSet, waitReady, csvNames, horizontalOverflow, countRequests, call, url,
+import {openPage, assertNoErrors, shot, shotSet, waitReady, csvNames, horizontalOverflow, countRequests, call, url, ownRecords,
 	REPO, SLOW} from './lib.mjs';
 
 async function download(page, selector) {
@@ -151,13 +151,14 @@ export async function walkCompany(browser, {name, offset, other, otherOffset}) {
 		assert.equal(countRequests(requests, 'POST', /^\/company\/populate/), 0, 'no import without the button');
 
 		// Clear our rows (two clicks), leaving the other company's untouched.
-		const otherBefore = (await call(otherOffset, 'GET', '/company/list?limit=500')).data.record_count;
+		const otherBefore = await ownRecords(otherOffset);
 		await page.click('#clearDataBtn');
 		await page.click('#clearDataBtn');
 		await page.waitForSelector('#protectStatus [data-records-removed]', {timeout: SLOW});
-		assert.equal((await call(otherOffset, 'GET', '/company/list?limit=500')).data.record_count, otherBefore,
+		assert.equal(await ownRecords(otherOffset), otherBefore,
 			`${other}'s rows survive ${name}'s clear`);
 		await page.waitForFunction(() => !document.querySelector('#recordsTable tr.own'), null, {timeout: SLOW});
+		assert.equal(await ownRecords(offset), 0, `${name} has no rows after its clear`);
 
 		// Import: 9 rows; again: nothing.
 		const names = csvNames(name);
@@ -191,7 +192,9 @@ export async function walkCompany(browser, {name, offset, other, otherOffset}) {
 		assert.equal(await theirs.locator('td.sealed').count(), await theirs.count());
 		const tableText = await page.textContent('#recordsTable');
 		for (const n of csvNames(other)) assert.ok(!tableText.includes(n), `${other}'s ${n} stays secret`);
-		assert.equal(countRequests(requests, 'GET', /^\/company\/list\?.*decrypt=own/), 1, 'one decrypting list request');
+		// One request per page of the listing (not per record), and never a per-record /decrypt.
+		const pages = Number(await page.getAttribute('#recordsView', 'data-pages'));
+		assert.equal(countRequests(requests, 'GET', /^\/company\/list\?.*decrypt=own/), pages, 'one decrypting request per page');
 		assert.equal(countRequests(requests, 'POST', /^\/decrypt$/), 0, 'no per-record /decrypt');
 		assert.match(await page.textContent('#recordsView'), /What just happened:/);
 
