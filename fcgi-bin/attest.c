@@ -18,6 +18,7 @@
 #include "evidence.h"
 #include "http.h"
 #include "jsonx.h"
+#include "outcome.h"
 #include "platform.h"
 #include "sidecar.h"
 
@@ -200,6 +201,10 @@ static struct json_object *info_status(const struct platform_probe *p)
 	jsonx_add_str(st, "attestation_backend", attest_via_name(p->via));
 	jsonx_add_str(st, "evidence_source", p->source);
 	jsonx_add_bool(st, "emulated", p->emulated);
+	/* Why not, as an /attest/maa failure would say it (failure_reason, diagnosis, logs), in a
+	 * 200 answer: a page on standard hardware shows the expected refusal without an error. */
+	if (!p->works)
+		jsonx_add(st, "attestation_failure", outcome_envelope(&p->failure));
 	return st;
 }
 

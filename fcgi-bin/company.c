@@ -1,5 +1,5 @@
 /*
- * company: /company/info /company/save /company/populate /company/list
+ * company: /company/info /company/save /company/populate /company/list /company/clear
  *
  * Request and response fields follow the original multi-party demo
  * (PROTOCOLS.md §7); fields are added, never renamed.  Differences, all from
@@ -11,7 +11,8 @@
  *
  * Plaintext (request fields, CSV cells) lives only in this process, only
  * until it is encrypted with the released key's public half (lib/companyrec),
- * and is wiped before its memory is freed.  /company/list never decrypts.
+ * and is wiped before its memory is freed.  /company/list pages through the
+ * store (lib/records) and, with ?decrypt=own, decrypts this company's rows.
  */
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -113,12 +114,18 @@ static struct json_object *imported_json(struct blob_store *s, const char *compa
 {
 	struct json_object *o = json_object_new_object();
 	char *blob = records_blob_name(), *url = blob_public_url(s, blob);
-	char *msg = xasprintf("Populated %zu records from %s", r->added, r->source_file);
+	char *msg = r->added || !r->complete
+	                ? xasprintf("Populated %zu records from %s", r->added, r->source_file)
+	                : xasprintf("Nothing new was imported: all %zu records of %s are "
+	                            "already in the store",
+	                            r->rows, r->source_file);
 	jsonx_add_str(o, "status", "success");
 	jsonx_add_str(o, "message", msg);
 	jsonx_add_str(o, "company", company);
 	jsonx_add_str(o, "source_file", r->source_file);
 	jsonx_add_int(o, "records_added", (long long)r->added);
+	jsonx_add_int(o, "already_imported", (long long)r->already);
+	jsonx_add_bool(o, "import_complete", r->complete);
 	jsonx_add_int(o, "total_records", r->total);
 	jsonx_add_str(o, "destination", blob); /* the original's: the blob's name */
 	jsonx_add_str(o, "destination_url", url);
@@ -153,47 +160,54 @@ static void company_populate(struct http_req *rq, struct http_resp *rs)
 	http_form_free(&f);
 }
 
-/*
- * Every row of the shared file, as the original listed them: the page marks
- * this company's rows and shows the others as what they are to us,
- * undecryptable.  A file that does not exist yet is an empty list.
- */
-/* Number the rows as the original did (line_number, from 1); the count of company's own. */
-static long long number_rows(struct json_object *all, const char *company)
+static const char *const decrypt_choices[] = {"own", NULL};
+static const struct field_spec list_fields[] = {
+    {"limit", FIELD_INT, 0, 0, 0, CHECK_NONE, NULL},
+    {"after", FIELD_STRING, 0, 32, 0, CHECK_TEXT, NULL},
+    {"decrypt", FIELD_STRING, 0, 8, 0, CHECK_ENUM, decrypt_choices},
+};
+
+/* The page asked for: limit (default RECORDS_PAGE_DEFAULT), after (a cursor), decrypt=own. */
+static int list_query(const struct http_req *rq, struct companyrec_query *q, struct err *e)
 {
-	size_t n = all ? json_object_array_length(all) : 0;
-	long long own = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *r = json_object_array_get_idx(all, i);
-		const char *c = jsonx_str(r, "company");
-		own += c && !strcmp(c, company);
-		jsonx_add_int(r, "line_number", (long long)i + 1);
-	}
-	return own;
+	struct http_form f;
+	int rc = http_query_read(rq, list_fields, NELEM(list_fields), &f, e);
+	const struct field_value *limit = http_form_get(&f, "limit");
+	q->limit = limit->present ? limit->integer : RECORDS_PAGE_DEFAULT;
+	q->decrypt_own = http_form_get(&f, "decrypt")->present;
+	q->after = 0;
+	if (rc == 0 && http_form_str(&f, "after"))
+		rc = records_cursor_parse(http_form_str(&f, "after"), &q->after, e);
+	http_form_free(&f);
+	return rc;
 }
 
+/* A page of the store in file order, as the original listed the file: the page marks
+ * this company's rows and shows the others as what they are to us. */
 static struct json_object *list_json(struct blob_store *s, const char *company,
-                                     struct json_object *all)
+                                     const struct companyrec_query *q, struct records_page *p,
+                                     long long own)
 {
 	struct json_object *o = json_object_new_object();
 	char *blob = records_blob_name(), *url = blob_public_url(s, blob);
-	size_t n = all ? json_object_array_length(all) : 0;
-	long long own = number_rows(all, company);
+	char *next = p->next ? records_cursor(p->next) : NULL;
+	char *msg = p->exists ? NULL : xasprintf("No records yet: %s does not exist", blob);
 	jsonx_add_str(o, "status", "success");
 	jsonx_add_str(o, "company", company);
 	jsonx_add_str(o, "blob_name", blob);
 	jsonx_add_str(o, "full_blob_url", url);
 	jsonx_add_int(o, "record_count", own);
-	jsonx_add_int(o, "total_records_in_file", (long long)n);
-	jsonx_add(o, "records", all ? json_object_get(all) : json_object_new_array());
+	jsonx_add_int(o, "total_records_in_file", p->total);
+	jsonx_add(o, "records", json_object_get(p->records));
 	jsonx_add_bool(o, "key_released", key_released());
-	char *msg = all ? NULL : xasprintf("No records yet: %s does not exist", blob);
-	jsonx_add_str(
-	    o, all ? "note" : "message",
-	    all ? "Records are shown encrypted; decrypt them with POST /decrypt, which works "
-	          "only for records written with this company's released key."
-	        : msg);
+	jsonx_add_int(o, "limit", q->limit);
+	jsonx_add_str(o, "next", next);
+	jsonx_add_str(o, p->exists ? "note" : "message",
+	              p->exists ? "Records are shown encrypted unless asked for with decrypt=own; "
+	                          "only this company's released key decrypts its rows."
+	                        : msg);
 	free(msg);
+	free(next);
 	free(url);
 	free(blob);
 	return o;
@@ -201,27 +215,48 @@ static struct json_object *list_json(struct blob_store *s, const char *company,
 
 static void company_list(struct http_req *rq, struct http_resp *rs)
 {
-	(void)rq;
 	struct err e;
 	const char *company = NULL;
 	struct blob_store *s = NULL;
-	struct json_object *all = NULL;
-	char *blob = records_blob_name();
+	struct companyrec_query q;
+	struct records_page p = {0};
+	long long own = 0;
 	err_clear(&e);
-	if (companyrec_company(&company, &e) < 0 || !(s = blob_default(&e)) ||
-	    (records_read(s, blob, &all, NULL, &e) < 0 && e.code != ERR_NOT_FOUND))
+	if (list_query(rq, &q, &e) < 0 || companyrec_company(&company, &e) < 0 ||
+	    !(s = blob_default(&e)) || companyrec_list(s, company, &q, &p, &own, &e) < 0)
 		http_send_err(rs, &e, NULL);
 	else
-		http_send_json(rs, 200, list_json(s, company, all));
-	json_object_put(all);
-	free(blob);
+		http_send_json(rs, 200, list_json(s, company, &q, &p, own));
+	records_page_free(&p);
+}
+
+static void company_clear(struct http_req *rq, struct http_resp *rs)
+{
+	struct err e;
+	struct http_form f;
+	const char *company = NULL;
+	struct blob_store *s = NULL;
+	long long removed = 0, total = 0;
+	err_clear(&e);
+	if (http_form_read(rq, save_fields, 0, &f, &e) < 0 ||
+	    companyrec_company(&company, &e) < 0 || !(s = blob_default(&e)) ||
+	    companyrec_clear(s, company, &removed, &total, &e) < 0) {
+		http_send_err(rs, &e, NULL);
+	} else {
+		struct json_object *o = json_object_new_object();
+		jsonx_add_str(o, "status", "success");
+		jsonx_add_str(o, "company", company);
+		jsonx_add_int(o, "records_removed", removed);
+		jsonx_add_int(o, "total_records", total);
+		http_send_json(rs, 200, o);
+	}
+	http_form_free(&f);
 }
 
 static const struct http_route routes[] = {
-    {"GET", "/company/info", 0, company_info},
-    {"POST", "/company/save", 0, company_save},
-    {"POST", "/company/populate", 0, company_populate},
-    {"GET", "/company/list", 0, company_list},
+    {"GET", "/company/info", 0, company_info},          {"POST", "/company/save", 0, company_save},
+    {"POST", "/company/populate", 0, company_populate}, {"GET", "/company/list", 0, company_list},
+    {"POST", "/company/clear", 0, company_clear},
 };
 
 int main(void)

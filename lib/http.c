@@ -324,6 +324,70 @@ int http_form_read(const struct http_req *rq, const struct field_spec *spec, siz
 	return http_validate(f->body, spec, n, f->v, e);
 }
 
+static const struct field_spec *spec_named(const struct field_spec *spec, size_t n,
+                                           const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(spec[i].name, name))
+			return &spec[i];
+	return NULL;
+}
+
+/* A query value as JSON: a decimal integer for FIELD_INT (else the string, which the
+ * check then refuses), a string for everything else. */
+static struct json_object *query_value(const struct field_spec *f, const char *v)
+{
+	size_t i = v[0] == '-', n = strlen(v);
+	if (f->type == FIELD_INT && n > i && n - i <= 18 && strspn(v + i, "0123456789") == n - i)
+		return json_object_new_int64(strtoll(v, NULL, 10));
+	return json_object_new_string(v);
+}
+
+/* Add one "name=value" pair of the query (n bytes at p) to body if spec declares it. */
+static int query_pair(struct json_object *body, const struct field_spec *spec, size_t nspec,
+                      const char *p, size_t n, struct err *e)
+{
+	const char *eq = memchr(p, '=', n);
+	size_t klen = eq ? (size_t)(eq - p) : n;
+	char *k = NULL, *v = NULL;
+	int rc = 0;
+	if (pct_decode(p, klen, PCT_PLUS_SPACE | PCT_NO_NUL, &k, NULL) < 0 ||
+	    pct_decode(eq ? eq + 1 : p + n, eq ? n - klen - 1 : 0, PCT_PLUS_SPACE | PCT_NO_NUL, &v,
+	               NULL) < 0) {
+		rc = bad_field(e, "the query string has a malformed %%-escape");
+	} else {
+		const struct field_spec *f = spec_named(spec, nspec, k);
+		if (f && json_object_object_get_ex(body, k, NULL))
+			rc = bad_field(e, "query parameter '%s' is given more than once", f->name);
+		else if (f)
+			json_object_object_add(body, f->name, query_value(f, v));
+	}
+	free(k);
+	free_secret_str(v);
+	return rc;
+}
+
+int http_query_read(const struct http_req *rq, const struct field_spec *spec, size_t n,
+                    struct http_form *f, struct err *e)
+{
+	memset(f, 0, sizeof(*f));
+	if (n > HTTP_FORM_MAX) {
+		err_set(e, ERR_INTERNAL, "an endpoint declares %zu fields; the limit is %d", n,
+		        HTTP_FORM_MAX);
+		return -1;
+	}
+	f->spec = spec;
+	f->n = n;
+	f->body = json_object_new_object();
+	for (const char *p = rq->query ? rq->query : ""; *p;) {
+		size_t len = strcspn(p, "&");
+		if (len && query_pair(f->body, spec, n, p, len, e) < 0)
+			return -1;
+		p += len + (p[len] == '&');
+	}
+	return http_validate(f->body, spec, n, f->v, e);
+}
+
 const struct field_value *http_form_get(const struct http_form *f, const char *name)
 {
 	static const struct field_value absent;

@@ -108,6 +108,14 @@ int http_validate(struct json_object *body, const struct field_spec *spec, size_
 /* Parse and check rq's body against spec (n <= HTTP_FORM_MAX); free f even on failure. */
 int http_form_read(const struct http_req *rq, const struct field_spec *spec, size_t n,
                    struct http_form *f, struct err *e) MUST_CHECK;
+/*
+ * The query string read as a form against spec: "a=1&b=x" is {"a": 1, "b": "x"}
+ * (percent-decoded, '+' as space; a FIELD_INT value written in decimal is an
+ * integer), then checked like a body.  A declared name given twice or a
+ * malformed escape is ERR_BAD_REQUEST; undeclared names are ignored.
+ */
+int http_query_read(const struct http_req *rq, const struct field_spec *spec, size_t n,
+                    struct http_form *f, struct err *e) MUST_CHECK;
 /* The value of the declared field name (absent fields have present == 0). */
 const struct field_value *http_form_get(const struct http_form *f, const char *name);
 /* The string of a present field, or NULL. */

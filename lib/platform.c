@@ -322,11 +322,15 @@ void platform_probe(struct platform_probe *p)
 	if (attest_token_verified(rt, n, &r, &ae) == 0) {
 		p->works = r.verified;
 		p->emulated = r.emulated;
-		if (!r.verified)
+		if (!r.verified) {
 			snprintf(p->error, sizeof(p->error), "%s", r.verify_error);
+			err_set(&ae, ERR_VERIFY, "%s", p->error);
+			err_in(&ae, STAGE_TOKEN);
+		}
 	} else {
 		snprintf(p->error, sizeof(p->error), "%s", ae.msg);
 	}
+	p->failure = ae;
 	p->source = evidence_source();
 	p->via = attest_backend_now();
 	attest_token_result_free(&r);

@@ -50,6 +50,8 @@ struct platform_probe {
 	const char *source; /* the evidence provider, or NULL */
 	enum attest_via via;
 	char error[768]; /* why attestation does not work */
+	struct err
+	    failure; /* the same, classified (code ERR_NONE when it works): lib/outcome reads it */
 };
 void platform_probe(struct platform_probe *p);
 void platform_probe_free(struct platform_probe *p);

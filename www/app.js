@@ -4,8 +4,8 @@ import {$, h, show, api} from './dom.js';
 import {state, guarded, setEmulated} from './common.js';
 import {requestToken, requestRaw} from './attest.js';
 import {renderSkrConfig, releaseKey, policyCheck, renderOtherCompany, attemptOther} from './skr.js';
-import {checkCompany, onProtectToggle, saveRecord, populate, listRecords, toggleDecrypt, enableEncryption,
-	setEncryptTitle, onPlaintextInput} from './data.js';
+import {checkCompany, onProtectToggle, saveRecord, populate, clearRecords, listRecords, toggleDecrypt,
+	enableEncryption, setEncryptTitle, onPlaintextInput} from './data.js';
 import {loadStorageConfig, listBlobs, startSnooperMode} from './storage.js';
 import {loadInfo, loadContainerInfo} from './platform.js';
 
@@ -31,7 +31,8 @@ function wire() {
 	on('policyOtherBtn', 'click', 'policyResult', () => policyCheck('other'));
 	on('attemptOtherKeyBtn', 'click', 'otherCompanyResult', attemptOther);
 	on('saveDataBtn', 'click', 'protectStatus', saveRecord);
-	on('populateDbBtn', 'click', 'protectStatus', () => populate(false));
+	on('populateDbBtn', 'click', 'protectStatus', populate);
+	on('clearDataBtn', 'click', 'protectStatus', clearRecords);
 	on('listDataBtn', 'click', 'recordsView', listRecords);
 	on('decryptToggleBtn', 'click', 'recordsView', toggleDecrypt);
 	on('listBlobsBtn', 'click', 'blobList', listBlobs);
@@ -64,18 +65,37 @@ async function loadConfig() {
 	if (c.company_name) {
 		const b = $('companyBadge');
 		b.hidden = false;
-		show(b, state.snooper ? '🕵️ Snooper (no TEE), configured with ' : '🏢 ', h('strong', {text: c.company_name}));
+		if (state.snooper) show(b, 'Snooper: configured with ', h('strong', {text: c.company_name}), '\'s settings');
+		else show(b, h('strong', {text: c.company_name}));
 		setEncryptTitle(c.company_name);
 		document.title = `${c.company_name}: Confidential ACI Attestation Demo`;
 	}
-	if (state.snooper) {
-		document.body.classList.add('snooper');
-		setTimeout(guarded('interceptedView', startSnooperMode), 1500);
-	}
+	if (state.snooper) snooperPage(c);
 	return c;
 }
 
+// The snooper runs the same page with Contoso's settings on standard hardware. It gets its own
+// title and wording; what it cannot do is either hidden (encrypting, importing, the other
+// company's key: all need a key) or explained as the point of the demo (attestation, key release).
+function snooperPage(c) {
+	document.body.classList.add('snooper');
+	document.title = 'Snooper (no TEE): what an outsider sees · Confidential ACI demo';
+	$('headerTitle').textContent = '⚠ Snooper: a standard Azure Container Instance';
+	$('headerSubtitle').textContent = 'NOT running on confidential hardware: it cannot attest, so no vault releases it a key';
+	for (const id of ['encryptSection', 'otherCompanySection', 'protectSection', 'whyBox']) $(id).hidden = true;
+	$('rawBtn').hidden = true;
+	$('attestBtn').textContent = 'Try to attest';
+	$('attestExplain').textContent = `This container runs ${c.company_name || 'a company'}'s code and settings, but on ` +
+		'standard hardware: there is no AMD Secure Processor to sign an attestation report. "Try to attest" makes ' +
+		'the attempt and shows why it fails. That failure is the point: without a report there is no token, and ' +
+		'without a token no key vault releases anything.';
+	const box = $('noTeeBox');
+	box.parentNode.insertBefore(box, box.parentNode.firstElementChild);
+	setTimeout(guarded('interceptedView', startSnooperMode), 300);
+}
+
 async function loadKeyStatus() {
+	if (state.snooper) return;
 	const r = await api('GET', '/skr/key-status');
 	if (r.ok && r.data.released === true) {
 		if (typeof r.data.max_plaintext === 'number') state.maxPlaintext = r.data.max_plaintext;

@@ -1,48 +1,62 @@
 // Remote attestation: the verified token (POST /attest/maa) and the decoded raw report (POST /attest/raw).
 import {$, h, show, api, kvTable, badge, collapsible, preBlock, pretty, timingChips, b64utf8,
-	decodeJwtPayload} from './dom.js';
+	decodeJwtPayload, copyButton, downloadButton} from './dom.js';
 import {state, busy, spinner, errorBox, logsPanel, setEmulated, updateSecurityFeatures,
-	showAttestationFailure, showAttestationSuccess, noteTokenRequested} from './common.js';
-
-// Claims worth a presenter's attention, in the order they are explained.
-const KEY_CLAIMS = [
-	['x-ms-attestation-type', 'TEE type'],
-	['x-ms-compliance-status', 'Platform compliance'],
-	['x-ms-sevsnpvm-hostdata', 'host_data (policy hash)'],
-	['x-ms-sevsnpvm-launchmeasurement', 'Launch measurement'],
-	['x-ms-sevsnpvm-is-debuggable', 'Debuggable'],
-	['x-ms-sevsnpvm-vmpl', 'VMPL'],
-	['x-ms-sevsnpvm-reportdata', 'report_data'],
-	['x-ms-sevsnpvm-guestsvn', 'Guest SVN'],
-	['x-ms-sevsnpvm-microcode-svn', 'Microcode SVN'],
-	['x-ms-sevsnpvm-snpfw-svn', 'SNP firmware SVN'],
-];
+	showAttestationFailure, showAttestationSuccess, noteTokenRequested, whatHappened} from './common.js';
+import {claimsExplained} from './claims.js';
 
 function fmtTime(unix) {
 	if (typeof unix !== 'number') return undefined;
 	return new Date(unix * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
 
-function claimCell(k, v) {
-	const text = typeof v === 'object' ? JSON.stringify(v) : String(v);
-	let cls = 'mono';
-	if (k === 'x-ms-sevsnpvm-is-debuggable') cls += v === false || v === 'false' ? ' ok' : ' bad';
-	if (k === 'x-ms-compliance-status') cls += v === 'azure-compliant-uvm' ? ' ok' : ' warn';
-	if (k === 'x-ms-sevsnpvm-hostdata' || k === 'x-ms-sevsnpvm-launchmeasurement') cls += ' hl';
-	return h('span', {class: cls, text});
-}
-
 export async function requestToken() {
 	const btn = $('attestBtn');
 	const out = $('attestResult');
 	await busy(btn, 'Requesting token…', async () => {
+		noteTokenRequested();
+		if (state.snooper) {
+			await snooperAttempt(out);
+			return;
+		}
 		show(out, spinner('Getting a report from the SEV-SNP device and a token from the attestation service…'));
 		const runtime = {timestamp: new Date().toISOString(), demo: 'Confidential ACI Attestation Demo'};
 		const r = await api('POST', '/attest/maa', {runtime_data: b64utf8(JSON.stringify(runtime))});
-		noteTokenRequested();
 		if (r.ok && r.data.status === 'success') renderToken(out, r);
 		else renderTokenFailure(out, r);
 	});
+}
+
+// The snooper has no TEE device (/skr/config said so), so asking for a token can only fail.
+// /info makes the same attempt and answers 200 with the outcome (status.attestation_failure is
+// the error envelope an /attest/maa failure carries): the expected refusal is not an HTTP error.
+async function snooperAttempt(out) {
+	show(out, spinner('Trying to attest: asking for a hardware report on standard hardware…'));
+	const r = await api('GET', '/info');
+	if (!r.ok) {
+		show(out, errorBox('The attestation check could not be made', r));
+		return;
+	}
+	const st = r.data.status || {};
+	if (st.attestation_works === true) {
+		// Not what the snooper should see: show a real token request's answer.
+		const t = await api('POST', '/attest/maa', {runtime_data: b64utf8(JSON.stringify({purpose: 'snooper'}))});
+		if (t.ok && t.data.status === 'success') renderToken(out, t);
+		else renderTokenFailure(out, t);
+		return;
+	}
+	const f = st.attestation_failure && typeof st.attestation_failure === 'object' ? st.attestation_failure
+		: {failure_reason: 'This container is not running in a TEE', message: st.attestation_error};
+	const env = {status: 0, data: {message: st.attestation_error, ...f}};
+	show(out, errorBox('Attestation failed', env, {expected: true,
+		expectedNote: 'this container runs on standard hardware. Without an AMD SEV-SNP report there is ' +
+			'nothing for the attestation service to sign, so no token, so no key.'}),
+	whatHappened('the container asked for a hardware attestation report. On standard hardware there is no ' +
+		'AMD Secure Processor to sign one, so the attempt stopped before the attestation service was even asked.'),
+	logsPanel(f.logs, true));
+	const reason = f.failure_reason || st.attestation_error;
+	updateSecurityFeatures(false, null, false, reason);
+	showAttestationFailure(reason, f.diagnosis && f.diagnosis.solution);
 }
 
 function renderToken(out, r) {
@@ -82,23 +96,30 @@ function renderToken(out, r) {
 		['Expires', claims ? fmtTime(claims.exp) : undefined],
 	], 'compact');
 
-	const keyRows = [];
-	if (claims) {
-		for (const [k, label] of KEY_CLAIMS) {
-			if (claims[k] === undefined) continue;
-			keyRows.push([label, claimCell(k, claims[k])]);
-		}
-		if (claims['x-ms-runtime'] !== undefined)
-			keyRows.push(['Runtime data (x-ms-runtime)', h('span', {class: 'mono', text: JSON.stringify(claims['x-ms-runtime'])})]);
-	}
+	const jwt = d.attestation_token ? String(d.attestation_token) : '';
+	const jwtPre = jwt ? preBlock(jwt, 'wrap') : null;
 	show(out,
 		h('div', {class: 'card ' + (verified ? 'card-ok' : 'card-bad')},
-			h('h3', {text: '🎫 Attestation token'}), head, timing, facts,
+			h('h3', {text: 'Attestation token'}), head, timing,
+			whatHappened('this container asked its AMD Secure Processor for a report bound to fresh runtime data, ',
+				'sent it with the chip\'s certificate chain to the attestation service, which checked the chain up to ',
+				emulated ? 'the (local, emulated) root' : 'AMD\'s root', ' and signed a token of claims about it. ',
+				verified ? 'This server then checked that signature before showing you anything. '
+					: 'The token\'s signature did NOT verify: treat its claims as untrusted. ',
+				'Anyone the container shows this token to (a key vault, a partner) can check it the same way.'),
+			facts,
 			localNote ? h('p', {class: 'alert alert-warn', text: localNote}) : null,
-			keyRows.length ? h('h4', {text: verified ? 'Key claims (verified)' : 'Key claims (NOT verified)'}) : null,
-			keyRows.length ? kvTable(keyRows, 'claims') : null,
-			claims ? collapsible(verified ? 'All claims (verified)' : 'All claims (unverified)', preBlock(pretty(claims)), false) : null,
-			d.attestation_token ? collapsible('Attestation token (JWT)', preBlock(d.attestation_token, 'wrap'), false) : null));
+			claims ? h('h4', {text: verified ? 'What the verified claims say' : 'What the claims say (NOT verified)'}) : null,
+			claims ? h('div', {class: 'claims-explained'}, claimsExplained(claims)) : null,
+			claims ? collapsible(verified ? 'All claims as JSON (verified)' : 'All claims as JSON (unverified)', preBlock(pretty(claims)), false) : null,
+			jwt ? collapsible('The token itself (JWT): copy or download it to check it offline', [
+				h('div', {class: 'artifact-tools'}, copyButton(jwt, 'Copy token', jwtPre),
+					downloadButton(jwt, 'attestation-token.jwt', '⬇ Download attestation-token.jwt')),
+				jwtPre,
+				h('p', {class: 'note'}, 'Its three dot-separated parts are the header, the claims and an RS256 ',
+					'signature over both, made with a key listed at ', h('code', {text: (v.jwks_uri || '<issuer>/certs')}),
+					'. attest-check (Verify This Instance Yourself, below) fetches those keys itself and checks it.'),
+			], false) : null));
 
 	updateSecurityFeatures(true, claims, verified);
 	if (verified) showAttestationSuccess(emulated);
@@ -106,9 +127,12 @@ function renderToken(out, r) {
 
 function renderTokenFailure(out, r) {
 	const d = r.data || {};
-	show(out, errorBox('Attestation failed', r), logsPanel(d.logs, !state.snooper));
-	updateSecurityFeatures(false, null, false, d.message);
-	showAttestationFailure(d.message, d.diagnosis && d.diagnosis.solution);
+	show(out, errorBox('Attestation failed', r),
+		whatHappened('the container could not get a verified attestation token, so it cannot prove what it is. ',
+			'No key will be released to it until it can.'),
+		logsPanel(d.logs, true));
+	updateSecurityFeatures(false, null, false, d.failure_reason || d.message);
+	showAttestationFailure(d.failure_reason || d.message, d.diagnosis && d.diagnosis.solution);
 }
 
 // ---- raw report ----------------------------------------------------------------------------
@@ -144,7 +168,7 @@ export async function requestRaw() {
 		show(out, spinner('Asking the SEV-SNP device for a signed attestation report…'));
 		const r = await api('POST', '/attest/raw', {runtime_data: b64utf8('Raw Report - ' + new Date().toISOString())});
 		if (r.ok && r.data.status === 'success') renderRaw(out, r);
-		else show(out, errorBox('Raw attestation report failed', r), logsPanel(r.data && r.data.logs, !state.snooper));
+		else show(out, errorBox('Raw attestation report failed', r), logsPanel(r.data && r.data.logs, true));
 	});
 }
 
@@ -155,14 +179,18 @@ function renderRaw(out, r) {
 	const v = d.verification && typeof d.verification === 'object' ? d.verification : {};
 	const t = d.timing_ms || {};
 	const card = h('div', {class: 'card ' + (v.verified ? 'card-ok' : 'card-bad')},
-		h('h3', {text: '📄 SEV-SNP attestation report'}),
+		h('h3', {text: 'SEV-SNP attestation report'}),
 		h('div', {class: 'result-head'},
 			badge(v.verified === true, '✓ Report and certificate chain verified', '✗ Report NOT verified'),
 			d.report_data_bound === undefined ? null
 				: badge(d.report_data_bound === true, '✓ report_data bound to this request', '✗ report_data not bound'),
 			v.emulated_root || d.emulated ? h('span', {class: 'badge badge-warn', text: 'EMULATED ROOT (not AMD)'}) : null),
 		timingChips([['report', t.report], ['certificates', t.certificates], ['verification', t.verification],
-			['round trip', r.ms]]));
+			['round trip', r.ms]]),
+		whatHappened('the AMD Secure Processor wrote and signed this 1184-byte report: what was launched ',
+			'(measurement), under which policy (host_data, the debug bit) and the 64 bytes this request chose ',
+			'(report_data). The signature is checked with the chip\'s VCEK certificate, which AMD\'s ASK signs, ',
+			'which AMD\'s root (ARK) signs: below, each link of that chain.'));
 
 	if (rep) {
 		const pol = rep.policy || {};
@@ -215,6 +243,36 @@ function renderRaw(out, r) {
 		['Error', v.error || undefined, {cls: 'bad'}],
 	], 'compact'));
 	if (rep) card.appendChild(collapsible('Every decoded field', preBlock(pretty(rep)), false));
-	if (d.attestation_report) card.appendChild(collapsible('Raw report (hex, 1184 bytes)', preBlock(hexLines(d.attestation_report), 'hex'), false));
+	if (d.attestation_report) card.appendChild(reportArtifacts(d));
 	show(out, card);
+}
+
+// Copy and download of the report and its certificate chain, with the command that checks them
+// offline (tools/snp-verify, built by make): nothing on this page needs to be trusted for that.
+function reportArtifacts(d) {
+	const hex = String(d.attestation_report);
+	const pre = preBlock(hexLines(hex), 'hex');
+	const local = d.emulated === true;
+	const company = state.company || (state.config && String(state.config.company_name || '').toLowerCase()) || 'contoso';
+	const cmds = [];
+	if (d.vcek_chain_pem) cmds.push(`build/tools/snp-verify${local ? ' --root var/public/virtual-ark.pem' : ''} report.hex vcek-chain.pem`);
+	if (local) cmds.push(`build/tools/snp-verify --root var/public/virtual-ark.pem report.hex var/azure/vsnp-${company}/thim.json`);
+	const cmdPre = h('pre', {class: 'scroll wrap', 'data-snp-verify': '1', text: cmds.join('\n')});
+	return collapsible('Raw report (hex, 1184 bytes): copy or download it to check it offline', [
+		h('div', {class: 'artifact-tools'},
+			copyButton(hex, 'Copy report hex', pre),
+			downloadButton(hex + '\n', 'report.hex', '⬇ Download report.hex'),
+			d.vcek_chain_pem ? downloadButton(String(d.vcek_chain_pem), 'vcek-chain.pem', '⬇ Download vcek-chain.pem',
+				'application/x-pem-file') : null),
+		h('p', {}, 'Check it on your own machine, from a checkout of this project (', h('code', {text: 'make'}),
+			' builds ', h('code', {text: 'build/tools/snp-verify'}), '; exit status 0 means every check passed):'),
+		cmdPre,
+		h('div', {class: 'artifact-tools'}, copyButton(cmds.join('\n'), 'Copy command', cmdPre)),
+		h('p', {class: 'note', text: local
+			? 'The local demo\'s chips are virtual: --root trusts the local test root (var/public/virtual-ark.pem under ' +
+				'make run\'s default state directory). The second form uses the certificates the virtual host publishes.'
+			: 'Without --root, snp-verify trusts only AMD\'s pinned roots (Milan, Genoa, Turin): a report that passes ' +
+				'was signed by a genuine AMD processor.'}),
+		pre,
+	], false);
 }

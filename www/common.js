@@ -1,6 +1,6 @@
 // Page-wide state and the pieces several sections share: the error box, the service-logs
 // panel, the emulation banner, the security-feature list and the attestation-failure header.
-import {$, h, show, kvTable, preBlock, pretty} from './dom.js';
+import {$, h, show, kvTable, preBlock, pretty, richText} from './dom.js';
 
 export const state = {
 	config: null,          // /skr/config
@@ -67,39 +67,58 @@ export function spinner(text) {
 
 // ---- error envelope ------------------------------------------------------------------------
 
-// The common error envelope {status:"error", message, failure_reason, diagnosis{...}, note, hint, ...}.
-export function errorBox(title, r) {
+// The common error envelope {status:"error", message, failure_reason, diagnosis{likely_cause,
+// solution, command, explanation, detail}, ...}: the plain reason first, what to do next, and
+// the technical detail folded below. opts.expected: the failure is the point of the demo (the
+// snooper cannot attest): shown calmly, with opts.expectedNote saying why.
+export function errorBox(title, r, opts = {}) {
 	const d = (r && r.data) || {};
-	const box = h('div', {class: 'alert alert-danger error-box'});
-	box.appendChild(h('p', {class: 'error-title'}, h('strong', {text: '✗ ' + title})));
-	if (d.message) box.appendChild(h('p', {class: 'error-message', text: d.message}));
+	const g = d.diagnosis && typeof d.diagnosis === 'object' ? d.diagnosis : {};
+	const headline = d.failure_reason || d.message || title;
+	const box = h('div', {class: 'alert error-box ' + (opts.expected ? 'alert-warn' : 'alert-danger'),
+		'data-error-code': d.error_code || null});
+	box.appendChild(h('p', {class: 'error-headline'}, '✗ ', richText(sentence(headline))));
+	box.appendChild(h('p', {class: 'error-context muted', text: title + (r && r.status ? ` (HTTP ${r.status})` : '')}));
+	if (opts.expected && opts.expectedNote) box.appendChild(h('p', {class: 'error-meaning'}, h('strong', {text: 'As expected: '}), opts.expectedNote));
+	if (g.likely_cause) box.appendChild(h('p', {class: 'error-meaning'}, h('strong', {text: 'Why: '}), richText(g.likely_cause)));
+	if (g.solution) box.appendChild(h('p', {class: 'error-meaning'}, h('strong', {text: 'What to do: '}), richText(g.solution)));
+	if (g.explanation) box.appendChild(h('p', {class: 'note'}, richText(g.explanation)));
+
 	const rows = [];
-	if (d.failure_reason) rows.push(['Reason', d.failure_reason]);
+	if (d.message && d.message !== headline) rows.push(['Message', d.message]);
 	if (r && r.status) rows.push(['HTTP status', String(r.status)]);
 	if (d.error_code) rows.push(['Error code', d.error_code]);
+	if (d.stage) rows.push(['Failed step', d.stage]);
+	if (d.upstream && typeof d.upstream === 'object') {
+		rows.push(['Remote service answered', [d.upstream.status && `HTTP ${d.upstream.status}`, d.upstream.code,
+			d.upstream.request_id && `request id ${d.upstream.request_id}`].filter(Boolean).join(', ')]);
+	}
 	if (d.sidecar_status_code) rows.push(['Sidecar status', String(d.sidecar_status_code)]);
 	if (d.maa_endpoint) rows.push(['Attestation service', d.maa_endpoint]);
 	if (d.akv_endpoint) rows.push(['Key vault', d.akv_endpoint]);
 	if (d.key_name) rows.push(['Key', d.key_name]);
 	if (d.attestation_backend) rows.push(['Attestation path', d.attestation_backend]);
-	if (rows.length) box.appendChild(kvTable(rows, 'compact'));
-	const g = d.diagnosis;
-	if (g && typeof g === 'object') {
-		const dg = h('div', {class: 'diagnosis'}, h('h4', {text: 'Diagnosis'}));
-		if (g.likely_cause) dg.appendChild(h('p', {}, h('strong', {text: 'Likely cause: '}), g.likely_cause));
-		if (g.explanation) dg.appendChild(h('p', {}, h('strong', {text: 'Explanation: '}), g.explanation));
-		if (g.solution) dg.appendChild(h('p', {}, h('strong', {text: 'Solution: '}), g.solution));
-		if (g.command) dg.appendChild(h('p', {}, h('strong', {text: 'Command: '}),
-			h('code', {class: 'cmd', text: g.command})));
-		if (g.detail && !String(d.message || '').includes(g.detail)) dg.appendChild(h('p', {class: 'detail'}, h('strong', {text: 'Detail: '}), g.detail));
-		box.appendChild(dg);
-	}
-	for (const k of ['note', 'hint', 'explanation', 'security_note']) {
-		if (typeof d[k] === 'string' && d[k]) box.appendChild(h('p', {class: 'note', text: d[k]}));
+	if (g.detail && g.detail !== d.message) rows.push(['Detail', g.detail]);
+	const tech = [];
+	if (rows.length) tech.push(kvTable(rows, 'compact'));
+	if (g.command) tech.push(h('p', {}, h('strong', {text: 'Command: '}), h('code', {class: 'cmd', text: g.command})));
+	for (const k of ['note', 'hint', 'security_note']) {
+		if (typeof d[k] === 'string' && d[k]) tech.push(h('p', {class: 'note', text: d[k]}));
 	}
 	const extra = d.sidecar_response || d.response_text || d.response || d.detail;
-	if (extra) box.appendChild(preBlock(typeof extra === 'string' ? extra : pretty(extra), 'small'));
+	if (extra && extra !== g.detail) tech.push(preBlock(typeof extra === 'string' ? extra : pretty(extra), 'small'));
+	if (tech.length) box.appendChild(h('details', {class: 'subsection tech-detail'}, h('summary', {text: 'Technical detail'}), tech));
 	return box;
+}
+
+// The line after each step: what the step did and why it matters.
+export function whatHappened(...parts) {
+	return h('p', {class: 'what-happened'}, h('strong', {text: 'What just happened: '}), ...parts);
+}
+
+export function sentence(s) {
+	s = String(s ?? '').trim();
+	return !s || /[.!?:]$/.test(s) ? s : s + '.';
 }
 
 // {mode, type, accessible} of a TEE device node, as one readable line.
@@ -120,7 +139,20 @@ const LOG_TITLES = {
 	lighttpd_error: 'Web server error log', supervisord: 'supervisord log',
 };
 
-export function logsPanel(logs, open) {
+// Successful GETs are the page's own loads and the snooper's 5-second polling: not what a
+// reader of a failure is looking for.
+const ROUTINE = /\b(?:GET|HEAD) \S+ -> (?:2\d\d|304)\b/;
+
+// Newest line first, routine lines counted and left out.
+export function logLines(text) {
+	const all = String(text ?? '').split('\n').filter((l) => l.trim() !== '');
+	const kept = all.filter((l) => !ROUTINE.test(l)).reverse();
+	return {kept, hidden: all.length - kept.length};
+}
+
+// The logs of a failure: open by default (the point of showing them is to read them), newest
+// first, the SEV device status on top, the same text under two names shown once.
+export function logsPanel(logs, open = true) {
 	if (!logs || typeof logs !== 'object') return null;
 	const body = h('div', {class: 'logs-body'});
 	const dev = logs.sev_device;
@@ -137,13 +169,22 @@ export function logsPanel(logs, open) {
 			['/dev listing', Array.isArray(dev.dev_listing) ? dev.dev_listing.join(', ') || '(none)' : undefined],
 		], 'compact'));
 	}
+	const seen = new Map();
 	for (const [k, v] of Object.entries(logs)) {
 		if (k === 'sev_device') continue;
-		body.appendChild(h('h4', {text: LOG_TITLES[k] || k}));
-		body.appendChild(preBlock(v === null || v === undefined || v === '' ? '(empty)' : String(v), 'log'));
+		const title = LOG_TITLES[k] || k;
+		const text = v === null || v === undefined ? '' : String(v);
+		if (/^\(file not found: /.test(text)) continue;
+		if (seen.has(text) && text) continue;
+		seen.set(text, title);
+		const {kept, hidden} = logLines(text);
+		body.appendChild(h('h4', {text: title}));
+		body.appendChild(preBlock(kept.length ? kept.join('\n') : '(no warnings or errors)', 'log'));
+		if (hidden) body.appendChild(h('p', {class: 'note', text: `Newest first. ${hidden} routine line(s) ` +
+			'(successful GET requests: page loads and polling) are not shown.'}));
 	}
 	return h('details', {class: 'subsection logs-panel', open: !!open},
-		h('summary', {text: '📋 Service Logs'}), body);
+		h('summary', {text: 'Service logs (newest first)'}), body);
 }
 
 // ---- security features ---------------------------------------------------------------------
@@ -243,8 +284,11 @@ export function noteLiveAttestation(works, error) {
 export function showAttestationFailure(message, solution) {
 	document.body.classList.add('no-tee');
 	$('pageHeader').classList.add('header-bad');
-	$('headerTitle').textContent = '⚠️ Standard Azure Container Instances';
-	$('headerSubtitle').textContent = 'NOT running on confidential hardware';
+	$('headerTitle').textContent = state.snooper ? '⚠ Snooper: a standard Azure Container Instance'
+		: '⚠ Standard Azure Container Instances';
+	$('headerSubtitle').textContent = state.snooper
+		? 'NOT running on confidential hardware: it cannot attest, so no vault releases it a key'
+		: 'NOT running on confidential hardware';
 	const live = $('liveAttestation');
 	if (live) {
 		show(live, h('strong', {text: 'Live Attestation Status: FAILED'}),
@@ -258,7 +302,7 @@ export function showAttestationSuccess(emulated) {
 	document.body.classList.remove('no-tee');
 	$('pageHeader').classList.remove('header-bad');
 	$('pageHeader').classList.add('header-ok');
-	$('headerTitle').textContent = '🔒 Confidential Azure Container Instances';
+	$('headerTitle').textContent = 'Confidential Azure Container Instances';
 	$('headerSubtitle').textContent = emulated
 		? 'Remote Attestation Demo with AMD SEV-SNP (virtual device: emulated)'
 		: 'Remote Attestation Demo with AMD SEV-SNP';

@@ -1,21 +1,15 @@
-// Protect data (company records in the shared blob, decrypt toggle) and live encryption.
-import {$, h, show, clear, api, truncate, timingChips, timingFromServer, utf8Length, pool,
-	fmtBytes} from './dom.js';
-import {state, busy, spinner, errorBox, guarded} from './common.js';
+// Protect data (company records in the shared blob: import, save, list, decrypt own rows, clear)
+// and live encryption.
+import {$, h, show, clear, api, listAll, truncate, timingChips, timingFromServer, utf8Length, fmtBytes} from './dom.js';
+import {state, busy, spinner, errorBox, guarded, sentence, whatHappened} from './common.js';
 import {noteLimits} from './skr.js';
 
-const NO_KEY = '(encrypted - no key available)';
 const rec = {
-	list: null,        // last /company/list response
-	plain: new Map(),  // ciphertext -> plaintext or NO_KEY
+	list: null,        // last /company/list answer (ciphertext)
+	plain: null,       // last /company/list?decrypt=own answer
 	decrypted: false,  // what the table shows
-	imported: false,   // the CSV import ran (automatically once, or by the button)
+	listed: false,     // the section listed once since it was opened
 };
-
-function sentence(s) {
-	s = String(s);
-	return /[.!?]$/.test(s) ? s : s + '.';
-}
 
 // ---- section visibility --------------------------------------------------------------------
 
@@ -27,16 +21,20 @@ export async function checkCompany() {
 	if (d.key_released && d.company) {
 		$('protectSection').hidden = false;
 		$('recordsView').dataset.company = d.company;
+		$('populateDbBtn').textContent = `Import ${d.company}-data.csv`;
 	}
 	if (d.key_released) enableEncryption();
 }
 
-// The first time the section is opened, import this company's CSV once.
-export function onProtectToggle() {
-	if ($('protectSection').open && !rec.imported) populate(true);
+// Opening the section lists what is there; it never imports or writes anything by itself.
+export async function onProtectToggle() {
+	if ($('protectSection').open && !rec.listed) {
+		rec.listed = true;
+		await listRecords();
+	}
 }
 
-// ---- save / populate / list ----------------------------------------------------------------
+// ---- save / import / clear / list ----------------------------------------------------------
 
 export async function saveRecord() {
 	const name = $('recordName').value.trim();
@@ -56,97 +54,156 @@ export async function saveRecord() {
 		$('recordPhone').value = '';
 		show(out, h('p', {class: 'alert alert-ok'}, '✓ ', sentence(r.data.message || 'Saved'),
 			r.data.record_count !== undefined ? ` (${r.data.record_count} records in the file)` : ''),
-		timingFromServer(r.data.timing_ms, r.ms));
+		timingFromServer(r.data.timing_ms, r.ms),
+		whatHappened('the name and phone were encrypted inside this container with its released key and appended to ',
+			'the shared file with a conditional write, so a record another party wrote at the same moment is never lost.'));
 		await listRecords();
 	});
 }
 
-export async function populate(auto) {
-	const btn = $('populateDbBtn');
-	if (rec.imported && auto) return;
-	rec.imported = true;
+export async function populate() {
 	const out = $('protectStatus');
-	await busy(btn, 'Importing CSV…', async () => {
+	await busy($('populateDbBtn'), 'Importing…', async () => {
 		show(out, spinner('Encrypting every row of this company\'s CSV inside the container…'));
 		const r = await api('POST', '/company/populate');
 		if (!r.ok) {
-			rec.imported = false;
 			show(out, errorBox('The CSV import failed', r));
 			return;
 		}
-		btn.textContent = '✓ CSV Imported';
-		btn.dataset.keepLabel = '1';
-		btn.dataset.keepDisabled = '1';
 		const d = r.data;
-		show(out, h('p', {class: 'alert alert-ok'}, '✓ ', sentence(d.message || 'Imported'),
-			d.total_records !== undefined ? ` Total records in the shared file: ${d.total_records}.` : ''),
-		timingFromServer(d.timing_ms, r.ms));
+		const added = typeof d.records_added === 'number' ? d.records_added : null;
+		const skipped = typeof d.already_imported === 'number' ? d.already_imported : 0;
+		show(out, h('p', {class: 'alert alert-ok', 'data-records-added': added ?? ''}, '✓ ', sentence(d.message || 'Imported'),
+			d.total_records !== undefined ? ` The shared file holds ${d.total_records} records.` : ''),
+		timingFromServer(d.timing_ms, r.ms),
+		whatHappened(added ? `${added} rows of ${d.source_file || 'the CSV'} were encrypted field by field inside this ` +
+			'container (RSA-OAEP with the released key) and appended to the file every party shares. '
+			: 'nothing was added: ',
+		skipped ? `${skipped} rows were already imported, and importing is idempotent: each row is recorded by its ` +
+			'file and line, never by its content, so a repeat adds nothing and reveals nothing.' : '',
+		added ? 'The other parties can read those bytes, but not what they say.' : ''));
+		await listRecords();
 	});
-	if (rec.imported) await listRecords();
+}
+
+// Two clicks: the first arms the button for a few seconds, the second removes this company's rows.
+let clearArmed = null;
+export async function clearRecords() {
+	const btn = $('clearDataBtn');
+	const out = $('protectStatus');
+	if (!clearArmed) {
+		btn.classList.add('btn-confirm');
+		btn.textContent = `Click again to remove all ${state.company || 'our'} records`;
+		clearArmed = setTimeout(() => {
+			clearArmed = null;
+			btn.classList.remove('btn-confirm');
+			btn.textContent = 'Clear my records';
+		}, 5000);
+		return;
+	}
+	clearTimeout(clearArmed);
+	clearArmed = null;
+	btn.classList.remove('btn-confirm');
+	btn.textContent = 'Clear my records';
+	await busy(btn, 'Removing…', async () => {
+		const r = await api('POST', '/company/clear');
+		if (!r.ok) {
+			show(out, errorBox('The records were not removed', r));
+			return;
+		}
+		const d = r.data;
+		show(out, h('p', {class: 'alert alert-ok', 'data-records-removed': d.records_removed ?? ''},
+			`✓ Removed ${d.records_removed ?? 'our'} ${d.company || ''} records from the shared file; `,
+			`${d.total_records ?? '?'} records of other parties remain, untouched.`),
+		whatHappened('this company\'s rows (and the memory of its CSV import) were removed with a conditional write; ',
+			'the other parties\' rows stayed exactly as they were. Import the CSV again to restore them.'));
+		await listRecords();
+	});
 }
 
 export async function listRecords() {
 	const out = $('recordsView');
 	await busy($('listDataBtn'), 'Loading…', async () => {
-		const r = await api('GET', '/company/list');
+		const r = await listAll(false);
 		if (!r.ok) {
 			show(out, errorBox('The records could not be listed', r));
 			return;
 		}
 		rec.list = r.data;
 		rec.listMs = r.ms;
+		rec.plain = null;
 		rec.decrypted = false;
 		updateToggle();
 		renderRecords();
 	});
 }
 
-function records() {
-	return rec.list && Array.isArray(rec.list.records) ? rec.list.records : [];
+function current() {
+	return rec.decrypted && rec.plain ? rec.plain : rec.list;
 }
 
-function isOwn(row) {
-	const mine = rec.list && rec.list.company;
+function records() {
+	const d = current();
+	return d && Array.isArray(d.records) ? d.records : [];
+}
+
+function isOwn(row, d) {
+	const mine = d && d.company;
 	return !!mine && String(row.company || '').toLowerCase() === String(mine).toLowerCase();
+}
+
+function cell(label, attrs, ...children) {
+	return h('td', {'data-label': label, ...attrs}, ...children);
 }
 
 function renderRecords() {
 	const out = $('recordsView');
+	const d = current() || {};
 	const rows = records();
-	const d = rec.list || {};
 	if (!rows.length) {
-		show(out, h('p', {class: 'muted', text: d.message || 'No records yet.'}));
+		show(out, h('p', {class: 'muted', text: d.message || 'No records in the shared file yet.'}));
 		return;
 	}
 	const body = h('tbody');
-	rows.forEach((row, i) => {
-		const own = isOwn(row);
-		const tr = h('tr', {class: own ? 'own' : 'other', 'data-company': row.company || ''},
-			h('td', {text: row.line_number ?? i + 1}),
-			h('td', {class: 'nowrap', text: row.timestamp || ''}),
-			h('td', {class: 'nowrap'}, row.company || '', own ? h('span', {class: 'tag tag-own', text: 'ours'}) : null));
+	let opened = 0;
+	let sealed = 0;
+	for (const [i, row] of rows.entries()) {
+		const own = isOwn(row, d);
+		const tr = h('tr', {class: own ? 'own' : 'other', 'data-company': row.company || '', title: row.source || null},
+			cell('ID', {text: row.line_number ?? i + 1}),
+			cell('Time', {class: 'nowrap', text: row.timestamp || ''}),
+			cell('Company', {class: 'nowrap'}, row.company || '', own ? h('span', {class: 'tag tag-own', text: 'ours'}) : null));
 		if (rec.decrypted) {
-			const name = row.name_encrypted ? rec.plain.get(row.name_encrypted) : null;
-			const phone = row.phone_encrypted ? rec.plain.get(row.phone_encrypted) : null;
-			if (name === NO_KEY || phone === NO_KEY) {
-				tr.appendChild(h('td', {colspan: 2, class: 'undecryptable', text: '🔒 Unable to Decrypt Contents'}));
+			if (row.decrypted === true) {
+				opened++;
+				tr.appendChild(cell('Name', {class: 'plain', text: row.name ?? ''}));
+				tr.appendChild(cell('Phone', {class: 'plain', text: row.phone ?? ''}));
 			} else {
-				tr.appendChild(h('td', {class: 'plain', text: name ?? ''}));
-				tr.appendChild(h('td', {class: 'plain', text: phone ?? ''}));
+				sealed++;
+				tr.appendChild(cell('Contents', {colspan: 2, class: 'sealed', text: row.reason === 'no_key'
+					? '✗ No key held: cannot decrypt' : row.reason === 'not_ours' || !own
+						? `✗ Sealed: only ${row.company || 'its owner'}'s key opens it`
+						: '✗ Not decrypted by this server (it does not support decrypt=own)'}));
 			}
 		} else {
-			tr.appendChild(h('td', {class: 'mono cipher', title: 'RSA-OAEP ciphertext (base64), first 40 characters',
+			tr.appendChild(cell('Name', {class: 'cipher', title: 'RSA-OAEP ciphertext (base64), first 40 characters',
 				text: truncate(row.name_encrypted, 40)}));
-			tr.appendChild(h('td', {class: 'mono cipher', text: row.phone_encrypted ? truncate(row.phone_encrypted, 40) : '—'}));
+			tr.appendChild(cell('Phone', {class: 'cipher', text: row.phone_encrypted ? truncate(row.phone_encrypted, 40) : '—'}));
 		}
 		body.appendChild(tr);
-	});
-	const own = rows.filter(isOwn).length;
+	}
+	const own = rows.filter((row) => isOwn(row, d)).length;
+	const total = d.total_records_in_file ?? rows.length;
+	out.dataset.pages = String(d.pages || 1);
 	show(out,
 		h('p', {class: 'records-summary'},
-			`${rows.length} records in ${d.blob_name || 'the shared file'}; ${own} are ${d.company || 'ours'}'s (green).`,
-			rec.decrypted ? ' Showing decrypted values.' : ' Showing ciphertext.'),
-		timingChips([['storage read', rec.listMs], ['decrypt', rec.decrypted ? rec.decryptMs : undefined]]),
+			`${total} records in ${d.blob_name || 'the shared file'}${d.truncated ? ` (the first ${rows.length} shown)` : ''}; `,
+			`${own} are ${d.company || 'ours'}'s (green). `,
+			rec.decrypted ? `Decrypted ${opened} of them inside this container; ${sealed} stay sealed.` : 'Showing ciphertext, as stored.'),
+		timingChips([['list', rec.decrypted ? rec.plainMs : rec.listMs]], 'time to read (and decrypt) the page of records'),
+		rec.decrypted ? whatHappened('one request asked this container to list the shared file and decrypt the rows its ',
+			'key can open. Its own rows came back readable; every other party\'s row stayed ciphertext, because ',
+			'only that party\'s TEE holds the key that opens it. The plaintext exists only in this container and this page.') : null,
 		h('div', {class: 'table-wrap'}, h('table', {class: 'records', id: 'recordsTable'},
 			h('thead', {}, h('tr', {}, h('th', {text: 'ID'}), h('th', {text: 'Timestamp'}), h('th', {text: 'Company'}),
 				h('th', {text: 'Name'}), h('th', {text: 'Phone'}))), body)));
@@ -154,8 +211,8 @@ function renderRecords() {
 
 function updateToggle() {
 	const btn = $('decryptToggleBtn');
-	btn.disabled = !records().length;
-	btn.textContent = rec.decrypted ? '🔒 Press to Encrypt' : '🔓 Press to Decrypt';
+	btn.disabled = !(rec.list && Array.isArray(rec.list.records) && rec.list.records.length);
+	btn.textContent = rec.decrypted ? 'Show ciphertext' : 'Decrypt our rows';
 }
 
 export async function toggleDecrypt() {
@@ -166,21 +223,23 @@ export async function toggleDecrypt() {
 		renderRecords();
 		return;
 	}
-	const todo = [];
-	for (const row of records()) {
-		for (const c of [row.name_encrypted, row.phone_encrypted]) {
-			if (c && !rec.plain.has(c) && !todo.includes(c)) todo.push(c);
+	if (!rec.plain) {
+		let failed = null;
+		await busy(btn, 'Decrypting…', async () => {
+			const r = await listAll(true);
+			if (!r.ok) {
+				failed = r;
+				return;
+			}
+			rec.plain = r.data;
+			rec.plainMs = r.ms;
+		});
+		if (failed) {
+			show($('recordsView'), errorBox('The records could not be decrypted', failed));
+			return;
 		}
 	}
-	await busy(btn, `Decrypting ${todo.length} values…`, async () => {
-		const t0 = performance.now();
-		await pool(todo, 6, async (c) => {
-			const r = await api('POST', '/decrypt', {ciphertext: c});
-			rec.plain.set(c, r.ok && typeof r.data.plaintext === 'string' ? r.data.plaintext : NO_KEY);
-		});
-		rec.decryptMs = todo.length ? performance.now() - t0 : rec.decryptMs;
-		rec.decrypted = true;
-	});
+	rec.decrypted = true;
 	updateToggle();
 	renderRecords();
 }

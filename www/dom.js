@@ -76,7 +76,7 @@ export function timingChips(pairs, title) {
 	const chips = pairs.filter(([, v]) => typeof v === 'number' && isFinite(v))
 		.map(([k, v]) => h('span', {class: 'chip chip-time', title: title || 'time this stage took'},
 			h('span', {class: 'chip-k', text: k}), ' ', h('span', {class: 'chip-v', text: fmtMs(v)})));
-	return chips.length ? h('div', {class: 'timing'}, '⏱ ', chips) : null;
+	return chips.length ? h('div', {class: 'timing', title: title || 'time each stage took'}, h('span', {class: 'timing-label', text: 'time:'}), ' ', chips) : null;
 }
 
 // Server timing_ms objects have stage names as keys; show them in order, total last.
@@ -111,6 +111,51 @@ export function badge(ok, yes, no) {
 
 export function collapsible(title, content, open) {
 	return h('details', {class: 'subsection', open: !!open}, h('summary', {text: title}), content);
+}
+
+// Server sentences may mark names with backticks (`get`): those become <code> text nodes, the
+// rest plain text. Nothing is parsed as HTML.
+export function richText(s) {
+	const parts = String(s ?? '').split('`');
+	if (parts.length % 2 === 0) return [String(s ?? '')];
+	return parts.map((p, i) => (i % 2 ? h('code', {text: p}) : p)).filter((p) => p !== '');
+}
+
+// A button that copies text to the clipboard; on a page without clipboard access (plain http
+// from another host) it selects `select` (an element) instead, for Ctrl-C.
+export function copyButton(text, label, select) {
+	const b = h('button', {type: 'button', class: 'btn btn-small', text: label || 'Copy'});
+	b.addEventListener('click', async () => {
+		try {
+			await navigator.clipboard.writeText(typeof text === 'function' ? text() : text);
+			b.textContent = '✓ Copied';
+		} catch {
+			if (select) {
+				const range = document.createRange();
+				range.selectNodeContents(select);
+				const sel = window.getSelection();
+				sel.removeAllRanges();
+				sel.addRange(range);
+			}
+			b.textContent = 'Selected: press Ctrl-C';
+		}
+	});
+	return b;
+}
+
+// A button that saves text as a file (a Blob URL: nothing leaves the browser).
+export function downloadButton(text, filename, label, type = 'text/plain') {
+	const b = h('button', {type: 'button', class: 'btn btn-small', text: label || `⬇ ${filename}`,
+		'data-download': filename});
+	b.addEventListener('click', () => {
+		const url = URL.createObjectURL(new Blob([typeof text === 'function' ? text() : text], {type}));
+		const a = h('a', {href: url, download: filename, hidden: true});
+		document.body.appendChild(a);
+		a.click();
+		a.remove();
+		setTimeout(() => URL.revokeObjectURL(url), 10000);
+	});
+	return b;
 }
 
 export function preBlock(text, cls) {
@@ -150,6 +195,31 @@ export async function api(method, path, body, timeoutMs = 120000) {
 	} finally {
 		clearTimeout(timer);
 	}
+}
+
+// The shared record file, every page of it (GET /company/list, following `next`), as one answer:
+// the first page's fields with all pages' records, `pages` (requests made) and `truncated` when
+// maxPages ran out. Each page costs the server the same whatever the store's size; a page may
+// hold few records (or none) when a clear emptied old segments, so the cursor is followed to the
+// end. Returns the failing page's api() result instead when one fails.
+export async function listAll(decryptOwn, maxPages = 20) {
+	let after = null;
+	let first = null;
+	const records = [];
+	let pages = 0;
+	let ms = 0;
+	do {
+		const q = `/company/list?limit=500${after ? `&after=${encodeURIComponent(after)}` : ''}${decryptOwn ? '&decrypt=own' : ''}`;
+		const r = await api('GET', q);
+		if (!r.ok) return r;
+		pages++;
+		ms += r.ms;
+		first = first || r.data;
+		if (Array.isArray(r.data.records)) records.push(...r.data.records);
+		after = typeof r.data.next === 'string' && r.data.next ? r.data.next : null;
+	} while (after && pages < maxPages);
+	const own = records.filter((x) => String(x.company || '').toLowerCase() === String(first.company || '').toLowerCase()).length;
+	return {ok: true, status: 200, ms, data: {...first, records, record_count: own, pages, truncated: !!after, next: after}};
 }
 
 // base64 of a string's UTF-8 bytes (btoa alone fails on non-Latin-1 text).

@@ -21,6 +21,11 @@ export async function loadInfo() {
 	const emulated = st.emulated === true;
 	if (emulated) setEmulated('deployment check');
 	const features = Array.isArray(d.features) ? d.features : [];
+	const fail = st.attestation_failure && typeof st.attestation_failure === 'object' ? st.attestation_failure : null;
+	// The plain sentence first; the internals (URLs, curl's words) folded below it.
+	const reason = fail && fail.failure_reason ? fail.failure_reason : st.attestation_error;
+	const solution = fail && fail.diagnosis && fail.diagnosis.solution ? fail.diagnosis.solution
+		: d.diagnostics && d.diagnostics.recommendation;
 	show(out,
 		h('div', {class: 'deploy-head ' + (works ? 'ok' : 'bad')},
 			h('h3', {text: works ? (emulated ? '✓ Running in a virtual AMD SEV-SNP TEE (emulated)' : '✓ Running in AMD SEV-SNP TEE')
@@ -31,9 +36,10 @@ export async function loadInfo() {
 			card('Attestation', works ? (d.attestation_service || 'MAA') : 'Not Available', works)),
 		h('div', {id: 'liveAttestation', class: 'live-status ' + (works ? 'ok' : 'bad')},
 			h('strong', {text: `Live Attestation Status: ${works ? 'VERIFIED' : 'FAILED'}`}),
-			!works && st.attestation_error ? h('p', {text: 'Reason: ' + st.attestation_error}) : null,
-			!works && d.diagnostics && d.diagnostics.recommendation
-				? h('p', {text: 'Solution: ' + d.diagnostics.recommendation}) : null),
+			!works && reason ? h('p', {text: 'Reason: ' + reason}) : null,
+			!works && solution ? h('p', {text: 'Solution: ' + solution}) : null,
+			!works && st.attestation_error && st.attestation_error !== reason
+				? collapsible('Technical detail', h('p', {class: 'mono', text: st.attestation_error}), false) : null),
 		timingChips([['live check', r.ms]]),
 		features.length ? h('ul', {class: 'info-features'}, features.map((f) => {
 			const bad = /NOT|FAILED/.test(String(f));
@@ -45,14 +51,29 @@ export async function loadInfo() {
 			['Platform status', st.platform_status],
 			['Attestation path', st.attestation_backend ? `${st.attestation_backend} (evidence: ${st.evidence_source || 'none'})` : undefined],
 			['Sidecar', st.sidecar_available === undefined ? undefined
-				: st.sidecar_available ? 'available' : `not available${st.sidecar_error ? ': ' + st.sidecar_error : ''}`],
+				: st.sidecar_available ? 'available'
+					: works ? 'not used (this instance attests natively)' : 'not available'],
 			['Attestation service', d.diagnostics ? d.diagnostics.maa_endpoint : undefined, {mono: true}],
 			['Note', d.diagnostics ? d.diagnostics.note : undefined],
 		], 'compact'));
 	if (works) showAttestationSuccess(emulated);
-	else showAttestationFailure(st.attestation_error, d.diagnostics && d.diagnostics.recommendation);
-	noteLiveAttestation(works, st.attestation_error);
+	else showAttestationFailure(reason, solution);
+	noteLiveAttestation(works, reason);
 	return d;
+}
+
+// Natively attesting, the sidecar is simply not needed: that is a healthy state, not a warning.
+function sidecarStatus(skr) {
+	if (skr.mode === 'native' && skr.running) {
+		return h('p', {class: 'ok'}, '✓ Not needed: ', skr.explanation || 'this instance attests natively.');
+	}
+	if (skr.running) return h('p', {class: 'ok', text: `✓ Running (HTTP ${skr.status_code ?? 200})`});
+	return h('div', {class: 'status-block'},
+		h('p', {class: 'bad', text: '✗ Not running'}),
+		skr.explanation ? h('p', {text: skr.explanation}) : null,
+		skr.solution ? h('p', {}, h('strong', {text: 'What to do: '}), skr.solution) : null,
+		skr.reason || skr.technical_detail ? collapsible('Technical detail', kvTable([['Reason', skr.reason],
+			['Address', skr.technical_detail, {mono: true}]], 'compact'), false) : null);
 }
 
 export async function loadContainerInfo() {
@@ -85,13 +106,7 @@ export async function loadContainerInfo() {
 			['Attestation service', ab.maa_endpoint, {mono: true}],
 		], 'compact'));
 	}
-	const skr = d.skr_status || {};
-	parts.push(h('h4', {text: 'SKR sidecar'}), skr.running
-		? h('p', {class: 'ok', text: `✓ Running (HTTP ${skr.status_code ?? 200})`})
-		: h('div', {class: 'status-block'},
-			h('p', {class: 'warn', text: '✗ Not running'}),
-			kvTable([['Reason', skr.reason], ['Explanation', skr.explanation], ['Solution', skr.solution],
-				['Technical detail', skr.technical_detail, {mono: true}]], 'compact')));
+	parts.push(h('h4', {text: 'SKR sidecar'}), sidecarStatus(d.skr_status || {}));
 	const dev = d.sev_device;
 	if (dev && typeof dev === 'object') {
 		parts.push(h('h4', {text: 'SEV device'}), kvTable([

@@ -70,7 +70,7 @@ export async function listBlobs() {
 				body)) : h('p', {class: 'muted', text: d.message || 'The container is empty.'}),
 			d.security_note ? h('p', {class: 'note', text: d.security_note}) : null);
 		btn.dataset.keepLabel = '1';
-		btn.textContent = '🔄 Refresh';
+		btn.textContent = '↻ Refresh';
 	});
 }
 
@@ -89,7 +89,7 @@ async function viewBlob(name, btn) {
 			content = pretty(JSON.parse(content));
 		} catch { /* not JSON: show as is */ }
 		show(out, h('div', {class: 'card'},
-			h('h3', {text: '📄 ' + (d.blob_name || name)}),
+			h('h3', {text: d.blob_name || name}),
 			h('p', {class: 'muted'}, fmtBytes(d.size), d.content_type ? ' · ' + d.content_type : ''),
 			timingChips([['storage read', r.ms]]),
 			d.is_text === false ? h('p', {class: 'note', text: 'Binary content: shown as the server encoded it.'}) : null,
@@ -101,6 +101,8 @@ async function viewBlob(name, btn) {
 // ---- snooper mode ---------------------------------------------------------------------------
 
 let polling = false;
+let lastSeen = null;   // size + last_modified of the record file at the last download
+let sealedSegments = 0; // older records the store sealed into <stem>.seg-N.json files
 
 export function startSnooperMode() {
 	$('snooperExplainer').hidden = false;
@@ -109,6 +111,8 @@ export function startSnooperMode() {
 	// On the snooper the storage is the whole story: show it first.
 	const main = sec.parentNode;
 	main.insertBefore(sec, main.firstElementChild);
+	const box = $('noTeeBox');
+	if (box) main.insertBefore(box, sec);
 	$('snooperExplainer').after($('interceptedView'));
 	$('interceptedView').hidden = false;
 	show($('interceptedView'), spinner('Intercepting the shared record file…'));
@@ -117,6 +121,10 @@ export function startSnooperMode() {
 	setInterval(poll, 5000);
 }
 
+const SHOWN = 12;
+
+// Every 5 s: list the container (one small answer, 200 even when the file does not exist yet)
+// and download the record file only when it changed.
 async function pollIntercepted() {
 	if (polling) return;
 	polling = true;
@@ -128,15 +136,31 @@ async function pollIntercepted() {
 			show(out, h('p', {class: 'muted', text: 'The storage configuration does not name the shared record file.'}));
 			return;
 		}
-		const r = await api('GET', blobPath(name));
 		const stamp = new Date().toLocaleTimeString();
-		if (r.status === 404) {
-			show(out, h('h3', {text: '🕵️ Intercepted Encrypted Records'}),
-				h('p', {class: 'muted', text: `No records in ${name} yet (checked ${stamp}; refreshing every 5 s).`}));
+		const l = await api('GET', '/storage/list');
+		if (!l.ok) {
+			show(out, h('h3', {text: 'Intercepted encrypted records'}), errorBox('Could not list the storage container', l));
 			return;
 		}
+		const blobs = Array.isArray(l.data.blobs) ? l.data.blobs : [];
+		const blob = blobs.find((b) => b.name === name);
+		const stem = String(name).replace(/\.json$/, '');
+		sealedSegments = blobs.filter((b) => b.name.startsWith(stem + '.seg-')).length;
+		if (!blob) {
+			lastSeen = null;
+			show(out, h('h3', {text: 'Intercepted encrypted records'}),
+				h('p', {class: 'muted', text: `No ${name} in the storage yet (checked ${stamp}; checking every 5 s).`}));
+			return;
+		}
+		const seen = `${blob.size}|${blob.last_modified}`;
+		const note = $('interceptedStamp');
+		if (seen === lastSeen && note) {
+			note.textContent = `Unchanged at ${stamp}; checking every 5 s.`;
+			return;
+		}
+		const r = await api('GET', blobPath(name));
 		if (!r.ok) {
-			show(out, h('h3', {text: '🕵️ Intercepted Encrypted Records'}), errorBox('Could not read ' + name, r));
+			show(out, h('h3', {text: 'Intercepted encrypted records'}), errorBox('Could not read ' + name, r));
 			return;
 		}
 		let rows;
@@ -144,26 +168,48 @@ async function pollIntercepted() {
 			rows = JSON.parse(r.data.content);
 			if (!Array.isArray(rows)) rows = [rows];
 		} catch {
-			show(out, h('h3', {text: '🕵️ Intercepted Encrypted Records'}),
+			show(out, h('h3', {text: 'Intercepted encrypted records'}),
 				h('p', {class: 'bad', text: `${name} is not a JSON record file.`}));
 			return;
 		}
-		const body = h('tbody');
-		rows.forEach((row, i) => body.appendChild(h('tr', {},
-			h('td', {text: i + 1}), h('td', {text: row && row.company ? row.company : ''}),
-			h('td', {class: 'mono cipher', text: truncate(row && row.name_encrypted, 30)}),
-			h('td', {class: 'mono cipher', text: row && row.phone_encrypted ? truncate(row.phone_encrypted, 30) : '—'}),
-			h('td', {class: 'nowrap', text: row && row.timestamp ? row.timestamp : ''}))));
-		show(out,
-			h('h3', {text: '🕵️ Intercepted Encrypted Records'}),
-			h('p', {class: 'muted'}, `${rows.length} records read from ${name} at ${stamp}; refreshing every 5 s.`),
-			timingChips([['storage read', r.ms]]),
-			h('div', {class: 'table-wrap'}, h('table', {class: 'records intercepted', id: 'interceptedTable'},
-				h('thead', {}, h('tr', {}, ['#', 'Company', 'Name', 'Phone', 'Timestamp'].map((t) => h('th', {text: t})))),
-				body,
-				h('tfoot', {}, h('tr', {}, h('td', {colspan: 5, class: 'no-keys', text: '🔒 No access to keys to decrypt data'}))))));
+		lastSeen = seen;
+		renderIntercepted(out, name, rows, stamp, r.ms);
 	} finally {
 		polling = false;
 	}
 }
 
+function renderIntercepted(out, name, rows, stamp, ms) {
+	const byCompany = {};
+	for (const row of rows) {
+		const c = row && row.company ? String(row.company) : '?';
+		byCompany[c] = (byCompany[c] || 0) + 1;
+	}
+	const newest = rows.map((row, i) => [row && row.seq ? row.seq : i + 1, row]).reverse().slice(0, SHOWN);
+	const body = h('tbody');
+	for (const [n, row] of newest) {
+		body.appendChild(h('tr', {},
+			h('td', {'data-label': '#', text: n}),
+			h('td', {'data-label': 'Company', text: row && row.company ? row.company : ''}),
+			h('td', {'data-label': 'Name', class: 'cipher', text: truncate(row && row.name_encrypted, 30)}),
+			h('td', {'data-label': 'Phone', class: 'cipher', text: row && row.phone_encrypted ? truncate(row.phone_encrypted, 30) : '—'}),
+			h('td', {'data-label': 'Time', class: 'nowrap', text: row && row.timestamp ? row.timestamp : ''})));
+	}
+	show(out,
+		h('h3', {text: 'Intercepted encrypted records'}),
+		h('p', {}, `${rows.length} records read straight from ${name} (`,
+			Object.entries(byCompany).map(([c, n]) => `${n} ${c}`).join(', '),
+			`). Newest first${rows.length > SHOWN ? `, the latest ${SHOWN} shown` : ''}.`,
+			sealedSegments ? ` The store also keeps ${sealedSegments} sealed segment file(s) for older records next to it: ` +
+				'just as readable, and just as encrypted.' : ''),
+		h('p', {class: 'muted', id: 'interceptedStamp', text: `Read at ${stamp}; checking every 5 s.`}),
+		timingChips([['storage read', ms]]),
+		h('div', {class: 'table-wrap'}, h('table', {class: 'records intercepted', id: 'interceptedTable'},
+			h('thead', {}, h('tr', {}, ['#', 'Company', 'Name', 'Phone', 'Timestamp'].map((t) => h('th', {text: t})))),
+			body,
+			h('tfoot', {}, h('tr', {}, h('td', {colspan: 5, class: 'no-keys', text: '✗ No access to keys to decrypt data'}))))),
+		h('p', {class: 'what-happened'}, h('strong', {text: 'What this shows: '}),
+			'the snooper can read every byte of the shared file, as a cloud operator or anyone with the storage key ' +
+			'could. The company names and timestamps are plain, but every name and phone number is RSA-OAEP ' +
+			'ciphertext, and the keys that open them exist only inside the companies\' attested TEEs.'));
+}

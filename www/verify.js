@@ -122,10 +122,12 @@ function render(box, info) {
 async function fill(box) {
 	box.replaceChildren(el('p', {class: 'muted', text: 'Asking this instance for a fresh token…'}));
 	const info = {url: window.location.origin, hostdata: null, company: null, emulated: false};
-	const [cfg, tok] = await Promise.all([
-		getJson('GET', '/skr/config'),
-		getJson('POST', '/attest/maa', {runtime_data: b64json({purpose: 'verify-box', time: Date.now()})}),
-	]);
+	const cfg = await getJson('GET', '/skr/config');
+	// An instance without a TEE device cannot attest: asking would only fail. attest-check will
+	// say NOT VERIFIED for it, which is the right answer, and the command is the same.
+	const tok = cfg.ok && cfg.data.is_confidential === false
+		? {ok: false, data: {message: 'this instance has no TEE device (standard hardware)'}}
+		: await getJson('POST', '/attest/maa', {runtime_data: b64json({purpose: 'verify-box', time: Date.now()})});
 	if (cfg.ok && typeof cfg.data.company_name === 'string') info.company = cfg.data.company_name.toLowerCase();
 	const claims = tok.ok && tok.data && typeof tok.data.claims === 'object' ? tok.data.claims : null;
 	if (claims) {

@@ -3,11 +3,13 @@
  * environment configures (tests/blob/run.sh runs it for BLOB_BACKEND=dir and
  * for BLOB_BACKEND=azure against Azurite).
  *
- *   CONTRACT_PREFIX     unique blob-name prefix for this run
- *   CONTRACT_DOWN_CONN  (azure) a connection string whose endpoint refuses connections
+ *   CONTRACT_PREFIX        unique blob-name prefix for this run
+ *   CONTRACT_DOWN_CONN     (azure) a connection string whose endpoint refuses connections
+ *   CONTRACT_LOAD_SECONDS  seconds of the 2x16-writer record load (default 0: not run)
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -353,6 +355,189 @@ static void test_records_concurrent_appenders(void)
 	free(n);
 }
 
+/* Two processes append 100 records each, one at a time: exactly 200 arrive. */
+static void test_records_concurrent_100(void)
+{
+	char *n = nm("records-concurrent-100.json");
+	pid_t kids[2];
+	for (int k = 0; k < 2; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0) {
+			struct blob_store *mine = NULL;
+			struct err e;
+			if (blob_open(&mine, &e) < 0)
+				_exit(10);
+			for (int i = 0; i < 100; i++) {
+				struct json_object *add = json_object_new_array();
+				json_object_array_add(
+				    add, records_new(k ? "fabrikam" : "contoso", "QQ==", NULL));
+				int rc = records_append(mine, n, add, NULL, &e);
+				json_object_put(add);
+				if (rc < 0) {
+					fprintf(stderr, "child %d append %d: %s\n", k, i, e.msg);
+					_exit(11);
+				}
+			}
+			blob_close(mine);
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		int status = 0;
+		CHECK(kids[k] > 0 && waitpid(kids[k], &status, 0) == kids[k]);
+		CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d status %d", k,
+		          status);
+	}
+	CHECK_INT(count_records(n), 200);
+	free(n);
+}
+
+/*
+ * Two instances (each its own STATE_DIR, so its own turn-taking) of 16 writer processes
+ * each, appending one record at a time for CONTRACT_LOAD_SECONDS: no append gives up,
+ * the store holds exactly the records appended, each once, in files that parse.
+ */
+#define LOAD_GROUPS  2
+#define LOAD_WRITERS 16
+
+static void load_writer(const char *blob, int g, int w, double stop, int fd)
+{
+	struct blob_store *mine = NULL;
+	struct err e;
+	int done = 0, failed = 0;
+	char line[600];
+	err_clear(&e);
+	if (blob_open(&mine, &e) < 0)
+		failed = 1;
+	while (!failed && now_ms() < stop) {
+		char ct[48];
+		snprintf(ct, sizeof(ct), "g%d-w%d-%d", g, w, done);
+		struct json_object *add = json_object_new_array();
+		json_object_array_add(add, records_new(g ? "fabrikam" : "contoso", ct, NULL));
+		if (records_append(mine, blob, add, NULL, &e) < 0)
+			failed = 1;
+		else
+			done++;
+		json_object_put(add);
+	}
+	int n = snprintf(line, sizeof(line), "%d %d %d %d %.400s\n", g, w, done, failed,
+	                 failed ? e.msg : "");
+	if (write(fd, line, (size_t)n) != n)
+		_exit(3);
+	blob_close(mine);
+	_exit(failed ? 1 : 0);
+}
+
+static void test_records_load(void)
+{
+	const char *v = getenv("CONTRACT_LOAD_SECONDS");
+	int secs = v ? (int)strtol(v, NULL, 10) : 0;
+	if (secs <= 0) {
+		printf("# 2x16 load: not run (CONTRACT_LOAD_SECONDS unset)\n");
+		return;
+	}
+	char *blob = nm("records-load.json"), *dirs[LOAD_GROUPS];
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	double stop = now_ms() + secs * 1000.0;
+	pid_t kids[LOAD_GROUPS * LOAD_WRITERS];
+	for (int g = 0; g < LOAD_GROUPS; g++) {
+		char tmpl[] = "/tmp/blob-load.XXXXXX";
+		dirs[g] = xstrdup(mkdtemp(tmpl));
+		for (int w = 0; w < LOAD_WRITERS; w++) {
+			pid_t pid = fork();
+			if (pid == 0) {
+				close(fds[0]);
+				cfg.state_dir = dirs[g];
+				load_writer(blob, g, w, stop, fds[1]);
+			}
+			kids[g * LOAD_WRITERS + w] = pid;
+		}
+	}
+	close(fds[1]);
+	int done[LOAD_GROUPS][LOAD_WRITERS] = {{0}}, gaveup = 0, reports = 0, total = 0;
+	FILE *f = fdopen(fds[0], "r");
+	char line[700];
+	while (f && fgets(line, sizeof(line), f)) {
+		int g, w, n, bad;
+		char msg[500] = "";
+		if (sscanf(line, "%d %d %d %d %499[^\n]", &g, &w, &n, &bad, msg) < 4 || g < 0 ||
+		    g >= LOAD_GROUPS || w < 0 || w >= LOAD_WRITERS)
+			continue;
+		done[g][w] = n;
+		total += n;
+		gaveup += bad;
+		reports++;
+		if (bad)
+			fprintf(stderr, "  writer %d/%d gave up after %d: %s\n", g, w, n, msg);
+	}
+	if (f)
+		fclose(f);
+	for (size_t i = 0; i < NELEM(kids); i++) {
+		int status = 0;
+		CHECK(kids[i] > 0 && waitpid(kids[i], &status, 0) == kids[i]);
+	}
+	CHECK_INT(reports, LOAD_GROUPS * LOAD_WRITERS);
+	CHECK_INT(gaveup, 0);
+	CHECK_MSG(total > 100, "only %d appends", total);
+	/* Page through everything: each record once, every file parses. */
+	struct json_object *seen = json_object_new_object();
+	long long after = 0, pages = 0, stored = 0, dups = 0, total_said = -1;
+	struct err e;
+	do {
+		struct records_page p;
+		err_clear(&e);
+		if (records_page(st, blob, after, 500, &p, &e) < 0) {
+			CHECK_MSG(0, "page after %lld: %s", after, e.msg);
+			break;
+		}
+		for (size_t i = 0; i < json_object_array_length(p.records); i++) {
+			const char *ct =
+			    jsonx_str(json_object_array_get_idx(p.records, i), "name_encrypted");
+			dups += ct && json_object_object_get_ex(seen, ct, NULL);
+			if (ct)
+				json_object_object_add(seen, ct, NULL);
+			stored++;
+		}
+		total_said = p.total;
+		after = p.next;
+		records_page_free(&p);
+		pages++;
+	} while (after && pages < 100000);
+	CHECK_INT(stored, total);
+	CHECK_INT(total_said, total);
+	CHECK_INT(dups, 0);
+	int missing = 0;
+	for (int g = 0; g < LOAD_GROUPS; g++)
+		for (int w = 0; w < LOAD_WRITERS; w++)
+			for (int i = 0; i < done[g][w]; i++) {
+				char ct[48];
+				snprintf(ct, sizeof(ct), "g%d-w%d-%d", g, w, i);
+				missing += !json_object_object_get_ex(seen, ct, NULL);
+			}
+	CHECK_INT(missing, 0);
+	struct records_head h;
+	CHECK(records_head(st, blob, &h, &e) == 0);
+	int files_ok = count_records(blob) >= 0;
+	for (long long k = 0; k < h.segment; k++) {
+		char *seg = records_segment_name(blob, k);
+		files_ok &= count_records(seg) == RECORDS_SEGMENT_MAX;
+		free(seg);
+	}
+	CHECK(files_ok);
+	CHECK_MSG(h.segment >= 1, "the load crossed a segment boundary (%lld sealed)", h.segment);
+	printf("# 2x16 load: %d appends in %d s, %lld sealed segments, %lld pages, 0 gave up\n",
+	       total, secs, h.segment, pages);
+	json_object_put(seen);
+	for (int g = 0; g < LOAD_GROUPS; g++) {
+		char *cmd = xasprintf("rm -rf '%s'", dirs[g]);
+		CHECK(system(cmd) == 0);
+		free(cmd);
+		free(dirs[g]);
+	}
+	free(blob);
+}
+
 /* A store that is not there: ERR_UNAVAILABLE (503) for everything, nothing written. */
 static void test_store_down(void)
 {
@@ -430,4 +615,5 @@ static void setup(void)
 TESTS(test_open, test_put_get_roundtrip, test_etag_changes_on_identical_write, test_if_match,
       test_if_none_match_star, test_conflict_then_retry, test_not_found, test_bad_names,
       test_list_paging, test_records_create_and_append, test_records_single_object_and_garbage,
-      test_records_concurrent_appenders, test_store_down, test_close)
+      test_records_concurrent_appenders, test_records_concurrent_100, test_records_load,
+      test_store_down, test_close)

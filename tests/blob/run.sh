@@ -79,7 +79,9 @@ unset AZURE_STORAGE_CONNECTION_STRING AZURE_STORAGE_ACCOUNT_URL STORAGE_CONTAINE
 export LOG_FILE=$work/log STATE_DIR=$work/state
 
 # 1. directory backend
-BLOB_BACKEND=dir BLOB_DIR=$work/blobs CONTRACT_PREFIX=dir timeout 60 "$bin" >"$work/dir.log" 2>&1
+# The 2x16-writer record load runs for LOAD_SECONDS on the directory store and on Azurite (SharedKey).
+load=${LOAD_SECONDS:-10}
+BLOB_BACKEND=dir BLOB_DIR=$work/blobs CONTRACT_PREFIX=dir CONTRACT_LOAD_SECONDS=$load timeout 120 "$bin" >"$work/dir.log" 2>&1
 tally "contract/dir" "$work/dir.log" $?
 
 # 2. Azurite, SharedKey and then SAS
@@ -110,7 +112,7 @@ else
 		conn="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$port/devstoreaccount1;"
 		down="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$down_port/devstoreaccount1;"
 		BLOB_BACKEND=azure AZURE_STORAGE_CONNECTION_STRING=$conn STORAGE_CONTAINER=privateappdata \
-			CONTRACT_PREFIX=sharedkey CONTRACT_DOWN_CONN=$down timeout 60 "$bin" \
+			CONTRACT_PREFIX=sharedkey CONTRACT_DOWN_CONN=$down CONTRACT_LOAD_SECONDS=$load timeout 120 "$bin" \
 			>"$work/azurite.log.1" 2>&1
 		tally "contract/azurite-sharedkey" "$work/azurite.log.1" $?
 		# A SAS connection string (the original's form), with a trailing part after the SAS.

@@ -28,35 +28,67 @@ export async function launch() {
 	});
 }
 
-// A status the server chose (403 for a refused release, 404 before the first record, ...) shows up
-// in the console as "Failed to load resource: ... status of N"; the page handles those. Anything
-// else on the console at error level (CSP violations, exceptions, failed scripts) is a failure.
-const EXPECTED_STATUS = /^Failed to load resource: the server responded with a status of (4\d\d|50[34])\b/;
-
-export async function openPage(browser, {width = 1280, height = 800} = {}) {
-	const context = await browser.newContext({viewport: {width, height}});
+// Every page must run its whole walk without a console error and without a failed request: the
+// pages are designed so that an expected refusal is a 200 answer (the snooper's attestation comes
+// from /info, a denied key from /skr/release-other's access_denied) or is never requested. So
+// any response >= 400, any request that fails on the network and any console error is recorded,
+// in every frame of the page. A request the browser itself cancels (net::ERR_ABORTED: a
+// navigation or a closing page) is not a server's answer and is left out.
+export async function openPage(browser, {width = 1280, height = 800, colorScheme = 'light'} = {}) {
+	const context = await browser.newContext({viewport: {width, height}, colorScheme, acceptDownloads: true});
 	const page = await context.newPage();
 	const errors = [];
+	const requests = [];
 	page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
 	page.on('console', (msg) => {
 		if (msg.type() !== 'error') return;
-		const text = msg.text();
-		if (EXPECTED_STATUS.test(text)) return;
-		errors.push(`console error: ${text} (${msg.location().url || 'unknown source'})`);
+		errors.push(`console error: ${msg.text()} (${msg.location().url || 'unknown source'})`);
 	});
 	page.on('crash', () => errors.push('page crashed'));
-	return {context, page, errors};
+	page.on('request', (req) => requests.push({method: req.method(), url: req.url()}));
+	page.on('requestfailed', (req) => {
+		const why = req.failure() ? req.failure().errorText : 'failed';
+		if (why === 'net::ERR_ABORTED') return;
+		errors.push(`request failed: ${req.method()} ${req.url()}: ${why}`);
+	});
+	page.on('response', (res) => {
+		if (res.status() >= 400) errors.push(`HTTP ${res.status()}: ${res.request().method()} ${res.url()}`);
+	});
+	return {context, page, errors, requests};
+}
+
+// Requests made so far whose method and path match: count('POST', '/company/populate').
+export function countRequests(requests, method, pathRe) {
+	return requests.filter((r) => r.method === method && pathRe.test(new URL(r.url).pathname + new URL(r.url).search)).length;
 }
 
 export function assertNoErrors(errors, assert) {
 	assert.deepEqual(errors, [], 'page errors:\n' + errors.join('\n'));
 }
 
-export async function shot(page, name) {
+export async function shot(page, name, {fullPage = true} = {}) {
 	fs.mkdirSync(ARTIFACTS, {recursive: true});
 	const file = path.join(ARTIFACTS, `${name}.png`);
-	await page.screenshot({path: file, fullPage: true});
+	await page.screenshot({path: file, fullPage});
 	return file;
+}
+
+// The page at 1280x800 and 400 px wide, light and dark: <name>-1280-light.png ... -400-dark.png,
+// each the viewport with `scrollTo` (a selector) at its top when given; the viewport is restored.
+export async function shotSet(page, name, {scrollTo = null, fullPage = false} = {}) {
+	const size = page.viewportSize();
+	for (const [w, h] of [[1280, 800], [400, 800]]) {
+		await page.setViewportSize({width: w, height: h});
+		for (const scheme of ['light', 'dark']) {
+			await page.emulateMedia({colorScheme: scheme});
+			if (scrollTo) await page.locator(scrollTo).first().evaluate((e) => e.scrollIntoView({block: 'start'}));
+			await page.waitForTimeout(150);
+			await shot(page, `${name}-${w}-${scheme}`, {fullPage});
+		}
+	}
+	await page.emulateMedia({colorScheme: 'light'});
+	await page.setViewportSize(size);
+	await page.waitForTimeout(150);
 }
 
 // Wait until the page's initial loads (config, /info, container info, storage) have finished.
@@ -95,15 +127,27 @@ export async function requireStack() {
 	}
 }
 
-// Fabrikam releases its key and imports its CSV once, so the shared file holds rows that Contoso
-// cannot decrypt and the snooper has something to intercept.
+// Fabrikam releases its key and imports its CSV (idempotent: a repeat adds nothing), so the
+// shared file holds rows that Contoso cannot decrypt and the snooper has something to intercept.
 export async function ensureFabrikamRecords(assert) {
 	const rel = await call(FABRIKAM, 'POST', '/skr/release');
 	assert.equal(rel.status, 200, 'Fabrikam key release: ' + JSON.stringify(rel.data).slice(0, 500));
-	const list = await call(FABRIKAM, 'GET', '/company/list');
-	if (list.status === 200 && (list.data.record_count || 0) > 0) return;
 	const pop = await call(FABRIKAM, 'POST', '/company/populate');
 	assert.equal(pop.status, 200, 'Fabrikam populate: ' + JSON.stringify(pop.data).slice(0, 500));
+}
+
+// This company's rows in the whole store (every page of /company/list).
+export async function ownRecords(offset) {
+	let after = null;
+	let n = 0;
+	let pages = 0;
+	do {
+		const r = await call(offset, 'GET', `/company/list?limit=500${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+		if (r.status !== 200) throw new Error(`/company/list: HTTP ${r.status} ${JSON.stringify(r.data).slice(0, 200)}`);
+		n += r.data.record_count || 0;
+		after = r.data.next || null;
+	} while (after && ++pages < 100);
+	return n;
 }
 
 export function csvNames(company) {

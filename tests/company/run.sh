@@ -63,7 +63,7 @@ expect "save is 200 with the original's fields" 200 \
 check "the record file holds no plaintext" \
 	"$(! grep -q -e 'Alice' -e '555-0100' "$blob"; echo $?)" "$(cat "$blob" 2>&1)"
 check "the record file has the original's shape" \
-	"$(jq -e 'length == 1 and (.[0] | keys == ["company","name_encrypted","phone_encrypted","timestamp"]) and .[0].company == "contoso" and (.[0].timestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")) and (.[0].name_encrypted | test("^[A-Za-z0-9+/]{342}==$"))' "$blob" >/dev/null; echo $?)" "$(cat "$blob")"
+	"$(jq -e 'length == 1 and (.[0] | keys == ["company","name_encrypted","phone_encrypted","seq","timestamp"]) and .[0].seq == 1 and .[0].company == "contoso" and (.[0].timestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$")) and (.[0].name_encrypted | test("^[A-Za-z0-9+/]{342}==$"))' "$blob" >/dev/null; echo $?)" "$(cat "$blob")"
 check "the record file is indented like json.dumps(indent=2)" \
 	"$(head -c 7 "$blob" | od -c | grep -q '\[  \\n   *{' || [ "$(sed -n 2p "$blob")" = "  {" ]; echo $?)" "$(head -3 "$blob")"
 got=$(keytool decrypt "$(jq -r '.[0].name_encrypted' "$blob")")
@@ -126,13 +126,39 @@ got=$(for i in $(seq 3 11); do keytool decrypt "$(jq -r ".[$i].phone_encrypted" 
 check "every populated phone decrypts to the CSV's phone" "$([ "$got" = "$want" ]; echo $?)" "$got"
 r=$(cgi GET /company/list)
 expect "list shows this company's records with 1-based line numbers" 200 \
-	'.record_count == 12 and .total_records_in_file == 12 and ([.records[].line_number] == [range(1;13)]) and (.records[0] | has("name_encrypted") and has("timestamp")) and .key_released == true and (.full_blob_url | test("sig=") | not) and .blob_name == "consolidated-records-t.json"' "$r"
+	'.record_count == 12 and .total_records_in_file == 12 and ([.records[].line_number] == [range(1;13)]) and (.records[0] | has("name_encrypted") and has("timestamp")) and .key_released == true and (.full_blob_url | test("sig=") | not) and .blob_name == "consolidated-records-t.json" and .limit == 100 and .next == null' "$r"
+expect "imported rows name their CSV file and line, nothing else" 200 \
+	'[.records[] | select(.source) | .source] == [range(2;11) | "contoso-data.csv:\(.)"] and ([.records[] | keys[]] | unique) - ["company","line_number","name_encrypted","phone_encrypted","source","timestamp"] == []' "$r"
+r=$(cgi POST /company/populate '')
+expect "importing the same CSV again adds nothing" 200 \
+	'.records_added == 0 and .already_imported == 9 and .import_complete == true and .total_records == 12 and (.message | test("Nothing new"))' "$r"
+check "the second import wrote no record" "$(jq -e 'length == 12' "$blob" >/dev/null; echo $?)" ""
+r=$(cgi GET '/company/list?limit=5')
+next=$(body_of <<<"$r" | jq -r .next)
+expect "a page of 5 with a cursor" 200 '([.records[].line_number] == [1,2,3,4,5]) and .limit == 5 and (.next | type == "string") and .total_records_in_file == 12' "$r"
+r=$(cgi GET "/company/list?limit=5&after=$next")
+next=$(body_of <<<"$r" | jq -r .next)
+expect "the next page continues after the cursor" 200 '[.records[].line_number] == [6,7,8,9,10]' "$r"
+r=$(cgi GET "/company/list?after=$next")
+expect "the last page ends with next null" 200 '[.records[].line_number] == [11,12] and .next == null' "$r"
+r=$(cgi GET '/company/list?decrypt=own&limit=4')
+expect "decrypt=own answers own rows in plaintext" 200 \
+	'(.records | length) == 4 and .records[0].decrypted == true and .records[0].name == "Alice Example" and .records[0].phone == "+1 555-0100" and .records[1].name == "Only Name" and .records[1].phone == null' "$r"
+for q in limit=0 limit=501 limit=x 'limit=1&limit=2' after=bogus after=r0 decrypt=yes; do
+	r=$(cgi GET "/company/list?$q")
+	expect "list?$q is 400 JSON" 400 "$is_error" "$r"
+done
 
 # Another company's records are counted in the file but not listed.
 EXTRA_ENV=(COMPANY_NAME=fabrikam BLOB_BACKEND=dir BLOB_DIR="$tmp/blobs")
 r=$(cgi GET /company/list)
 expect "another company sees none of these records, but the file total" 200 \
 	'.company == "fabrikam" and .record_count == 0 and .total_records_in_file == 12' "$r"
+r=$(cgi GET '/company/list?decrypt=own')
+expect "decrypt=own elsewhere: every row not_ours, no plaintext" 200 \
+	'[.records[] | select(.decrypted == false and .reason == "not_ours" and (has("name") | not))] | length == 12' "$r"
+r=$(cgi POST /company/clear '')
+expect "clear by another company removes nothing of contoso's" 200 '.status == "success" and .company == "fabrikam" and .records_removed == 0 and .total_records == 12' "$r"
 EXTRA_ENV=(SKR_KEY_NAME=fabrikam-secret-key BLOB_BACKEND=dir BLOB_DIR="$tmp/blobs")
 r=$(cgi GET /company/info)
 expect "without COMPANY_NAME the key-name rule decides" 200 '.company == "fabrikam"' "$r"
@@ -169,6 +195,17 @@ expect "an escaped backslash before 'u' and a surrogate pair are fine" 200 '.sta
 got=$(keytool decrypt "$(jq -r '.[-1].name_encrypted' "$blob")")
 check "and round-trip" "$([ "$got" = "$(printf 'back\\ud800slash \xf0\x9f\x98\x80')" ]; echo $?)" "$got"
 
+# ---- clear ----
+printf '[\n  {\n    "timestamp": "2026-01-01T00:00:00Z",\n    "company": "fabrikam",\n    "name_encrypted": "QQ==",\n    "phone_encrypted": null\n  }\n]' >"$tmp/other.json"
+jq --slurpfile o "$tmp/other.json" '. + $o[0]' "$blob" >"$tmp/mixed.json" && cat "$tmp/mixed.json" >"$blob"
+r=$(cgi POST /company/clear '')
+expect "clear removes exactly this company's rows" 200 '.status == "success" and .company == "contoso" and .records_removed == 13 and .total_records == 1' "$r"
+check "what is left is the other company's row" "$(jq -e 'length == 1 and .[0].company == "fabrikam" and .[0].name_encrypted == "QQ=="' "$blob" >/dev/null; echo $?)" "$(cat "$blob")"
+r=$(cgi POST /company/populate '')
+expect "after a clear the CSV imports again" 200 '.records_added == 9 and .total_records == 10' "$r"
+r=$(cgi GET /company/clear)
+expect "GET /company/clear is 405" 405 "$is_error" "$r"
+
 # ---- a corrupt record file is never overwritten ----
 for corrupt in '[{"company":"contoso",' '42' '[1,2]' ''; do
 	printf '%s' "$corrupt" >"$blob"
@@ -181,8 +218,9 @@ for corrupt in '[{"company":"contoso",' '42' '[1,2]' ''; do
 	st2=$(status_of <<<"$r")
 	r2=$(cgi GET /company/list)
 	st3=$(status_of <<<"$r2")
-	check "populate and list on it fail too ($st2, $st3)" \
-		"$([ "$st2" -ge 400 ] && [ "$st3" -ge 400 ]; echo $?)" "$r $r2"
+	st4=$(status_of <<<"$(cgi POST /company/clear '')")
+	check "populate, list and clear on it fail too ($st2, $st3, $st4)" \
+		"$([ "$st2" -ge 400 ] && [ "$st3" -ge 400 ] && [ "$st4" -ge 400 ]; echo $?)" "$r $r2"
 	check "the corrupt file is byte-for-byte unchanged" "$(cmp -s "$blob" "$tmp/before"; echo $?)" \
 		"$(od -c "$blob" | head -5)"
 done
@@ -200,6 +238,8 @@ expect "populate with the blob store down is 503" 503 \
 	"$is_error"' and (.message | test("unavailable|connect|reach|down"; "i"))' "$r"
 r=$(cgi GET /company/list)
 expect "list with the blob store down is 503" 503 "$is_error" "$r"
+r=$(cgi POST /company/clear '')
+expect "clear with the blob store down is 503" 503 "$is_error" "$r"
 check "the 503 does not leak the account key" "$(! grep -q "$key" <<<"$r"; echo $?)" "$r"
 after=$(find "$tmp" -path "$tmp/log" -prune -o -type f -newer "$tmp/before" -print | sort)
 check "nothing was written while the store was down" "$([ "$before" = "$after" ]; echo $?)" "$after"

@@ -1,12 +1,15 @@
 // Issue 4 on the running local stack: both companies release their key and import their CSV into
-// the one shared record blob; each decrypts only its own rows; the blob (read from disk and through
-// the snooper) holds no plaintext; concurrent saves lose nothing; blob names cannot escape the
-// store; bad input is a 400.  The stack may be shared with other suites running at the same time:
-// every count is relative, and rows are recognised by what they decrypt to, never by position.
+// the one shared record store (idempotently: a second import adds nothing); each decrypts only its
+// own rows (per field, and a page with decrypt=own); the blob (read from disk and through the
+// snooper) holds no plaintext; concurrent saves lose nothing, also 2x16 writers for 10 s across
+// segment boundaries; paging returns every record once, also while another writer appends; a clear
+// removes exactly one company's rows; blob names cannot escape the store; bad input is a 400.
+// Suites run one file at a time; this one starts and ends by clearing both companies' records, so
+// the suites after it find a small store.  Rows are recognised by what they decrypt to.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { URLS, STATE, PORT, call } from './lib.mjs';
 
@@ -45,12 +48,32 @@ const csv = {
 
 const post = (inst, path, body) => call(URLS[inst], path, { method: 'POST', body });
 
-async function list(inst) {
-  const r = await call(URLS[inst], '/company/list');
+async function list(inst, query = '') {
+  const r = await call(URLS[inst], `/company/list${query}`);
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.status, 'success');
   return r.json;
 }
+
+// Every record of the store, page by page; `seen` checks what each page says.
+async function listAll(inst, { limit = 500, decryptOwn = false } = {}) {
+  const records = [];
+  let after = null, first, pages = 0;
+  do {
+    const q = `?limit=${limit}${after ? `&after=${encodeURIComponent(after)}` : ''}${decryptOwn ? '&decrypt=own' : ''}`;
+    const page = await list(inst, q);
+    first ??= page;
+    assert.equal(page.limit, limit);
+    assert.ok(page.records.length <= limit);
+    assert.equal(page.record_count, page.records.filter((r) => r.company === inst || r.company === page.company).length);
+    records.push(...page.records);
+    after = page.next;
+    assert.ok(++pages < 10000, 'paging ends');
+  } while (after);
+  return { ...first, records, pages };
+}
+
+const total = async (inst) => (await list(inst, '?limit=1')).total_records_in_file;
 
 async function decrypt(inst, ciphertext) {
   const r = await post(inst, '/decrypt', { ciphertext });
@@ -100,6 +123,17 @@ function rawGet(base, path) {
 }
 
 let before; // total_records_in_file before this suite wrote anything
+const LOAD_SECONDS = Number(process.env.COMPANY_LOAD_SECONDS || 10);
+
+async function clear(inst) {
+  const r = await post(inst, '/company/clear', {});
+  assert.equal(r.status, 200, `${inst} /company/clear: ${r.text}`);
+  assert.equal(r.json.status, 'success');
+  assert.equal(r.json.company, inst);
+  assert.ok(Number.isInteger(r.json.records_removed) && r.json.records_removed >= 0);
+  assert.ok(Number.isInteger(r.json.total_records));
+  return r.json;
+}
 
 test('both companies release their key', async () => {
   for (const inst of ['contoso', 'fabrikam']) {
@@ -112,10 +146,13 @@ test('both companies release their key', async () => {
     assert.equal(info.json.key_released, true);
     assert.equal(info.json.data_file, `${inst}-data.json`);
   }
+  // Earlier runs against this stack may have imported: start from no rows of either company.
+  await clear('contoso');
+  await clear('fabrikam');
 });
 
-test('both companies populate 9 records each, in one write each', async () => {
-  before = (await list('contoso')).total_records_in_file;
+test('both companies populate 9 records each, each row tagged with its source line', async () => {
+  before = await total('contoso');
   const rs = await Promise.all(['contoso', 'fabrikam'].map((inst) => post(inst, '/company/populate', {})));
   for (const [i, inst] of ['contoso', 'fabrikam'].entries()) {
     const r = rs[i];
@@ -123,27 +160,47 @@ test('both companies populate 9 records each, in one write each', async () => {
     assert.equal(r.json.status, 'success');
     assert.equal(r.json.company, inst);
     assert.equal(r.json.records_added, 9);
+    assert.equal(r.json.already_imported, 0);
+    assert.equal(r.json.import_complete, true);
     assert.equal(r.json.message, `Populated 9 records from ${inst}-data.csv`);
-    assert.match(r.json.source_file, new RegExp(`${inst}-data\\.csv$`));
-    assert.ok(r.json.total_records >= before + 9, 'total_records counts the whole file');
-    assert.ok(r.json.destination && r.json.note);
+    assert.equal(r.json.source_file, `${inst}-data.csv`);
+    assert.ok(r.json.total_records >= before + 9, 'total_records counts the whole store');
+    assert.ok(r.json.destination && r.json.note && r.json.blob_name === BLOB);
   }
-  const after = await list('contoso');
-  assert.ok(after.total_records_in_file >= before + 18, `${before} + 18 <= ${after.total_records_in_file}`);
+  const after = await listAll('contoso');
+  assert.equal(after.total_records_in_file, before + 18);
+  for (const inst of ['contoso', 'fabrikam']) {
+    const src = after.records.filter((r) => r.company === inst && r.source).map((r) => r.source);
+    assert.deepEqual(src.sort(), [2, 3, 4, 5, 6, 7, 8, 9, 10].map((l) => `${inst}-data.csv:${l}`).sort());
+  }
+});
+
+test('importing the same CSV again adds nothing', async () => {
+  const start = await total('contoso');
+  for (const inst of ['contoso', 'fabrikam', 'contoso']) {
+    const r = await post(inst, '/company/populate', {});
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.records_added, 0);
+    assert.equal(r.json.already_imported, 9);
+    assert.equal(r.json.import_complete, true);
+    assert.match(r.json.message, /[Nn]othing new/);
+    assert.equal(r.json.total_records, start);
+  }
+  assert.equal(await total('contoso'), start, 'the store did not grow');
 });
 
 test("contoso's rows decrypt to its CSV; fabrikam's do not decrypt with contoso's key", async () => {
-  const mine = await list('contoso');
+  const mine = await listAll('contoso');
   assert.equal(mine.company, 'contoso');
   assert.equal(mine.blob_name, BLOB);
   assert.equal(mine.key_released, true);
   assert.doesNotMatch(mine.full_blob_url, /sig=|sv=|AccountKey/i, 'no SAS in full_blob_url');
-  assert.equal(mine.records.length, mine.total_records_in_file, 'every row of the shared file is listed');
+  assert.equal(mine.records.length, mine.total_records_in_file, 'every row of the store is listed');
   const ownRows = mine.records.filter((r) => r.company === 'contoso');
-  assert.equal(mine.record_count, ownRows.length, 'record_count counts this company\'s rows');
   assert.ok(mine.records.some((r) => r.company === 'fabrikam'), 'the other company\'s rows are listed too');
-  assert.deepEqual(mine.records.map((r) => r.line_number), mine.records.map((_, i) => i + 1),
-    'line_number is the 1-based index in the file');
+  const lines = mine.records.map((r) => r.line_number);
+  assert.ok(lines.every((l, i) => Number.isInteger(l) && (i === 0 || l > lines[i - 1])),
+    'line_number is the position in the store, ascending');
   const fresh = ownRows.filter((r) => r.line_number > before);
   assert.ok(fresh.length >= 9, `at least 9 new contoso rows, got ${fresh.length}`);
   const rows = await decryptRows('contoso', fresh);
@@ -152,7 +209,7 @@ test("contoso's rows decrypt to its CSV; fabrikam's do not decrypt with contoso'
   assert.ok(at >= 0, `a contiguous run of the 9 CSV rows: ${JSON.stringify(rows.slice(0, 12))}`);
   assert.deepEqual(rows.slice(at, at + 9).map(({ name, phone }) => ({ name, phone })), csv.contoso);
 
-  const theirs = await list('fabrikam');
+  const theirs = await listAll('fabrikam');
   const theirFresh = theirs.records.filter((r) => r.company === 'fabrikam' && r.line_number > before);
   assert.ok(theirFresh.length >= 9);
   for (const rec of theirFresh.slice(0, 9)) {
@@ -163,9 +220,41 @@ test("contoso's rows decrypt to its CSV; fabrikam's do not decrypt with contoso'
       assert.equal(r.json.plaintext, undefined);
     }
   }
-  // And with its own key each company reads its own rows.
   const own = await decryptRows('fabrikam', theirFresh);
   assert.ok(findRun(own, csv.fabrikam) >= 0, 'fabrikam reads its 9 rows with its own key');
+});
+
+test('decrypt=own: plaintext for own rows only, in one request per page', async () => {
+  for (const inst of ['contoso', 'fabrikam']) {
+    const page = await listAll(inst, { decryptOwn: true, limit: 7 });
+    const own = page.records.filter((r) => r.company === inst);
+    const other = page.records.filter((r) => r.company !== inst);
+    assert.ok(own.length >= 9 && other.length >= 9);
+    for (const r of own) {
+      assert.equal(r.decrypted, true, JSON.stringify(r).slice(0, 300));
+      assert.equal(typeof r.name, 'string');
+    }
+    for (const r of other) {
+      assert.equal(r.decrypted, false);
+      assert.equal(r.reason, 'not_ours');
+      assert.equal(r.name, undefined);
+      assert.equal(r.phone, undefined);
+    }
+    const names = own.map((r) => ({ name: r.name, phone: r.phone }));
+    const at = names.findIndex((n) => n.name === csv[inst][0].name);
+    assert.deepEqual(names.slice(at, at + 9), csv[inst], `${inst}'s CSV rows decrypt in order`);
+    const otherNames = csv[inst === 'contoso' ? 'fabrikam' : 'contoso'].map((r) => r.name);
+    const text = JSON.stringify(page.records);
+    assert.ok(otherNames.every((n) => !text.includes(n)), 'no other company\'s plaintext');
+  }
+  // The snooper is configured as Contoso but holds no key: its "own" rows stay sealed.
+  const snoop = await list('snooper', '?decrypt=own&limit=50');
+  assert.ok(snoop.records.length > 0);
+  for (const r of snoop.records) {
+    assert.equal(r.decrypted, false);
+    assert.equal(r.reason, r.company === snoop.company ? 'no_key' : 'not_ours');
+  }
+  assertNoPlaintext(JSON.stringify(snoop), "the snooper's decrypt=own page");
 });
 
 function assertNoPlaintext(text, where) {
@@ -175,18 +264,29 @@ function assertNoPlaintext(text, where) {
   }
 }
 
+// The record blobs on disk: the current segment and the sealed ones, each a valid record file.
+function storeFiles() {
+  const dir = `${STATE}/blobs`;
+  const stem = BLOB.replace(/\.json$/, '');
+  const segs = readdirSync(dir).filter((n) => n.startsWith(`${stem}.seg-`)).sort();
+  return [...segs, BLOB].map((n) => ({ name: n, text: readFileSync(`${dir}/${n}`, 'utf8') }));
+}
+
 test('the stored blob holds no plaintext, on disk and through the snooper', async () => {
   const path = `${STATE}/blobs/${BLOB}`;
   assert.ok(STATE && existsSync(path), `record file at ${path}`);
-  const disk = readFileSync(path, 'utf8');
-  assertNoPlaintext(disk, 'the record file');
-  const arr = JSON.parse(disk);
-  assert.ok(Array.isArray(arr) && arr.length >= before + 18);
-  for (const r of arr) {
-    assert.deepEqual(Object.keys(r).sort(), ['company', 'name_encrypted', 'phone_encrypted', 'timestamp']);
-    assert.match(r.name_encrypted, /^([A-Za-z0-9+/]{342}==|env1:[A-Za-z0-9+/=]+)$/);
+  for (const { name, text } of storeFiles()) {
+    assertNoPlaintext(text, name);
+    const arr = JSON.parse(text);
+    assert.ok(Array.isArray(arr), `${name} is a JSON array`);
+    for (const r of arr) {
+      for (const k of ['company', 'name_encrypted', 'phone_encrypted', 'timestamp']) assert.ok(k in r, `${name}: ${k}`);
+      assert.ok(Object.keys(r).every((k) => ['company', 'name_encrypted', 'phone_encrypted', 'timestamp', 'seq', 'source'].includes(k)));
+      assert.match(r.name_encrypted, /^([A-Za-z0-9+/]{342}==|env1:[A-Za-z0-9+/=]+)$/);
+      if (r.source) assert.match(r.source, /^[a-z]+-data\.csv:\d+$/, 'a source is a file and a line, nothing of the plaintext');
+    }
+    if (arr.length) assert.match(text, /^\[\n {2}\{\n {4}"/, 'indented like json.dumps(indent=2)');
   }
-  assert.match(disk, /^\[\n {2}\{\n {4}"/, 'indented like json.dumps(indent=2)');
 
   const r = await call(URLS.snooper, `/storage/download/${BLOB}`);
   assert.equal(r.status, 200, r.text);
@@ -195,12 +295,12 @@ test('the stored blob holds no plaintext, on disk and through the snooper', asyn
   assert.equal(typeof r.json.content, 'string');
   assertNoPlaintext(r.text, "the snooper's download");
   const seen = JSON.parse(r.json.content);
-  assert.ok(seen.length >= before + 18, 'the snooper sees every record, as ciphertext');
+  assert.ok(seen.length >= 18, 'the snooper sees the current segment, as ciphertext');
 });
 
 test('15 concurrent saves from each company (30 in parallel) add exactly 30 records', async () => {
   const tag = `conc-${nonce}`;
-  const start = (await list('contoso')).total_records_in_file;
+  const start = await total('contoso');
   const jobs = [];
   for (const inst of ['contoso', 'fabrikam']) {
     for (let i = 0; i < 15; i++) {
@@ -213,18 +313,127 @@ test('15 concurrent saves from each company (30 in parallel) add exactly 30 reco
     assert.equal(r.json.status, 'success');
     assert.equal(r.json.blob_name, BLOB);
   }
-  const end = (await list('contoso')).total_records_in_file;
-  // The suites run one file at a time, so nothing else writes meanwhile.
-  assert.equal(end - start, 30, `file grew by ${end - start}, expected exactly 30`);
-  // Exactly 30: each company finds its 15 names, once each, among the rows written since.
+  const end = await total('contoso');
+  assert.equal(end - start, 30, `the store grew by ${end - start}, expected exactly 30`);
   for (const inst of ['contoso', 'fabrikam']) {
-    const recs = (await list(inst)).records.filter((r) => r.line_number > start);
-    const rows = await decryptRows(inst, recs);
-    const names = rows.map((r) => r.name).filter((n) => n && n.startsWith(`${tag}-`));
-    assert.equal(names.length, 15, `${inst}: ${names.length} of 15 saves are in the file`);
+    const recs = (await listAll(inst, { decryptOwn: true })).records;
+    const names = recs.filter((r) => r.decrypted && r.name.startsWith(`${tag}-`)).map((r) => r.name);
+    assert.equal(names.length, 15, `${inst}: ${names.length} of 15 saves are in the store`);
     assert.equal(new Set(names).size, 15, `${inst}: no save was stored twice`);
     assert.ok(names.every((n) => n.startsWith(`${tag}-${inst}-`)));
   }
+});
+
+// 16 concurrent writers per company saving for `seconds`: every answer, and the tag of each 200.
+async function hammer(tag, seconds) {
+  const stop = Date.now() + seconds * 1000;
+  const out = { ok: [], bad: [] };
+  const worker = async (inst, w) => {
+    for (let i = 0; Date.now() < stop; i++) {
+      const name = `${tag}-${inst}-${w}-${i}`;
+      const r = await post(inst, '/company/save', { name, phone: '1' });
+      if (r.status === 200) out.ok.push(name); else out.bad.push(`${r.status} ${r.text.slice(0, 200)}`);
+    }
+  };
+  const jobs = [];
+  for (const inst of ['contoso', 'fabrikam']) for (let w = 0; w < 16; w++) jobs.push(worker(inst, w));
+  await Promise.all(jobs);
+  return out;
+}
+
+test(`2x16 concurrent writers for ${LOAD_SECONDS} s: no 409, no record lost or stored twice`, async () => {
+  const tag = `load-${nonce}`;
+  const start = await total('contoso');
+  const { ok, bad } = await hammer(tag, LOAD_SECONDS);
+  assert.deepEqual(bad, [], `every save is a 200 (${bad.length} were not)`);
+  assert.ok(ok.length > 100, `enough load: ${ok.length} saves`);
+  const all = await listAll('contoso', { decryptOwn: true });
+  assert.equal(all.total_records_in_file, start + ok.length, 'the store grew by exactly the saves answered 200');
+  assert.equal(all.records.length, all.total_records_in_file);
+  const theirs = await listAll('fabrikam', { decryptOwn: true });
+  const seen = [...all.records, ...theirs.records].filter((r) => r.decrypted && r.name.startsWith(`${tag}-`)).map((r) => r.name);
+  assert.equal(seen.length, ok.length, 'every saved record is in the store once');
+  assert.equal(new Set(seen).size, seen.length, 'no record is stored twice');
+  assert.deepEqual([...seen].sort(), [...ok].sort());
+  const files = storeFiles();
+  assert.ok(files.length >= 2, `the load crossed a segment boundary (${files.length} files)`);
+  for (const { name, text } of files) assert.ok(Array.isArray(JSON.parse(text)), `${name} is valid`);
+  console.log(`# ${ok.length} saves in ${LOAD_SECONDS} s, ${files.length} segment files`);
+});
+
+test('paging returns every record exactly once, also while another writer appends', async () => {
+  const base = (await listAll('contoso')).records;
+  const key = (r) => `${r.line_number}|${r.name_encrypted}`;
+  assert.equal(new Set(base.map(key)).size, base.length);
+  const tag = `page-${nonce}`;
+  let writing = true;
+  const writer = (async () => {
+    let n = 0;
+    while (writing) {
+      const r = await post('fabrikam', '/company/save', { name: `${tag}-${n++}`, phone: '2' });
+      assert.equal(r.status, 200, r.text);
+    }
+    return n;
+  })();
+  const got = [];
+  let after = null, pages = 0;
+  do {
+    const page = await list('contoso', `?limit=37${after ? `&after=${after}` : ''}`);
+    got.push(...page.records);
+    after = page.next;
+    pages++;
+  } while (after);
+  writing = false;
+  const written = await writer;
+  assert.ok(pages > 2 && written > 0, `${pages} pages, ${written} appended meanwhile`);
+  const keys = got.map(key);
+  assert.equal(new Set(keys).size, keys.length, 'no record twice');
+  const have = new Set(keys);
+  assert.ok(base.every((r) => have.has(key(r))), 'every record that was there is on some page');
+  assert.ok(got.every((r, i) => i === 0 || r.line_number > got[i - 1].line_number), 'in store order');
+});
+
+test('bad limit or cursor values are 400 JSON errors', async () => {
+  const bad = ['limit=0', 'limit=501', 'limit=-1', 'limit=abc', 'limit=1.5', 'limit=', 'limit=10&limit=20',
+    'after=xyz', 'after=r0', 'after=r-1', 'after=', 'after=r99999999999999999999', 'after=%zz',
+    'decrypt=all', 'decrypt='];
+  for (const q of bad) {
+    const r = await call(URLS.contoso, `/company/list?${q}`);
+    assert.equal(r.status, 400, `?${q}: ${r.status} ${r.text.slice(0, 200)}`);
+    assert.equal(r.json?.status, 'error', q);
+    assert.ok(r.json.message.length > 0);
+  }
+  const ok = await list('contoso', '?limit=500&unknown=1');
+  assert.ok(ok.records.length <= 500);
+  const dflt = await list('contoso');
+  assert.equal(dflt.limit, 100);
+  assert.ok(dflt.records.length === Math.min(100, dflt.total_records_in_file));
+});
+
+test('clear removes exactly the company\'s rows; the other company\'s stay as they were', async () => {
+  const all = (await listAll('contoso')).records;
+  const ours = all.filter((r) => r.company === 'contoso');
+  const theirs = all.filter((r) => r.company !== 'contoso');
+  assert.ok(ours.length > 0 && theirs.length > 0);
+  const c = await clear('contoso');
+  assert.equal(c.records_removed, ours.length);
+  assert.equal(c.total_records, theirs.length);
+  const left = (await listAll('fabrikam')).records;
+  assert.deepEqual(left.map((r) => r.name_encrypted), theirs.map((r) => r.name_encrypted),
+    'fabrikam rows unchanged, in the same order');
+  // Sealed segments keep their numbers; the current segment's rows are renumbered after a clear.
+  assert.ok(left.every((r, i) => i === 0 || r.line_number > left[i - 1].line_number));
+  assert.equal((await clear('contoso')).records_removed, 0, 'a second clear removes nothing');
+  for (const { name, text } of storeFiles()) {
+    assert.ok(JSON.parse(text).every((r) => r.company !== 'contoso'), `${name} holds no contoso row`);
+  }
+  // The import state went with the records: the CSV imports again.
+  const r = await post('contoso', '/company/populate', {});
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.records_added, 9);
+  assert.equal(r.json.total_records, theirs.length + 9);
+  const g = await call(URLS.contoso, '/company/clear');
+  assert.equal(g.status, 405);
 });
 
 test('traversal attempts on /storage/download/ get a 4xx and read nothing outside the store', async () => {
@@ -311,4 +520,10 @@ test('wrong methods are 405 JSON', async () => {
     assert.equal(r.json?.status, 'error');
   }
   assert.ok(PORT > 0);
+});
+
+test('finally: both companies clear their records (later suites start from a small store)', async () => {
+  await clear('contoso');
+  await clear('fabrikam');
+  assert.equal(await total('contoso'), 0);
 });

@@ -1,5 +1,11 @@
-/* The consolidated record file: shape, timestamps, Python-compatible output, merge rules. */
+/*
+ * The record store: shape, timestamps, Python-compatible output, merge rules; the segmented
+ * layout (sealing, a crash between seal and restart, a foreign segment), the original's
+ * single-file layout, paging across segment boundaries (also while a writer appends), clear,
+ * de-duplication by source, cursors and limits.
+ */
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "blob.h"
@@ -186,5 +192,481 @@ static void test_append_merges_and_wraps(void)
 	free(cmd);
 }
 
+/* ---- the segmented store ---- */
+
+#define B RECORDS_SEGMENT_MAX
+
+static char *tmpdir_new(void)
+{
+	char tmpl[] = "/tmp/test-records.XXXXXX";
+	CHECK(mkdtemp(tmpl) != NULL);
+	return xstrdup(tmpl);
+}
+
+static void tmpdir_rm(char *d)
+{
+	char *cmd = xasprintf("rm -rf '%s'", d);
+	CHECK(system(cmd) == 0);
+	free(cmd);
+	free(d);
+}
+
+static struct blob_store *store_at(const char *dir)
+{
+	struct blob_store *s = NULL;
+	struct err e;
+	err_clear(&e);
+	CHECK_MSG(blob_open_dir(&s, dir, &e) == 0, "%s", e.msg);
+	return s;
+}
+
+/* A record with a recognisable ciphertext: company and a number. */
+static struct json_object *rec(const char *company, int i)
+{
+	char ct[32];
+	snprintf(ct, sizeof(ct), "%s-%d", company, i);
+	return records_new(company, ct, NULL);
+}
+
+static int append_n(struct blob_store *s, const char *blob, const char *company, int from, int n,
+                    int batch)
+{
+	struct err e;
+	for (int i = 0; i < n; i += batch) {
+		struct json_object *add = json_object_new_array();
+		for (int j = i; j < n && j < i + batch; j++)
+			json_object_array_add(add, rec(company, from + j));
+		err_clear(&e);
+		int rc = records_append(s, blob, add, NULL, &e);
+		json_object_put(add);
+		if (rc < 0) {
+			fprintf(stderr, "  append: %s\n", e.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Every record of the store, paged with limit; NULL on an error. Checks the page invariants. */
+static struct json_object *page_all(struct blob_store *s, const char *blob, long long limit,
+                                    long long *total, int *pages)
+{
+	struct json_object *all = json_object_new_array();
+	long long after = 0, prev = 0;
+	int n = 0;
+	for (;;) {
+		struct records_page p;
+		struct err e;
+		err_clear(&e);
+		if (records_page(s, blob, after, limit, &p, &e) < 0) {
+			fprintf(stderr, "  page after %lld: %s\n", after, e.msg);
+			json_object_put(all);
+			return NULL;
+		}
+		n++;
+		CHECK((long long)json_object_array_length(p.records) <= limit);
+		for (size_t i = 0; i < json_object_array_length(p.records); i++) {
+			struct json_object *r = json_object_array_get_idx(p.records, i);
+			long long ln = 0;
+			CHECK(jsonx_int(r, "line_number", &ln) && ln > prev);
+			CHECK(!json_object_object_get_ex(r, "seq", NULL));
+			prev = ln;
+			json_object_array_add(all, json_object_get(r));
+		}
+		if (total)
+			*total = p.total;
+		CHECK(!p.next || p.next > after);
+		after = p.next;
+		records_page_free(&p);
+		if (!after || n > 100000)
+			break;
+	}
+	if (pages)
+		*pages = n;
+	return all;
+}
+
+static const char *ct_of(struct json_object *all, size_t i)
+{
+	return jsonx_str(json_object_array_get_idx(all, i), "name_encrypted");
+}
+
+static long long line_of(struct json_object *all, size_t i)
+{
+	long long v = 0;
+	(void)jsonx_int(json_object_array_get_idx(all, i), "line_number", &v);
+	return v;
+}
+
+static int blob_exists(struct blob_store *s, const char *name)
+{
+	struct buf b;
+	struct err e;
+	buf_init(&b);
+	err_clear(&e);
+	int rc = blob_get(s, name, &b, NULL, NULL, &e);
+	buf_free(&b);
+	return rc == 0;
+}
+
+static void test_segments_seal_and_number(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	/* 700 records in batches of 9: the current segment never holds more than B + 8. */
+	CHECK(append_n(s, "r.json", "contoso", 0, 700, 9) == 0);
+	char *seg0 = records_segment_name("r.json", 0), *seg1 = records_segment_name("r.json", 1);
+	char *seg2 = records_segment_name("r.json", 2);
+	CHECK_STR(seg0, "r.seg-000000.json");
+	CHECK(blob_exists(s, seg0) && blob_exists(s, seg1) && !blob_exists(s, seg2));
+	struct json_object *arr = NULL;
+	struct err e;
+	CHECK(records_read(s, seg1, &arr, NULL, &e) == 0);
+	CHECK_INT(arr ? json_object_array_length(arr) : 0, B);
+	long long q = 0;
+	CHECK(arr && jsonx_int(json_object_array_get_idx(arr, 0), "seq", &q) && q == B + 1);
+	CHECK_STR(jsonx_str(json_object_array_get_idx(arr, 0), "name_encrypted"), "contoso-256");
+	json_object_put(arr);
+	CHECK(records_read(s, "r.json", &arr, NULL, &e) == 0);
+	CHECK_INT(arr ? json_object_array_length(arr) : 0, 700 - 2 * B);
+	CHECK(arr && jsonx_int(json_object_array_get_idx(arr, 0), "seq", &q) && q == 2 * B + 1);
+	json_object_put(arr);
+	struct records_head h;
+	CHECK(records_head(s, "r.json", &h, &e) == 0);
+	CHECK_INT(h.segment, 2);
+	CHECK_INT(h.next_seq, 701);
+	CHECK_INT(h.total, 700);
+	/* One page at a time, in several sizes: every record once, in order, numbered 1..700. */
+	static const long long limits[] = {1, 7, 100, B - 1, B, B + 1, 500};
+	for (size_t l = 0; l < NELEM(limits); l++) {
+		long long total = 0;
+		int pages = 0;
+		struct json_object *all = page_all(s, "r.json", limits[l], &total, &pages);
+		CHECK_MSG(all && json_object_array_length(all) == 700, "limit %lld", limits[l]);
+		CHECK_INT(total, 700);
+		CHECK_MSG(pages == (int)((700 + limits[l] - 1) / limits[l]) ||
+		              pages == (int)((700 + limits[l] - 1) / limits[l]) + 1,
+		          "limit %lld: %d pages", limits[l], pages);
+		for (size_t i = 0; all && i < json_object_array_length(all); i++) {
+			char want[32];
+			snprintf(want, sizeof(want), "contoso-%zu", i);
+			CHECK_STR(ct_of(all, i), want);
+			CHECK_INT(line_of(all, i), (long long)i + 1);
+		}
+		json_object_put(all);
+	}
+	free(seg0);
+	free(seg1);
+	free(seg2);
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
+/* The current segment as a sealer leaves it between its two writes. */
+static void write_intermediate(struct blob_store *s, int n, int seal_it, const char *seg_text)
+{
+	struct json_object *cur = json_object_new_array(), *seg = json_object_new_array();
+	struct err e;
+	for (int i = 0; i < n; i++) {
+		struct json_object *r = rec("fabrikam", i);
+		json_object_object_add(r, "seq", json_object_new_int64(i + 1));
+		json_object_array_add(cur, r);
+		if (i < B)
+			json_object_array_add(seg, json_object_get(r));
+	}
+	char *t = records_serialize(cur);
+	CHECK(blob_put(s, "c.json", t, strlen(t), "application/json", NULL, 0, NULL, &e) == 0);
+	free(t);
+	if (seal_it) {
+		t = seg_text ? xstrdup(seg_text) : records_serialize(seg);
+		CHECK(blob_put(s, "c.seg-000000.json", t, strlen(t), "application/json", NULL, 1,
+		               NULL, &e) == 0);
+		free(t);
+	}
+	json_object_put(cur);
+	json_object_put(seg);
+}
+
+static void test_crash_between_seal_and_restart(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	/* The sealed segment was written; the restart of the current one never happened. */
+	write_intermediate(s, B + 44, 1, NULL);
+	long long total = 0;
+	struct json_object *all = page_all(s, "c.json", 50, &total, NULL);
+	CHECK_INT(all ? json_object_array_length(all) : 0, B + 44);
+	CHECK_INT(total, B + 44);
+	json_object_put(all);
+	struct buf before, after;
+	struct err e;
+	buf_init(&before);
+	buf_init(&after);
+	CHECK(blob_get(s, "c.seg-000000.json", &before, NULL, NULL, &e) == 0);
+	/* The next writer completes the seal: nothing lost, nothing twice. */
+	CHECK(append_n(s, "c.json", "contoso", 0, 1, 1) == 0);
+	CHECK(blob_get(s, "c.seg-000000.json", &after, NULL, NULL, &e) == 0);
+	CHECK(before.len == after.len && !memcmp(before.p, after.p, before.len));
+	struct json_object *cur = NULL;
+	CHECK(records_read(s, "c.json", &cur, NULL, &e) == 0);
+	CHECK_INT(cur ? json_object_array_length(cur) : 0, 45);
+	json_object_put(cur);
+	all = page_all(s, "c.json", 100, &total, NULL);
+	CHECK_INT(all ? json_object_array_length(all) : 0, B + 45);
+	CHECK_INT(total, B + 45);
+	for (size_t i = 0; all && i < json_object_array_length(all); i++) {
+		char want[32];
+		snprintf(want, sizeof(want), i < B + 44 ? "fabrikam-%zu" : "contoso-0", i);
+		CHECK_STR(ct_of(all, i), want);
+		CHECK_INT(line_of(all, i), (long long)i + 1);
+	}
+	json_object_put(all);
+	buf_free(&before);
+	buf_free(&after);
+
+	/* A segment of that name with other records: an error, and nothing written. */
+	write_intermediate(s, B + 3, 0, NULL);
+	CHECK(blob_put(s, "c.seg-000000.json", "[]", 2, "application/json", NULL, 0, NULL, &e) ==
+	      0);
+	buf_init(&before);
+	CHECK(blob_get(s, "c.json", &before, NULL, NULL, &e) == 0);
+	struct json_object *add = json_object_new_array();
+	json_object_array_add(add, rec("contoso", 99));
+	err_clear(&e);
+	CHECK(records_append(s, "c.json", add, NULL, &e) < 0);
+	CHECK_MSG(e.code == ERR_UPSTREAM && strstr(e.msg, "nothing written"), "%s", e.msg);
+	json_object_put(add);
+	buf_init(&after);
+	CHECK(blob_get(s, "c.json", &after, NULL, NULL, &e) == 0);
+	CHECK(before.len == after.len && !memcmp(before.p, after.p, before.len));
+	buf_free(&before);
+	buf_free(&after);
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
+static void test_original_single_file_layout(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	struct err e;
+	/* The original's file: no seq, any length; read as segment 0, numbered by position. */
+	struct json_object *old = json_object_new_array();
+	for (int i = 0; i < 600; i++)
+		json_object_array_add(old, rec(i % 2 ? "fabrikam" : "contoso", i));
+	char *t = records_serialize(old);
+	CHECK(blob_put(s, "o.json", t, strlen(t), "application/json", NULL, 0, NULL, &e) == 0);
+	free(t);
+	json_object_put(old);
+	long long total = 0;
+	struct json_object *all = page_all(s, "o.json", 77, &total, NULL);
+	CHECK_INT(all ? json_object_array_length(all) : 0, 600);
+	CHECK_INT(total, 600);
+	CHECK(all && line_of(all, 599) == 600 && !strcmp(ct_of(all, 599), "fabrikam-599"));
+	json_object_put(all);
+	/* The first write seals it into segments and numbers everything. */
+	CHECK(append_n(s, "o.json", "contoso", 600, 1, 1) == 0);
+	CHECK(blob_exists(s, "o.seg-000000.json") && blob_exists(s, "o.seg-000001.json"));
+	all = page_all(s, "o.json", 500, &total, NULL);
+	CHECK_INT(all ? json_object_array_length(all) : 0, 601);
+	CHECK_INT(total, 601);
+	for (size_t i = 0; all && i < json_object_array_length(all); i++)
+		CHECK_INT(line_of(all, i), (long long)i + 1);
+	json_object_put(all);
+	/* Compact JSON (not our layout) and one object read too. */
+	const char *compact = "[{\"company\":\"contoso\",\"name_encrypted\":\"QQ==\"},"
+	                      "{\"company\":\"fabrikam\",\"name_encrypted\":\"Qg==\"}]";
+	CHECK(blob_put(s, "k.json", compact, strlen(compact), NULL, NULL, 0, NULL, &e) == 0);
+	all = page_all(s, "k.json", 1, &total, NULL);
+	CHECK(all && json_object_array_length(all) == 2 && !strcmp(ct_of(all, 1), "Qg==") &&
+	      line_of(all, 1) == 2);
+	json_object_put(all);
+	const char *one = "{\"company\": \"contoso\", \"name_encrypted\": \"QQ==\"}";
+	CHECK(blob_put(s, "1.json", one, strlen(one), NULL, NULL, 0, NULL, &e) == 0);
+	all = page_all(s, "1.json", 10, &total, NULL);
+	CHECK(all && json_object_array_length(all) == 1 && total == 1);
+	json_object_put(all);
+	/* No file: an empty first page that says so. */
+	struct records_page p;
+	CHECK(records_page(s, "none.json", 0, 10, &p, &e) == 0);
+	CHECK(!p.exists && p.total == 0 && !p.next && json_object_array_length(p.records) == 0);
+	records_page_free(&p);
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
+static void test_paging_while_appending(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	CHECK(append_n(s, "w.json", "contoso", 0, 500, 50) == 0);
+	pid_t kid = fork();
+	if (kid == 0) {
+		struct blob_store *mine = store_at(dir);
+		int rc = mine ? append_n(mine, "w.json", "fabrikam", 0, 400, 1) : -1;
+		blob_close(mine);
+		_exit(rc == 0 ? 0 : 1);
+	}
+	/* Pages while the other process appends one record at a time across two seals. */
+	int rounds = 0;
+	for (;;) {
+		long long total = 0;
+		struct json_object *all = page_all(s, "w.json", 13, &total, NULL);
+		size_t n = all ? json_object_array_length(all) : 0;
+		CHECK(n >= 500);
+		for (size_t i = 0; i < 500 && i < n; i++) {
+			char want[32];
+			snprintf(want, sizeof(want), "contoso-%zu", i);
+			CHECK_STR(ct_of(all, i), want);
+		}
+		/* What was appended meanwhile is there in order, once: fabrikam-0, 1, 2, ... */
+		for (size_t i = 500; i < n; i++) {
+			char want[32];
+			snprintf(want, sizeof(want), "fabrikam-%zu", i - 500);
+			CHECK_STR(ct_of(all, i), want);
+		}
+		json_object_put(all);
+		rounds++;
+		if (n == 900 || rounds > 2000)
+			break;
+	}
+	int st = 0;
+	CHECK(waitpid(kid, &st, 0) == kid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(rounds > 1);
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
+static void test_clear(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	struct err e;
+	/* 3 sealed segments and a current one, the companies interleaved: 810 records. */
+	for (int i = 0; i < 810; i += 10) {
+		CHECK(append_n(s, "x.json", "contoso", i, 6, 6) == 0);
+		CHECK(append_n(s, "x.json", "fabrikam", i, 4, 4) == 0);
+	}
+	long long total = 0, removed = -1;
+	struct json_object *before = page_all(s, "x.json", 500, &total, NULL);
+	CHECK_INT(total, 810);
+	CHECK(records_clear(s, "x.json", "contoso", &removed, &total, &e) == 0);
+	CHECK_INT(removed, 486);
+	CHECK_INT(total, 324);
+	struct json_object *after = page_all(s, "x.json", 33, &total, NULL);
+	CHECK_INT(total, 324);
+	size_t j = 0, sealed_kept = 0;
+	for (size_t i = 0; before && after && i < json_object_array_length(before); i++) {
+		struct json_object *r = json_object_array_get_idx(before, i);
+		if (!strcmp(jsonx_str(r, "company"), "contoso"))
+			continue;
+		CHECK(j < json_object_array_length(after) &&
+		      !strcmp(ct_of(after, j), ct_of(before, i)));
+		/* Sealed records keep their numbers. */
+		if (line_of(before, i) <= 3 * B) {
+			CHECK_INT(line_of(after, j), line_of(before, i));
+			sealed_kept++;
+		}
+		j++;
+	}
+	CHECK(sealed_kept > 0);
+	CHECK_INT(j, after ? json_object_array_length(after) : 0);
+	json_object_put(before);
+	json_object_put(after);
+	CHECK(records_clear(s, "x.json", "contoso", &removed, &total, &e) == 0);
+	CHECK_INT(removed, 0);
+	/* The other company too: the current segment is empty, numbering goes on after the
+	 * sealed segments and the total stays right. */
+	CHECK(records_clear(s, "x.json", "fabrikam", &removed, &total, &e) == 0);
+	CHECK_INT(total, 0);
+	CHECK(append_n(s, "x.json", "contoso", 1000, 3, 3) == 0);
+	struct json_object *all = page_all(s, "x.json", 2, &total, NULL);
+	CHECK_INT(total, 3);
+	CHECK(all && json_object_array_length(all) == 3 && line_of(all, 0) == 3 * B + 1 &&
+	      !strcmp(ct_of(all, 2), "contoso-1002"));
+	json_object_put(all);
+	struct records_head h;
+	CHECK(records_head(s, "x.json", &h, &e) == 0);
+	CHECK_INT(h.total, 3);
+	CHECK_INT(h.segment, 3);
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
+static void test_dedupe_by_source(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	struct err e;
+	struct json_object *add = json_object_new_array();
+	for (int i = 0; i < 5; i++) {
+		struct json_object *r = rec("contoso", i);
+		char src[32];
+		snprintf(src, sizeof(src), "c.csv:%d", i + 2);
+		jsonx_add_str(r, "source", src);
+		json_object_array_add(add, r);
+	}
+	struct records_dedupe d = {"contoso", 1};
+	struct records_appended a;
+	CHECK(records_append_unique(s, "d.json", add, &d, &a, &e) == 0);
+	CHECK(a.added == 5 && a.skipped == 0 && a.total == 5);
+	/* Push them into a sealed segment; the scan from 1 still finds them. */
+	CHECK(append_n(s, "d.json", "fabrikam", 0, B + 10, 50) == 0);
+	CHECK(append_n(s, "d.json", "fabrikam", 0, 1, 1) == 0);
+	CHECK(blob_exists(s, "d.seg-000000.json"));
+	CHECK(records_append_unique(s, "d.json", add, &d, &a, &e) == 0);
+	CHECK(a.added == 0 && a.skipped == 5);
+	/* Another company's rows with the same source are not ours; a scan that starts later
+	 * does not look at the sealed segment. */
+	struct records_dedupe other = {"fabrikam", 1}, late = {"contoso", B + 1};
+	CHECK(records_append_unique(s, "d.json", add, &late, &a, &e) == 0);
+	CHECK(a.added == 5);
+	CHECK(records_append_unique(s, "d.json", add, &late, &a, &e) == 0);
+	CHECK(a.added == 0 && a.skipped == 5);
+	CHECK(records_append_unique(s, "d.json", add, &other, &a, &e) == 0);
+	CHECK(a.added == 5);
+	json_object_put(add);
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
+static void test_cursor_and_limits(void)
+{
+	struct err e;
+	long long n = 0;
+	char *c = records_cursor(12345);
+	CHECK(records_cursor_parse(c, &n, &e) == 0 && n == 12345);
+	free(c);
+	static const char *const bad[] = {"",   "r",    "r0",  "r-1", "12",
+	                                  "x1", "r01",  "r1 ", "r1x", "r99999999999999999",
+	                                  "R1", "r1.5", "r+1", " r1"};
+	for (size_t i = 0; i < NELEM(bad); i++) {
+		err_clear(&e);
+		CHECK_MSG(records_cursor_parse(bad[i], &n, &e) < 0 && e.code == ERR_BAD_REQUEST,
+		          "'%s' accepted", bad[i]);
+	}
+	struct records_page p;
+	static const long long limits[] = {0, -1, RECORDS_PAGE_MAX + 1};
+	for (size_t i = 0; i < NELEM(limits); i++) {
+		err_clear(&e);
+		CHECK(records_page(NULL, "x.json", 0, limits[i], &p, &e) < 0 &&
+		      e.code == ERR_BAD_REQUEST && e.stage == STAGE_REQUEST);
+	}
+}
+
 TESTS(test_timestamp_format, test_record_shape, test_serialize_like_python, test_parse_rules,
-      test_blob_name, test_append_merges_and_wraps)
+      test_blob_name, test_append_merges_and_wraps, test_segments_seal_and_number,
+      test_crash_between_seal_and_restart, test_original_single_file_layout,
+      test_paging_while_appending, test_clear, test_dedupe_by_source, test_cursor_and_limits)
