@@ -113,6 +113,14 @@ static void put_string(struct buf *b, const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	buf_append(b, "\"", 1);
 	while (p < end) {
+		/* A run of characters written as they are (base64 ciphertext is one run). */
+		const unsigned char *run = p;
+		while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+			p++;
+		if (p > run) {
+			buf_append(b, run, (size_t)(p - run));
+			continue;
+		}
 		unsigned char c = *p;
 		if (c == '"' || c == '\\') {
 			buf_appendf(b, "\\%c", c);
