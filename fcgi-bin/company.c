@@ -127,7 +127,8 @@ static struct json_object *imported_json(struct blob_store *s, const char *compa
 	jsonx_add_int(o, "already_imported", (long long)r->already);
 	jsonx_add_bool(o, "import_complete", r->complete);
 	jsonx_add_int(o, "total_records", r->total);
-	jsonx_add_str(o, "destination", url);
+	jsonx_add_str(o, "destination", blob); /* the original's: the blob's name */
+	jsonx_add_str(o, "destination_url", url);
 	jsonx_add_str(o, "blob_name", blob);
 	jsonx_add_str(o, "note",
 	              "Every name and phone was encrypted inside this instance with the "

@@ -31,7 +31,7 @@ s=http://127.0.0.1:$((port + 3))
 r=$(curl -s -X POST -d '' "$c/skr/release")
 check "contoso releases its key" "$(jq -e '.status == "success"' <<<"$r" >/dev/null; echo $?)" "$r"
 r=$(curl -s -X POST -d '' "$c/company/populate")
-check "contoso imports 9 records into Azurite" "$(jq -e '.records_added == 9 and (.destination | contains(":'$((port + 30))'/devstoreaccount1/"))' <<<"$r" >/dev/null; echo $?)" "$r"
+check "contoso imports 9 records into Azurite" "$(jq -e '.records_added == 9 and .destination == .blob_name and (.destination_url | contains(":'$((port + 30))'/devstoreaccount1/"))' <<<"$r" >/dev/null; echo $?)" "$r"
 r=$(curl -s "$s/storage/config")
 check "storage config names Azurite's account and shows no key" \
 	"$(jq -e '.storage_account == "devstoreaccount1"' <<<"$r" >/dev/null && ! grep -q 'Eby8vdM02' <<<"$r"; echo $?)" "$r"
