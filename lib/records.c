@@ -372,11 +372,16 @@ static int stats_read(struct blob_store *s, const char *blob, struct json_object
 	return rc;
 }
 
-/* Records in the store: n full sealed segments less what clears removed, plus the current. */
-static int store_total(struct blob_store *s, const char *blob, long long n, size_t current,
-                       long long *total, struct err *e)
+/*
+ * Records in the store: n full sealed segments less what clears removed, plus the current.
+ * *emptied (may be NULL; caller frees) gets one flag per sealed segment: a clear left it empty.
+ */
+static int store_count(struct blob_store *s, const char *blob, long long n, size_t current,
+                       long long *total, unsigned char **emptied, struct err *e)
 {
 	*total = (long long)current;
+	if (emptied)
+		*emptied = NULL;
 	if (n <= 0)
 		return 0;
 	struct json_object *st = NULL;
@@ -385,20 +390,31 @@ static int store_total(struct blob_store *s, const char *blob, long long n, size
 		return -1;
 	long long removed = 0;
 	struct json_object *m = jsonx_obj(st, "removed");
+	if (emptied)
+		*emptied = xcalloc((size_t)n, 1);
 	if (m) {
 		json_object_object_foreach(m, k, v)
 		{
 			unsigned long seg;
 			long long c = json_object_get_int64(v);
-			if (parse_ulong(k, 0, (unsigned long)(n - 1), &seg) == 0 && c > 0 &&
-			    c <= RECORDS_SEGMENT_MAX)
-				removed += c;
+			if (parse_ulong(k, 0, (unsigned long)(n - 1), &seg) < 0 || c <= 0 ||
+			    c > RECORDS_SEGMENT_MAX)
+				continue;
+			removed += c;
+			if (emptied && c == RECORDS_SEGMENT_MAX)
+				(*emptied)[seg] = 1;
 		}
 	}
 	json_object_put(st);
 	free(etag);
 	*total = n * RECORDS_SEGMENT_MAX - removed + (long long)current;
 	return 0;
+}
+
+static int store_total(struct blob_store *s, const char *blob, long long n, size_t current,
+                       long long *total, struct err *e)
+{
+	return store_count(s, blob, n, current, total, NULL, e);
 }
 
 /* ---- taking turns and backing off ---- */
@@ -1134,16 +1150,23 @@ static int page_fill(struct blob_store *s, const char *blob, long long after, lo
 {
 	struct view v;
 	long long n = 0, pos = after;
+	unsigned char *emptied = NULL;
 	int rc = current_view(s, blob, &v, &n, &p->exists, e);
 	long long last = n * RECORDS_SEGMENT_MAX + (long long)v.n;
 	if (rc == 0)
-		rc = store_total(s, blob, n, v.n, &p->total, e);
+		rc = store_count(s, blob, n, v.n, &p->total, &emptied, e);
 	long long k = seg_of(after + 1);
-	for (int reads = 0; rc == 0 && k < n && reads < RECORDS_PAGE_SEGMENTS; k++, reads++) {
+	for (int reads = 0; rc == 0 && k < n && reads < RECORDS_PAGE_SEGMENTS; k++) {
 		if ((long long)json_object_array_length(p->records) >= limit)
 			break;
+		if (emptied && emptied[k]) { /* a clear left it empty: nothing to read */
+			pos = (k + 1) * RECORDS_SEGMENT_MAX;
+			continue;
+		}
 		rc = page_sealed(s, blob, k, after, limit, p, &pos, e);
+		reads++;
 	}
+	free(emptied);
 	if (rc == 0 && k >= n && (long long)json_object_array_length(p->records) < limit) {
 		pos = last;
 		for (size_t i = 0; rc == 0 && i < v.n; i++) {

@@ -666,7 +666,33 @@ static void test_cursor_and_limits(void)
 	}
 }
 
+/* After a clear emptied more sealed segments than a page reads, the first page still holds the
+ * records that are left (it skips what the removed counts say is empty). */
+static void test_page_after_clear_skips_empty_segments(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	struct err e;
+	CHECK(append_n(s, "z.json", "contoso", 0, (RECORDS_PAGE_SEGMENTS + 2) * B + 5, B) == 0);
+	CHECK(append_n(s, "z.json", "contoso", 0, 1, 1) == 0);
+	long long removed = 0, total = 0;
+	CHECK(records_clear(s, "z.json", "contoso", &removed, &total, &e) == 0);
+	CHECK_INT(total, 0);
+	CHECK(append_n(s, "z.json", "fabrikam", 0, 2, 1) == 0);
+	struct records_page p;
+	CHECK(records_page(s, "z.json", 0, 10, &p, &e) == 0);
+	CHECK_INT(json_object_array_length(p.records), 2);
+	CHECK_INT(p.total, 2);
+	CHECK_INT(p.next, 0);
+	records_page_free(&p);
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
 TESTS(test_timestamp_format, test_record_shape, test_serialize_like_python, test_parse_rules,
       test_blob_name, test_append_merges_and_wraps, test_segments_seal_and_number,
       test_crash_between_seal_and_restart, test_original_single_file_layout,
-      test_paging_while_appending, test_clear, test_dedupe_by_source, test_cursor_and_limits)
+      test_paging_while_appending, test_clear, test_dedupe_by_source, test_cursor_and_limits,
+      test_page_after_clear_skips_empty_segments)
