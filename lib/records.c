@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <time.h>
@@ -774,7 +775,7 @@ static long long drop_company(struct json_object *arr, const char *company)
 	long long removed = 0;
 	for (size_t i = json_object_array_length(arr); i-- > 0;) {
 		const char *c = jsonx_str(json_object_array_get_idx(arr, i), "company");
-		if (c && !strcmp(c, company)) {
+		if (c && !strcasecmp(c, company)) { /* as the page tells its own rows */
 			json_object_array_del_idx(arr, i, 1);
 			removed++;
 		}

@@ -143,8 +143,8 @@ struct records_head {
 int records_head(struct blob_store *s, const char *blob, struct records_head *h,
                  struct err *e) MUST_CHECK;
 
-/* Remove every record of company, as described above; *removed and *total (either may be
- * NULL) get the records removed and the records left in the store. */
+/* Remove every record of company (names compared ignoring case), as described above; *removed and
+ * *total (either may be NULL) get the records removed and the records left in the store. */
 int records_clear(struct blob_store *s, const char *blob, const char *company, long long *removed,
                   long long *total, struct err *e) MUST_CHECK;
 
