@@ -20,7 +20,8 @@
 #   BENCH_ROUNDS            rounds of the throughput runs and references; the best counts (default 2)
 #   BENCH_OPENSSL_SECONDS   seconds per openssl speed test (default 2)
 #   BENCH_COST_REQUESTS     requests per record-store cost sample (default 20)
-#   BENCH_LIST_QUERY        query string for the /company/list page (default "?limit=50")
+#   BENCH_LIST_QUERY        query string for the /company/list page (default "?limit=10": the same
+#                           page at every store size, 10 records, the whole store at 10)
 #   BENCH_STRICT=1          exit 1 when a goal FAILs (default: exit 0 once everything was measured)
 # Exit status: 0 when every row was measured, 2 when the harness could not measure something.
 set -euo pipefail
@@ -32,7 +33,7 @@ conns=${BENCH_CONNECTIONS:-16}
 ossl_secs=${BENCH_OPENSSL_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-2}
 cost_n=${BENCH_COST_REQUESTS:-20}
-list_query=${BENCH_LIST_QUERY-?limit=50}
+list_query=${BENCH_LIST_QUERY-?limit=10}
 hello=$BUILD/bench/fcgi-hello
 lua=$repo/bench/wrk.lua
 
@@ -227,23 +228,40 @@ printf '  %-22s %s\n' "POST /attest/maa" "${CPU[maa]:-?}"
 printf '  %-22s %s\n' "for comparison" "ecdsap384 sign $(calc "1e6 / ${RPS[ec]}" | xargs printf '%.0f'), rsa2048 sign $(calc "1e6 / ${RPS[rsa]}" | xargs printf '%.0f') (openssl speed, 1 core)"
 
 # ---- the record store at 10, 1,000 and 10,000 records ----
-# The file is seeded directly in the store (the stack's blob directory), as the store keeps it.
-blob=$state/stack/blobs/consolidated-records-local-demo.json
+# The store is seeded directly in the stack's blob directory, in its layout (lib/records.h): full
+# sealed segments of $seg records and the rest in the current segment, numbered by seq.  The files
+# keep the owner and mode of the record file the stack wrote.
+blobs=$state/stack/blobs
+blob=$blobs/consolidated-records-local-demo.json
+seg=$(awk '/#define RECORDS_SEGMENT_MAX/ { print $3 }' "$repo/lib/records.h")
+[ -n "$seg" ] || fail "cannot read RECORDS_SEGMENT_MAX from lib/records.h"
 curl -fsS -o /dev/null -X POST -H 'content-type: application/json' -d '{"name":"Bench Seed","phone":"+1 555 0100"}' \
 	"$contoso/company/save" || fail "POST /company/save failed"
 [ -f "$blob" ] || fail "no record file at $blob"
 phone_ct=$(curl -fsS -X POST -H 'content-type: application/json' -d '{"plaintext":"+1 555 0100"}' "$contoso/encrypt" | jq -r .ciphertext)
-seed() { # N: N records, alternating companies, written in place (the file keeps its owner and mode)
-	awk -v n="$1" -v name="$ct" -v phone="$phone_ct" 'BEGIN {
+seed_file() { # FILE FIRST COUNT: records FIRST..FIRST+COUNT-1, alternating companies
+	awk -v first="$2" -v n="$3" -v name="$ct" -v phone="$phone_ct" 'BEGIN {
 		printf "["
 		for (i = 0; i < n; i++) {
-			c = i % 2 ? "fabrikam" : "contoso"
-			printf "%s\n  {\n    \"timestamp\": \"2026-01-01T00:00:%02d.%06dZ\",\n    \"company\": \"%s\",\n", i ? "," : "", i % 60, i, c
-			printf "    \"name_encrypted\": \"%s\",\n    \"phone_encrypted\": \"%s\"\n  }", name, phone
+			q = first + i
+			c = q % 2 ? "contoso" : "fabrikam"
+			printf "%s\n  {\n    \"timestamp\": \"2026-01-01T00:00:%02d.%06dZ\",\n    \"company\": \"%s\",\n", i ? "," : "", q % 60, q % 1000000 + 1, c
+			printf "    \"name_encrypted\": \"%s\",\n    \"phone_encrypted\": \"%s\",\n    \"seq\": %d\n  }", name, phone, q
 		}
-		printf "\n]"
+		printf (n ? "\n]" : "]")
 	}' >"$state/seed.json"
-	cat "$state/seed.json" >"$blob"
+	cat "$state/seed.json" >"$1"
+	chown --reference="$blob" "$1" 2>/dev/null || true
+	chmod --reference="$blob" "$1"
+}
+seed() { # N: N records as the store keeps them
+	local k sealed
+	rm -f "$blobs"/consolidated-records-local-demo.seg-*.json "$blobs"/consolidated-records-local-demo.removed.json
+	sealed=$((($1 - 1) / seg))
+	for ((k = 0; k < sealed; k++)); do
+		seed_file "$(printf '%s/consolidated-records-local-demo.seg-%06d.json' "$blobs" "$k")" $((k * seg + 1)) "$seg"
+	done
+	seed_file "$blob" $((sealed * seg + 1)) $(($1 - sealed * seg))
 }
 declare -A SAVE LIST LISTB
 echo
@@ -259,6 +277,12 @@ for n in 10 1000 10000; do
 	[ $((non2xx + sockerr)) -eq 0 ] || fail "POST /company/save at $n records: $((non2xx + sockerr)) errors"
 	printf '  %-44s %9s %9s %12s\n' "$n records" "${SAVE[$n]}" "${LIST[$n]}" "${LISTB[$n]}"
 done
+# The current segment is read and written whole, so its fill decides a save's cost: the most a
+# save costs, at any store size, is with it nearly full (seg - BENCH_COST_REQUESTS records and up).
+seed $((10000 - 10000 % seg + seg - cost_n))
+wrk_run "$contoso/company/save" POST '{"name":"Bench Mark","phone":"+1 555 0100"}' 1 1 "$cost_n"
+[ $((non2xx + sockerr)) -eq 0 ] || fail "POST /company/save, current segment nearly full: $((non2xx + sockerr)) errors"
+printf '  %-44s %9s\n' "save, current segment $((seg - cost_n))..$((seg - 1)) records" "$p50"
 
 # ---- footprint after the run, cold start ----
 instance_pss

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <time.h>
@@ -113,6 +114,14 @@ static void put_string(struct buf *b, const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	buf_append(b, "\"", 1);
 	while (p < end) {
+		/* A run of characters written as they are (base64 ciphertext is one run). */
+		const unsigned char *run = p;
+		while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+			p++;
+		if (p > run) {
+			buf_append(b, run, (size_t)(p - run));
+			continue;
+		}
 		unsigned char c = *p;
 		if (c == '"' || c == '\\') {
 			buf_appendf(b, "\\%c", c);
@@ -364,11 +373,16 @@ static int stats_read(struct blob_store *s, const char *blob, struct json_object
 	return rc;
 }
 
-/* Records in the store: n full sealed segments less what clears removed, plus the current. */
-static int store_total(struct blob_store *s, const char *blob, long long n, size_t current,
-                       long long *total, struct err *e)
+/*
+ * Records in the store: n full sealed segments less what clears removed, plus the current.
+ * *emptied (may be NULL; caller frees) gets one flag per sealed segment: a clear left it empty.
+ */
+static int store_count(struct blob_store *s, const char *blob, long long n, size_t current,
+                       long long *total, unsigned char **emptied, struct err *e)
 {
 	*total = (long long)current;
+	if (emptied)
+		*emptied = NULL;
 	if (n <= 0)
 		return 0;
 	struct json_object *st = NULL;
@@ -377,20 +391,31 @@ static int store_total(struct blob_store *s, const char *blob, long long n, size
 		return -1;
 	long long removed = 0;
 	struct json_object *m = jsonx_obj(st, "removed");
+	if (emptied)
+		*emptied = xcalloc((size_t)n, 1);
 	if (m) {
 		json_object_object_foreach(m, k, v)
 		{
 			unsigned long seg;
 			long long c = json_object_get_int64(v);
-			if (parse_ulong(k, 0, (unsigned long)(n - 1), &seg) == 0 && c > 0 &&
-			    c <= RECORDS_SEGMENT_MAX)
-				removed += c;
+			if (parse_ulong(k, 0, (unsigned long)(n - 1), &seg) < 0 || c <= 0 ||
+			    c > RECORDS_SEGMENT_MAX)
+				continue;
+			removed += c;
+			if (emptied && c == RECORDS_SEGMENT_MAX)
+				(*emptied)[seg] = 1;
 		}
 	}
 	json_object_put(st);
 	free(etag);
 	*total = n * RECORDS_SEGMENT_MAX - removed + (long long)current;
 	return 0;
+}
+
+static int store_total(struct blob_store *s, const char *blob, long long n, size_t current,
+                       long long *total, struct err *e)
+{
+	return store_count(s, blob, n, current, total, NULL, e);
 }
 
 /* ---- taking turns and backing off ---- */
@@ -750,7 +775,7 @@ static long long drop_company(struct json_object *arr, const char *company)
 	long long removed = 0;
 	for (size_t i = json_object_array_length(arr); i-- > 0;) {
 		const char *c = jsonx_str(json_object_array_get_idx(arr, i), "company");
-		if (c && !strcmp(c, company)) {
+		if (c && !strcasecmp(c, company)) { /* as the page tells its own rows */
 			json_object_array_del_idx(arr, i, 1);
 			removed++;
 		}
@@ -919,6 +944,7 @@ struct view {
 	size_t n;
 	struct json_object *parsed; /* set when the file was parsed whole */
 	char *name;
+	int mismatch; /* a record the split found did not parse: read it whole instead */
 };
 
 static void view_free(struct view *v)
@@ -991,14 +1017,28 @@ static int view_split(struct view *v)
 	}
 }
 
-static int view_load(struct blob_store *s, const char *name, struct view *v, struct err *e)
+/* The split is trusted only for what our writers write: every record numbered, in order
+ * (consecutively in the current segment).  Anything else (the original's appends, other
+ * formatting) is parsed whole. */
+static int view_numbered(const struct view *v, int consecutive)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->el[i].seq <= 0 || (i && (consecutive ? v->el[i].seq != v->el[i - 1].seq + 1
+		                                            : v->el[i].seq <= v->el[i - 1].seq)))
+			return 0;
+	return 1;
+}
+
+/* fast: 0 parse whole, 1 split a sealed segment, 2 split the current segment. */
+static int view_load(struct blob_store *s, const char *name, struct view *v, int fast,
+                     struct err *e)
 {
 	memset(v, 0, sizeof(*v));
 	buf_init(&v->body);
 	v->name = xstrdup(name);
 	if (blob_get(s, name, &v->body, NULL, NULL, e) < 0)
 		return -1;
-	if (!v->body.p || view_split(v) == 0)
+	if (!v->body.p || (fast && view_split(v) == 0 && view_numbered(v, fast == 2)))
 		return 0;
 	free(v->el);
 	v->el = NULL;
@@ -1031,16 +1071,13 @@ static struct json_object *view_get(struct view *v, size_t i, struct err *e)
 	}
 	struct err pe;
 	err_clear(&pe);
-	if (jsonx_parse((const char *)v->body.p + v->el[i].off, v->el[i].len, &o, &pe) < 0 ||
-	    !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		not_records(e, v->name, "a record is not a JSON object");
-		return NULL;
-	}
 	long long q = 0;
-	if (v->el[i].seq && (!jsonx_int(o, "seq", &q) || q != v->el[i].seq)) {
+	if (jsonx_parse((const char *)v->body.p + v->el[i].off, v->el[i].len, &o, &pe) < 0 ||
+	    !json_object_is_type(o, json_type_object) ||
+	    (v->el[i].seq && (!jsonx_int(o, "seq", &q) || q != v->el[i].seq))) {
 		json_object_put(o);
-		not_records(e, v->name, "a record's seq is not what the layout says");
+		v->mismatch = 1;
+		not_records(e, v->name, "a record is not where the layout says");
 		return NULL;
 	}
 	return o;
@@ -1050,7 +1087,7 @@ static int page_add(struct records_page *p, struct view *v, size_t i, long long 
 {
 	struct json_object *o = view_get(v, i, e);
 	if (!o)
-		return -1;
+		return v->mismatch ? -2 : -1;
 	json_object_object_del(o, "seq");
 	jsonx_add_int(o, "line_number", seq);
 	json_object_array_add(p->records, o);
@@ -1060,11 +1097,12 @@ static int page_add(struct records_page *p, struct view *v, size_t i, long long 
 /* Records of sealed segment k numbered after `after` into p, up to limit; *pos gets the
  * number up to which the segment has been looked at. */
 static int page_sealed(struct blob_store *s, const char *blob, long long k, long long after,
-                       long long limit, struct records_page *p, long long *pos, struct err *e)
+                       long long limit, struct records_page *p, long long *pos, int fast,
+                       struct err *e)
 {
 	char *name = records_segment_name(blob, k);
 	struct view v;
-	int rc = view_load(s, name, &v, e);
+	int rc = view_load(s, name, &v, fast, e);
 	if (rc < 0 && e->code == ERR_NOT_FOUND)
 		rc = not_records(e, name, "this sealed segment is missing");
 	long long prev = k * RECORDS_SEGMENT_MAX;
@@ -1091,10 +1129,10 @@ static int page_sealed(struct blob_store *s, const char *blob, long long k, long
 
 /* The current segment as a view, with its number. */
 static int current_view(struct blob_store *s, const char *blob, struct view *v, long long *n,
-                        int *exists, struct err *e)
+                        int *exists, int fast, struct err *e)
 {
 	*exists = 1;
-	if (view_load(s, blob, v, e) < 0) {
+	if (view_load(s, blob, v, fast ? 2 : 0, e) < 0) {
 		if (e->code != ERR_NOT_FOUND)
 			return -1;
 		err_clear(e);
@@ -1112,7 +1150,7 @@ int records_head(struct blob_store *s, const char *blob, struct records_head *h,
 {
 	struct view v;
 	memset(h, 0, sizeof(*h));
-	int rc = current_view(s, blob, &v, &h->segment, &h->exists, e);
+	int rc = current_view(s, blob, &v, &h->segment, &h->exists, 1, e);
 	if (rc == 0) {
 		h->next_seq = h->segment * RECORDS_SEGMENT_MAX + (long long)v.n + 1;
 		rc = store_total(s, blob, h->segment, v.n, &h->total, e);
@@ -1122,20 +1160,27 @@ int records_head(struct blob_store *s, const char *blob, struct records_head *h,
 }
 
 static int page_fill(struct blob_store *s, const char *blob, long long after, long long limit,
-                     struct records_page *p, struct err *e)
+                     struct records_page *p, int fast, struct err *e)
 {
 	struct view v;
 	long long n = 0, pos = after;
-	int rc = current_view(s, blob, &v, &n, &p->exists, e);
+	unsigned char *emptied = NULL;
+	int rc = current_view(s, blob, &v, &n, &p->exists, fast, e);
 	long long last = n * RECORDS_SEGMENT_MAX + (long long)v.n;
 	if (rc == 0)
-		rc = store_total(s, blob, n, v.n, &p->total, e);
+		rc = store_count(s, blob, n, v.n, &p->total, &emptied, e);
 	long long k = seg_of(after + 1);
-	for (int reads = 0; rc == 0 && k < n && reads < RECORDS_PAGE_SEGMENTS; k++, reads++) {
+	for (int reads = 0; rc == 0 && k < n && reads < RECORDS_PAGE_SEGMENTS; k++) {
 		if ((long long)json_object_array_length(p->records) >= limit)
 			break;
-		rc = page_sealed(s, blob, k, after, limit, p, &pos, e);
+		if (emptied && emptied[k]) { /* a clear left it empty: nothing to read */
+			pos = (k + 1) * RECORDS_SEGMENT_MAX;
+			continue;
+		}
+		rc = page_sealed(s, blob, k, after, limit, p, &pos, fast, e);
+		reads++;
 	}
+	free(emptied);
 	if (rc == 0 && k >= n && (long long)json_object_array_length(p->records) < limit) {
 		pos = last;
 		for (size_t i = 0; rc == 0 && i < v.n; i++) {
@@ -1168,7 +1213,14 @@ int records_page(struct blob_store *s, const char *blob, long long after, long l
 		return err_in(e, STAGE_REQUEST);
 	}
 	p->records = json_object_new_array();
-	if (page_fill(s, blob, after, limit, p, e) < 0) {
+	int rc = page_fill(s, blob, after, limit, p, 1, e);
+	if (rc == -2) { /* the split was wrong about a file: read them whole */
+		records_page_free(p);
+		p->records = json_object_new_array();
+		err_clear(e);
+		rc = page_fill(s, blob, after, limit, p, 0, e);
+	}
+	if (rc < 0) {
 		records_page_free(p);
 		return -1;
 	}

@@ -49,9 +49,10 @@
  * duplicated.  A failed or unparsable read is an error and nothing is written;
  * only "the blob does not exist" means empty.
  *
- * Reads.  A page reads the current segment and at most RECORDS_PAGE_SEGMENTS
- * sealed ones (each at most N records, so its cost does not depend on the
- * store's size); a page may hold fewer records than asked for when it ends
+ * Reads.  A page reads the current segment, S.removed.json, and at most
+ * RECORDS_PAGE_SEGMENTS sealed ones (each at most N records, so its cost does
+ * not depend on the store's size), skipping those the removed counts say a
+ * clear emptied; a page may hold fewer records than asked for when it ends
  * early, and "next" (resume after that sequence number) is 0 only at the end.
  *
  * Clear.  Removing a company's records rewrites the current segment (renumbered,
@@ -142,8 +143,8 @@ struct records_head {
 int records_head(struct blob_store *s, const char *blob, struct records_head *h,
                  struct err *e) MUST_CHECK;
 
-/* Remove every record of company, as described above; *removed and *total (either may be
- * NULL) get the records removed and the records left in the store. */
+/* Remove every record of company (names compared ignoring case), as described above; *removed and
+ * *total (either may be NULL) get the records removed and the records left in the store. */
 int records_clear(struct blob_store *s, const char *blob, const char *company, long long *removed,
                   long long *total, struct err *e) MUST_CHECK;
 

@@ -111,7 +111,7 @@ expect "GET /company/save is 405" 405 "$is_error" "$r"
 # ---- populate ----
 r=$(cgi POST /company/populate '')
 expect "populate is 200 with the original's fields" 200 \
-	'.status == "success" and .company == "contoso" and .records_added == 9 and .total_records == 12 and .message == "Populated 9 records from contoso-data.csv" and .source_file == "contoso-data.csv" and (.destination | length > 0) and (.note | length > 0)' "$r"
+	'.status == "success" and .company == "contoso" and .records_added == 9 and .total_records == 12 and .message == "Populated 9 records from contoso-data.csv" and .source_file == "contoso-data.csv" and .destination == "consolidated-records-t.json" and (.destination_url | length > 0) and (.note | length > 0)' "$r"
 check "populate wrote no plaintext" \
 	"$(! grep -q -e 'Emma' -e 'Richardson' -e '415-782' "$blob"; echo $?)" ""
 ok=0

@@ -666,7 +666,132 @@ static void test_cursor_and_limits(void)
 	}
 }
 
+/* After a clear emptied more sealed segments than a page reads, the first page still holds the
+ * records that are left (it skips what the removed counts say is empty). */
+static void test_page_after_clear_skips_empty_segments(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	struct err e;
+	CHECK(append_n(s, "z.json", "contoso", 0, (RECORDS_PAGE_SEGMENTS + 2) * B + 5, B) == 0);
+	CHECK(append_n(s, "z.json", "contoso", 0, 1, 1) == 0);
+	long long removed = 0, total = 0;
+	CHECK(records_clear(s, "z.json", "contoso", &removed, &total, &e) == 0);
+	CHECK_INT(total, 0);
+	CHECK(append_n(s, "z.json", "fabrikam", 0, 2, 1) == 0);
+	struct records_page p;
+	CHECK(records_page(s, "z.json", 0, 10, &p, &e) == 0);
+	CHECK_INT(json_object_array_length(p.records), 2);
+	CHECK_INT(p.total, 2);
+	CHECK_INT(p.next, 0);
+	records_page_free(&p);
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
+/* The page reader splits files in our layout without parsing them: for every file the parser
+ * accepts it must answer the same records, whatever the bytes (mutations of a file in our
+ * layout, truncations, other formatting); for the others it may fail, but never crash. */
+static int page_matches_parse(struct blob_store *s, const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	if (!f || fwrite(text, 1, len, f) != len) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	struct json_object *want = NULL;
+	struct err e;
+	err_clear(&e);
+	int ok_parse = records_parse(text, len, &want, &e) == 0;
+	struct records_page p;
+	err_clear(&e);
+	int ok_page = records_page(s, "m.json", 0, RECORDS_PAGE_MAX, &p, &e) == 0;
+	int agree = 1;
+	if (ok_parse) {
+		agree = ok_page &&
+		        json_object_array_length(p.records) == json_object_array_length(want);
+		for (size_t i = 0; agree && i < json_object_array_length(want); i++) {
+			const char *a =
+			    jsonx_str(json_object_array_get_idx(want, i), "name_encrypted");
+			const char *b =
+			    jsonx_str(json_object_array_get_idx(p.records, i), "name_encrypted");
+			agree = (!a && !b) || (a && b && !strcmp(a, b));
+		}
+	}
+	for (size_t i = 0; ok_page && i < json_object_array_length(p.records); i++)
+		agree &=
+		    json_object_is_type(json_object_array_get_idx(p.records, i), json_type_object);
+	if (ok_page)
+		records_page_free(&p);
+	json_object_put(want);
+	return agree ? 0 : -1;
+}
+
+static void test_page_reader_agrees_with_parser(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	char *path = xasprintf("%s/m.json", dir);
+	struct json_object *arr = json_object_new_array();
+	for (int i = 0; i < 3; i++) {
+		struct json_object *r = rec(i ? "fabrikam" : "contoso", i);
+		json_object_object_add(r, "seq", json_object_new_int64(i + 1));
+		json_object_array_add(arr, r);
+	}
+	char *base = records_serialize(arr);
+	json_object_put(arr);
+	size_t n = strlen(base);
+	int bad = 0, cases = 0;
+	static const char subst[] = "\n }{,\"1x]";
+	char *t = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < sizeof(subst) - 1; j++) {
+			memcpy(t, base, n);
+			t[i] = subst[j];
+			cases++;
+			if (page_matches_parse(s, path, t, n) < 0 && bad++ < 5)
+				fprintf(stderr, "  disagree: byte %zu -> '%c'\n", i, subst[j]);
+		}
+		cases++;
+		if (page_matches_parse(s, path, base, i) < 0 && bad++ < 5)
+			fprintf(stderr, "  disagree: truncated to %zu\n", i);
+	}
+	/* Valid JSON in other layouts, some close to ours. */
+	static const char *const other[] = {
+	    "[\n  {\n    \"seq\": 1,\n    \"name_encrypted\": \"A\",\n    \"x\": {\n  }\n  }\n]",
+	    "[\n  {\n    \"seq\": 1,\n    \"x\": [\n  {\n  }\n  ],\n    \"name_encrypted\": "
+	    "\"B\"\n  }\n]",
+	    "[\n  {\n    \"seq\": 1,\n    \"name_encrypted\": \"A\"\n  },\n  {\n    \"seq\": 2,\n  "
+	    "  "
+	    "\"y\": {\n  },\n  {\n  }\n  }\n]",
+	    "[\n  {\n    \"seq\": 2,\n    \"name_encrypted\": \"A\"\n  },\n  {\n    \"seq\": 1\n  "
+	    "}\n]",
+	    "[\n  {\n    \"seq\": 1\n  },\n  {\n    \"name_encrypted\": \"no seq\"\n  }\n]",
+	    "[{\"seq\": 1}, {\"seq\": 2}]",
+	    "[\n  {}\n]",
+	    "[\n\n  {\n    \"seq\": 1\n  }\n]",
+	};
+	for (size_t i = 0; i < NELEM(other); i++) {
+		cases++;
+		if (page_matches_parse(s, path, other[i], strlen(other[i])) < 0 && bad++ < 10)
+			fprintf(stderr, "  disagree: layout %zu\n", i);
+	}
+	CHECK_MSG(bad == 0, "%d of %d files read differently", bad, cases);
+	free(t);
+	free(base);
+	free(path);
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
 TESTS(test_timestamp_format, test_record_shape, test_serialize_like_python, test_parse_rules,
       test_blob_name, test_append_merges_and_wraps, test_segments_seal_and_number,
       test_crash_between_seal_and_restart, test_original_single_file_layout,
-      test_paging_while_appending, test_clear, test_dedupe_by_source, test_cursor_and_limits)
+      test_paging_while_appending, test_clear, test_dedupe_by_source, test_cursor_and_limits,
+      test_page_after_clear_skips_empty_segments, test_page_reader_agrees_with_parser)
