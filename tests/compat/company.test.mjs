@@ -50,6 +50,10 @@ const recordSpec = {
 
 for (const inst of ['contoso', 'fabrikam']) {
   test(`${inst}: POST /company/populate with no body, as opening the section sends it`, async () => {
+    // Importing is idempotent here (the original added the CSV again each time): start from none of
+    // this company's rows, so the first import adds them all and a second adds nothing.
+    const cleared = await page(inst, '/company/clear', { method: 'POST', noBody: true });
+    assert.ok(cleared.ok, JSON.stringify(cleared.data).slice(0, 300));
     const had = (await page(inst, '/company/list')).data.total_records_in_file;
     const { ok, data } = await page(inst, '/company/populate', { method: 'POST', noBody: true });
     assert.ok(ok, JSON.stringify(data).slice(0, 300));
@@ -65,6 +69,10 @@ for (const inst of ['contoso', 'fabrikam']) {
     // "Destination": the consolidated blob's name, as the original; its URL beside it.
     assert.equal(data.destination, blobName);
     assert.ok(data.destination_url.endsWith(`/${blobName}`), data.destination_url);
+    const again = await page(inst, '/company/populate', { method: 'POST', noBody: true });
+    assert.equal(again.data.status, 'success');
+    assert.equal(again.data.records_added, 0, 'a second import adds nothing');
+    assert.equal(again.data.already_imported, data.records_added);
   });
 
   test(`${inst}: POST /company/save {name, phone}, with and without a phone`, async () => {
@@ -86,10 +94,14 @@ for (const inst of ['contoso', 'fabrikam']) {
     assert.ok(ok);
     shape(data, listSpec, `${inst} /company/list`);
     assert.equal(data.blob_name, blobName);
-    assert.equal(data.total_records_in_file, data.records.length);
+    // The list is paged (the original answered the whole file): the page the original page reads is
+    // the first, all of the store when it fits.
+    assert.ok(data.records.length <= data.limit);
+    if (data.next === null) assert.equal(data.total_records_in_file, data.records.length);
     data.records.forEach((r, i) => {
       shape(r, recordSpec, `${inst} records[${i}]`);
-      assert.equal(r.line_number, i + 1, 'line numbers count the whole file from 1');
+      assert.ok(r.line_number >= 1 && (i === 0 || r.line_number > data.records[i - 1].line_number),
+        'line numbers count the store from 1, in order');
     });
     // The page marks its own rows by a case-insensitive company match.
     const own = data.records.filter((r) => r.company.toLowerCase() === data.company.toLowerCase());
@@ -101,7 +113,7 @@ for (const inst of ['contoso', 'fabrikam']) {
     if (url.origin === new URL(URLS[inst]).origin) {
       const viaLink = await (await fetch(url)).json();
       assert.equal(viaLink.status, 'success');
-      assert.ok(JSON.parse(viaLink.content).length >= data.records.length);
+      assert.ok(Array.isArray(JSON.parse(viaLink.content)), 'the link opens the record file');
     }
     const rows = await decryptAll(inst, data.records);
     const names = new Set(csvNames(COMPANY[inst]));
