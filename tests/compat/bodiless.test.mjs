@@ -34,14 +34,15 @@ for (const inst of ['contoso', 'snooper']) {
       expectAnswer(inst, path, r);
     });
 
-    // lighttpd answers a POST without Content-Length 411 itself; branch `resil` makes such a
-    // request a bodiless one.  Expected to pass once `resil` is merged: then drop the todo.
-    test(`${inst}: POST ${path} without Content-Length, as curl -X POST sends it`,
-      { todo: 'passes once branch resil lands (a POST without Content-Length is answered 411 until then)' },
-      async () => {
-        const r = await rawHttp(inst, [`POST ${path} HTTP/1.1`, 'Content-Type: application/json']);
-        expectAnswer(inst, path, r);
-      });
+    // lighttpd 1.4.69 answers every HTTP/1.x POST without Content-Length 411 before any module runs
+    // (request.c; no setting waives it). The one difference left from the original, documented in
+    // README: the answer is JSON and says how to send the request.
+    test(`${inst}: POST ${path} without Content-Length is 411 JSON saying to send Content-Length: 0`, async () => {
+      const r = await rawHttp(inst, [`POST ${path} HTTP/1.1`, 'Content-Type: application/json']);
+      assert.equal(r.status, 411, r.text);
+      assert.equal(r.data.status, 'error');
+      assert.match(r.data.message, /Content-Length: 0/);
+    });
   }
 }
 
