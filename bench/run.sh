@@ -129,7 +129,8 @@ wrk_run() {
 	if [ -z "${6:-}" ]; then
 		BENCH_METHOD=$2 BENCH_BODY=$3 wrk -t"$4" -c"$5" -d1s -s "$lua" "$1" >/dev/null 2>&1 || true
 	fi
-	out=$(BENCH_METHOD=$2 BENCH_BODY=$3 BENCH_COUNT=${6:-} wrk -t"$4" -c"$5" -d"${secs}s" --timeout 10s \
+	out=$(BENCH_METHOD=$2 BENCH_BODY=$3 BENCH_COUNT=${6:-} BENCH_DELAY_MS=${BENCH_DELAY_MS:-} \
+		wrk -t"$4" -c"$5" -d"${BENCH_RUN_SECONDS:-$secs}s" --timeout 10s \
 		-s "$lua" "$1" 2>&1 | grep '^RESULT' || true)
 	[ -n "$out" ] || fail "wrk gave no result for $2 $1"
 	read -r _ rps p50 p99 _ non2xx sockerr nreq bytes <<<"$out"
@@ -201,8 +202,14 @@ for _ in $(seq 1 "$rounds"); do
 	speed rsa rsa2048
 	wrk_run "$contoso/decrypt" POST "{\"ciphertext\":\"$ct\"}" 2 "$conns" && keep decrypt
 done
-wrk_run "$contoso/attest/maa" POST "$post" 1 1 && keep maa1
-wrk_run "$contoso/skr/release" POST '{}' 1 1 && keep release1
+# Releases at a person's pace (one every 0.4 s, as a page's button sends them): each finds the spare
+# wrapping key ready, so this is the release itself.  Back to back, every release must wait for the key
+# the one before started generating (RSA-2048 keygen, ~180 ms on one core here): that row measures
+# key generation throughput, shown for what it is.  The /attest/maa it is compared with is measured
+# at the same pace, so both pay the same wake-up after each pause.
+BENCH_DELAY_MS=400 BENCH_RUN_SECONDS=8 wrk_run "$contoso/attest/maa" POST "$post" 1 1 && keep maa1
+BENCH_DELAY_MS=400 BENCH_RUN_SECONDS=8 wrk_run "$contoso/skr/release" POST '{}' 1 1 && keep release1
+wrk_run "$contoso/skr/release" POST '{}' 1 1 && keep release_b2b
 
 echo
 echo "make bench: $(nproc) cores, wrk -t2 -c$conns for ${secs}s per run, best of $rounds rounds, Contoso on $contoso"
@@ -217,8 +224,9 @@ row encrypt "POST /encrypt"
 row decrypt "POST /decrypt"
 row raw "POST /attest/raw"
 row maa "POST /attest/maa"
-row maa1 "POST /attest/maa (1 connection)"
-row release1 "POST /skr/release (1 connection)"
+row maa1 "POST /attest/maa (1 conn, 0.4 s apart)"
+row release1 "POST /skr/release (1 conn, 0.4 s apart)"
+row release_b2b "POST /skr/release (1 conn, back to back)"
 printf '  %-44s %9.0f\n' "openssl speed rsa2048 sign/s (1 core)" "${RPS[rsa]}"
 printf '  %-44s %9.0f\n' "openssl speed ecdsap384 sign/s (1 core)" "${RPS[ec]}"
 echo

@@ -3,6 +3,8 @@
 --   BENCH_BODY    request body (sent as application/json when set)
 --   BENCH_COUNT   stop each thread after this many responses (a fixed sample instead of a
 --                 fixed time; used where every request changes the state, such as a save)
+--   BENCH_DELAY_MS wait this long before each request (requests that follow a person's pace,
+--                 not back to back)
 -- At the end it prints one line for run.sh:
 --   RESULT <req/s> <p50 ms> <p99 ms> <mean ms> <non-2xx/3xx> <socket errors> <requests> <bytes/request>
 wrk.method = os.getenv("BENCH_METHOD") or "GET"
@@ -10,6 +12,13 @@ local body = os.getenv("BENCH_BODY")
 if body and body ~= "" then
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
+end
+
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "")
+if pause then
+  function delay()
+    return pause
+  end
 end
 
 local count = tonumber(os.getenv("BENCH_COUNT") or "")
