@@ -88,16 +88,8 @@ int companyrec_save(struct blob_store *s, EVP_PKEY *key, const char *company, co
 	return rc;
 }
 
-static int data_error(struct err *e, enum err_code code, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static int data_error(struct err *e, enum err_code code, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	e->code = code;
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return err_in(e, STAGE_DATA);
-}
+/* The company's data file's fault: at STAGE_DATA. */
+#define data_error(e, code, ...) err_at(e, code, STAGE_DATA, __VA_ARGS__)
 
 /* Read and parse the company's CSV; ERR_NOT_FOUND when missing. */
 static int load_csv(const char *path, struct csv_table *t, struct err *e)
@@ -303,31 +295,18 @@ static int ledger_bad(struct err *e, const char *name)
 static int ledger_read(struct blob_store *s, const char *name, const char *company,
                        struct json_object **out, char **etag, struct err *e)
 {
-	struct buf b;
-	buf_init(&b);
-	*out = NULL;
-	*etag = NULL;
-	int rc = blob_get(s, name, &b, etag, NULL, e);
-	if (rc < 0 && e->code == ERR_NOT_FOUND) {
-		err_clear(e);
+	if (records_read_object(s, name, out, etag, e) < 0)
+		return -1;
+	if (!*out) {
 		*out = ledger_new(company);
-		rc = 0;
-	} else if (rc == 0) {
-		struct err pe;
-		err_clear(&pe);
-		if (jsonx_parse(b.p ? (const char *)b.p : "", b.len, out, &pe) < 0 ||
-		    !jsonx_obj(*out, "files") || !jsonx_arr(*out, "pending")) {
-			json_object_put(*out);
-			*out = NULL;
-			rc = ledger_bad(e, name);
-		}
-	}
-	if (rc < 0) {
+	} else if (!jsonx_obj(*out, "files") || !jsonx_arr(*out, "pending")) {
+		json_object_put(*out);
+		*out = NULL;
 		free(*etag);
 		*etag = NULL;
+		return ledger_bad(e, name);
 	}
-	buf_free(&b);
-	return rc;
+	return 0;
 }
 
 static int ledger_write(struct blob_store *s, const char *name, struct json_object *l,

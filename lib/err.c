@@ -21,6 +21,19 @@ int err_set(struct err *e, enum err_code code, const char *fmt, ...)
 	return -1;
 }
 
+int err_at(struct err *e, enum err_code code, enum err_stage stage, const char *fmt, ...)
+{
+	if (!e)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	e->code = code;
+	e->stage = stage;
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 int err_wrap(struct err *e, const char *fmt, ...)
 {
 	if (!e)

@@ -83,6 +83,9 @@ int err_set(struct err *e, enum err_code code, const char *fmt, ...) PRINTF_LIKE
 #endif
 /* Prefix the existing message with more context: "ctx: old message"; returns -1. */
 int err_wrap(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Set code, message and stage at once (the stage replaces any); returns -1. */
+int err_at(struct err *e, enum err_code code, enum err_stage stage, const char *fmt, ...)
+    PRINTF_LIKE(4, 5);
 /* Classify the failure as happening at stage unless a deeper call already did; returns -1. */
 int err_in(struct err *e, enum err_stage stage);
 /* Record what a remote service answered (code and request id may be NULL; kept printable). */

@@ -142,16 +142,8 @@ int http_body_json(const struct http_req *rq, struct json_object **out, struct e
 	return 0;
 }
 
-static int bad_field(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static int bad_field(struct err *e, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	e->code = ERR_BAD_REQUEST;
-	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	return err_in(e, STAGE_REQUEST);
-}
+/* A request field's fault: ERR_BAD_REQUEST at STAGE_REQUEST. */
+#define bad_field(e, ...) err_at(e, ERR_BAD_REQUEST, STAGE_REQUEST, __VA_ARGS__)
 
 /* Bytes of UTF-8 text s to quote in at most max bytes without splitting a character. */
 static int quote_len(const char *s, size_t max)
@@ -308,17 +300,22 @@ int http_validate(struct json_object *body, const struct field_spec *spec, size_
 	return 0;
 }
 
+static int form_init(struct http_form *f, const struct field_spec *spec, size_t n, struct err *e)
+{
+	memset(f, 0, sizeof(*f));
+	if (n > HTTP_FORM_MAX)
+		return err_set(e, ERR_INTERNAL, "an endpoint declares %zu fields; the limit is %d",
+		               n, HTTP_FORM_MAX);
+	f->spec = spec;
+	f->n = n;
+	return 0;
+}
+
 int http_form_read(const struct http_req *rq, const struct field_spec *spec, size_t n,
                    struct http_form *f, struct err *e)
 {
-	memset(f, 0, sizeof(*f));
-	if (n > HTTP_FORM_MAX) {
-		err_set(e, ERR_INTERNAL, "an endpoint declares %zu fields; the limit is %d", n,
-		        HTTP_FORM_MAX);
+	if (form_init(f, spec, n, e) < 0)
 		return -1;
-	}
-	f->spec = spec;
-	f->n = n;
 	if (http_body_json(rq, &f->body, e) < 0)
 		return -1;
 	return http_validate(f->body, spec, n, f->v, e);
@@ -370,14 +367,8 @@ static int query_pair(struct json_object *body, const struct field_spec *spec, s
 int http_query_read(const struct http_req *rq, const struct field_spec *spec, size_t n,
                     struct http_form *f, struct err *e)
 {
-	memset(f, 0, sizeof(*f));
-	if (n > HTTP_FORM_MAX) {
-		err_set(e, ERR_INTERNAL, "an endpoint declares %zu fields; the limit is %d", n,
-		        HTTP_FORM_MAX);
+	if (form_init(f, spec, n, e) < 0)
 		return -1;
-	}
-	f->spec = spec;
-	f->n = n;
 	f->body = json_object_new_object();
 	for (const char *p = rq->query ? rq->query : ""; *p;) {
 		size_t len = strcspn(p, "&");

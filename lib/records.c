@@ -341,10 +341,9 @@ static int current_number(struct blob_store *s, const char *blob, long long firs
 
 /* ---- the removed counts (S.removed.json) ---- */
 
-static int stats_read(struct blob_store *s, const char *blob, struct json_object **out, char **etag,
-                      struct err *e)
+int records_read_object(struct blob_store *s, const char *name, struct json_object **out,
+                        char **etag, struct err *e)
 {
-	char *name = records_aux_name(blob, "removed");
 	struct buf b;
 	buf_init(&b);
 	*out = NULL;
@@ -352,7 +351,6 @@ static int stats_read(struct blob_store *s, const char *blob, struct json_object
 	int rc = blob_get(s, name, &b, etag, NULL, e);
 	if (rc < 0 && e->code == ERR_NOT_FOUND) {
 		err_clear(e);
-		*out = json_object_new_object();
 		rc = 0;
 	} else if (rc == 0) {
 		struct err pe;
@@ -361,7 +359,7 @@ static int stats_read(struct blob_store *s, const char *blob, struct json_object
 		    !json_object_is_type(*out, json_type_object)) {
 			json_object_put(*out);
 			*out = NULL;
-			rc = not_records(e, name, "not a JSON object of removed counts");
+			rc = not_records(e, name, "not a JSON object");
 		}
 	}
 	if (rc < 0) {
@@ -369,6 +367,16 @@ static int stats_read(struct blob_store *s, const char *blob, struct json_object
 		*etag = NULL;
 	}
 	buf_free(&b);
+	return rc;
+}
+
+static int stats_read(struct blob_store *s, const char *blob, struct json_object **out, char **etag,
+                      struct err *e)
+{
+	char *name = records_aux_name(blob, "removed");
+	int rc = records_read_object(s, name, out, etag, e);
+	if (rc == 0 && !*out)
+		*out = json_object_new_object();
 	free(name);
 	return rc;
 }

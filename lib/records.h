@@ -165,4 +165,12 @@ char *records_cursor(long long n);
 /* Parse a cursor from records_cursor; anything else is ERR_BAD_REQUEST. */
 int records_cursor_parse(const char *cursor, long long *n, struct err *e) MUST_CHECK;
 
+/*
+ * A small JSON object kept beside the records (the removed counts, an import ledger): 0 with the
+ * object (caller puts) and its ETag (caller frees), or 0 with both NULL when the blob does not
+ * exist; a blob that is not a JSON object is ERR_UPSTREAM at STAGE_RECORDS and is never used.
+ */
+int records_read_object(struct blob_store *s, const char *name, struct json_object **out,
+                        char **etag, struct err *e) MUST_CHECK;
+
 #endif
