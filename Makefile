@@ -89,7 +89,9 @@ deps:
 run:
 	@scripts/deps.sh
 	@$(MAKE) --no-print-directory all
-	@DEMO_PORT=$(DEMO_PORT) DEMO_STATE_DIR=$(DEMO_STATE_DIR) BUILD=$(abspath $(BUILD)) exec scripts/run-local.sh
+	@# with-parent: the demo stops with make, however make ends (even kill -9).
+	@DEMO_PORT=$(DEMO_PORT) DEMO_STATE_DIR=$(DEMO_STATE_DIR) BUILD=$(abspath $(BUILD)) \
+		exec $(BUILD)/emulator/with-parent $$PPID -- scripts/run-local.sh
 
 test:
 	@scripts/deps.sh test
