@@ -191,11 +191,9 @@ int attest_binds(struct json_object *claims, const uint8_t *runtime, size_t n)
 
 int attest_is_emulated(const char *source, struct json_object *claims)
 {
-	static const struct evidence_provider *const providers[] = {
-	    &evidence_sev_guest, &evidence_sev, &evidence_virtual};
-	for (size_t i = 0; source && i < NELEM(providers); i++)
-		if (!strcmp(source, providers[i]->name) && providers[i]->emulated)
-			return 1;
+	const struct evidence_provider *p = evidence_provider_named(source);
+	if (p && p->emulated)
+		return 1;
 	struct json_object *em = NULL;
 	if (claims && json_object_object_get_ex(claims, "x-demo-emulated", &em) &&
 	    json_object_get_boolean(em))

@@ -15,20 +15,6 @@ const char *config_env(const char *name)
 	return getenv(name);
 }
 
-/* A bad value of variable var: ERR_CONFIG, "var: <what is wrong and the fix>". */
-static int bad(struct err *e, const char *var, const char *fmt, ...) PRINTF_LIKE(3, 4);
-static int bad(struct err *e, const char *var, const char *fmt, ...)
-{
-	char what[sizeof(e->msg)];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	err_set(e, ERR_CONFIG, "%s: %s", var, what);
-	snprintf(e->variable, sizeof(e->variable), "%s", var);
-	return -1;
-}
-
 static const char *env_or(const char *name, const char *def)
 {
 	const char *v = config_env(name);
@@ -70,20 +56,20 @@ int config_parse_endpoint(const char *name, const char *value, struct endpoint *
 		h += 7;
 		scheme = "http";
 	} else if (strstr(h, "://")) {
-		return bad(e, name, "unsupported scheme in '%.100s': use https://", value);
+		return err_config(e, name, "unsupported scheme in '%.100s': use https://", value);
 	}
 	size_t len = strlen(h);
 	while (len && h[len - 1] == '/')
 		len--;
 	if (!len || len > 253)
-		return bad(e, name, "no host in '%.100s'", value);
+		return err_config(e, name, "no host in '%.100s'", value);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)h[i];
 		if (!(isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
-			return bad(e, name,
-			           "'%.100s' is not a host[:port] (only letters, digits, "
-			           "'.', '-', ':' allowed; no path)",
-			           value);
+			return err_config(e, name,
+			                  "'%.100s' is not a host[:port] (only letters, digits, "
+			                  "'.', '-', ':' allowed; no path)",
+			                  value);
 	}
 	const char *colon = memchr(h, ':', len);
 	if (h[0] == '[')
@@ -93,21 +79,21 @@ int config_parse_endpoint(const char *name, const char *value, struct endpoint *
 		size_t plen = len - (size_t)(colon - h) - 1;
 		unsigned long p;
 		if (plen == 0 || plen >= sizeof(port))
-			return bad(e, name, "bad port in '%.100s'", value);
+			return err_config(e, name, "bad port in '%.100s'", value);
 		memcpy(port, colon + 1, plen);
 		port[plen] = '\0';
 		if (parse_ulong(port, 1, 65535, &p) < 0)
-			return bad(e, name, "bad port in '%.100s'", value);
+			return err_config(e, name, "bad port in '%.100s'", value);
 	}
 	size_t hostlen = colon ? (size_t)(colon - h) : len;
 	out->loopback = is_loopback_host(h, hostlen);
 	/* The one non-loopback plain-http peer is IMDS, link-local by design. */
 	int imds = hostlen == 15 && !strncmp(h, "169.254.169.254", 15);
 	if (!strcmp(scheme, "http") && !out->loopback && !imds)
-		return bad(e, name,
-		           "plain http is allowed only for loopback stand-ins; use "
-		           "https:// for '%.100s'",
-		           value);
+		return err_config(e, name,
+		                  "plain http is allowed only for loopback stand-ins; use "
+		                  "https:// for '%.100s'",
+		                  value);
 	out->set = 1;
 	out->host = xstrndup(h, len);
 	out->url = xasprintf("%s://%s", scheme, out->host);
@@ -126,7 +112,7 @@ static int parse_choice(const char *name, const char *v, const char *const *choi
 	buf_init(&list);
 	for (int i = 0; i < n; i++)
 		buf_appendf(&list, "%s%s", i ? "|" : "", choices[i]);
-	bad(e, name, "'%.60s' is not one of %s", v, (char *)list.p);
+	err_config(e, name, "'%.60s' is not one of %s", v, (char *)list.p);
 	buf_free(&list);
 	return -1;
 }
@@ -136,7 +122,8 @@ static int parse_num(const char *name, unsigned long min, unsigned long max, con
 {
 	const char *v = env_or(name, def);
 	if (parse_ulong(v, min, max, out) < 0)
-		return bad(e, name, "'%.40s' is not a whole number in %lu..%lu", v, min, max);
+		return err_config(e, name, "'%.40s' is not a whole number in %lu..%lu", v, min,
+		                  max);
 	return 0;
 }
 
@@ -145,12 +132,12 @@ static int parse_name(const char *name, const char *def, size_t max, char **out,
 	const char *v = env_or(name, def);
 	size_t len = strlen(v);
 	if (len > max)
-		return bad(e, name, "longer than %zu characters", max);
+		return err_config(e, name, "longer than %zu characters", max);
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)v[i];
 		if (!(isalnum(c) || c == '-' || c == '_' || c == '.'))
-			return bad(e, name,
-			           "'%.60s' may hold only letters, digits, '-', '_' and '.'", v);
+			return err_config(
+			    e, name, "'%.60s' may hold only letters, digits, '-', '_' and '.'", v);
 	}
 	*out = xstrdup(v);
 	return 0;
@@ -260,7 +247,8 @@ int config_load(struct config *c, struct err *e)
 		goto fail;
 	c->evidence = (enum evidence_kind)choice;
 	if (c->evidence == EVIDENCE_VIRTUAL && !*c->virtual_socket) {
-		bad(e, "SNP_VIRTUAL_SOCKET",
+		err_config(
+		    e, "SNP_VIRTUAL_SOCKET",
 		    "empty, but SNP_EVIDENCE=virtual needs the virtual SEV-SNP host's socket path");
 		goto fail;
 	}
@@ -278,7 +266,7 @@ int config_load(struct config *c, struct err *e)
 	    parse_num("KEY_SIZE_BITS", 2048, 4096, "2048", &c->key_bits, e) < 0)
 		goto fail;
 	if (c->key_bits % 1024) {
-		bad(e, "KEY_SIZE_BITS", "%lu is not 2048, 3072 or 4096", c->key_bits);
+		err_config(e, "KEY_SIZE_BITS", "%lu is not 2048, 3072 or 4096", c->key_bits);
 		goto fail;
 	}
 	return 0;

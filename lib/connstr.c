@@ -18,18 +18,8 @@ static const char *const keys[K_COUNT] = {
     "SharedAccessSignature",    "BlobEndpoint", "EndpointSuffix",
     "UseDevelopmentStorage"};
 
-static int bad(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
-static int bad(struct err *e, const char *fmt, ...)
-{
-	char what[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	err_set(e, ERR_CONFIG, CONNSTR_VAR ": %s", what);
-	snprintf(e->variable, sizeof(e->variable), "%s", CONNSTR_VAR);
-	return err_in(e, STAGE_CONFIG);
-}
+/* Every refusal names the variable and never its value (it holds secrets). */
+#define bad(e, ...) err_config(e, CONNSTR_VAR, __VA_ARGS__)
 
 int connstr_account_ok(const char *s)
 {

@@ -34,6 +34,20 @@ int err_at(struct err *e, enum err_code code, enum err_stage stage, const char *
 	return -1;
 }
 
+int err_config(struct err *e, const char *var, const char *fmt, ...)
+{
+	if (!e)
+		return -1;
+	char what[sizeof(e->msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	err_at(e, ERR_CONFIG, STAGE_CONFIG, "%s: %s", var, what);
+	snprintf(e->variable, sizeof(e->variable), "%s", var);
+	return -1;
+}
+
 int err_wrap(struct err *e, const char *fmt, ...)
 {
 	if (!e)

@@ -86,6 +86,9 @@ int err_wrap(struct err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Set code, message and stage at once (the stage replaces any); returns -1. */
 int err_at(struct err *e, enum err_code code, enum err_stage stage, const char *fmt, ...)
     PRINTF_LIKE(4, 5);
+/* A bad value of configuration variable var: ERR_CONFIG at STAGE_CONFIG, message "var: ...",
+ * e->variable = var; returns -1. */
+int err_config(struct err *e, const char *var, const char *fmt, ...) PRINTF_LIKE(3, 4);
 /* Classify the failure as happening at stage unless a deeper call already did; returns -1. */
 int err_in(struct err *e, enum err_stage stage);
 /* Record what a remote service answered (code and request id may be NULL; kept printable). */

@@ -29,6 +29,14 @@ const struct evidence_provider *evidence_provider(void)
 	return NULL;
 }
 
+const struct evidence_provider *evidence_provider_named(const char *name)
+{
+	for (size_t i = 0; name && i < NELEM(providers); i++)
+		if (!strcmp(name, providers[i]->name))
+			return providers[i];
+	return NULL;
+}
+
 const char *evidence_source(void)
 {
 	const struct evidence_provider *p = evidence_provider();

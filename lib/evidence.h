@@ -61,6 +61,8 @@ extern const struct evidence_provider evidence_sev_guest, evidence_sev, evidence
 
 /* The provider cfg.evidence selects that is present now, or NULL. */
 const struct evidence_provider *evidence_provider(void);
+/* The provider of this name (any, present or not), or NULL. */
+const struct evidence_provider *evidence_provider_named(const char *name);
 /* Its name, or NULL. */
 const char *evidence_source(void);
 /* 1 if this instance is configured for the virtual SEV-SNP host (present or not). */

@@ -261,11 +261,6 @@ char *fetch_escape(const char *s)
 	return out;
 }
 
-const char *fetch_status_text(long status)
-{
-	return http_reason_phrase(status);
-}
-
 char *fetch_error_detail(const struct fetch_resp *resp, struct err *e)
 {
 	struct json_object *o = NULL;

@@ -78,8 +78,6 @@ void fetch_resp_free(struct fetch_resp *resp);
  * (or x-ms-error-code) and the request id in e.  Caller frees.
  */
 char *fetch_error_detail(const struct fetch_resp *resp, struct err *e);
-/* The standard reason phrase of an HTTP status ("Service Unavailable"), or "". */
-const char *fetch_status_text(long status);
 /* Percent-encode s for a URL path segment or query value; caller frees. */
 char *fetch_escape(const char *s);
 

@@ -506,25 +506,25 @@ static int read_request(struct io *io, char **envp, const struct http_route *rou
 	unsigned long clen = 0;
 	int path_known;
 	rq->route = route(routes, n, rq->method, rq->path, &path_known);
-	err_in(e, STAGE_REQUEST);
 	if (cl && *cl && parse_ulong(cl, 0, (unsigned long)-1 >> 1, &clen) < 0)
-		return err_set(e, ERR_BAD_REQUEST, "invalid Content-Length");
+		return bad_field(e, "invalid Content-Length");
 	if (clen > cfg.max_body)
-		return err_set(e, ERR_TOO_LARGE,
-		               "request body is %lu bytes; the limit is %lu bytes", clen,
-		               cfg.max_body);
+		return err_at(e, ERR_TOO_LARGE, STAGE_REQUEST,
+		              "request body is %lu bytes; the limit is %lu bytes", clen,
+		              cfg.max_body);
 	if (!rq->route && path_known) {
 		struct buf allow;
 		buf_init(&allow);
 		allowed_methods(routes, n, rq->path, &allow);
 		http_add_header(rs, "Allow", allow.len ? (char *)allow.p : "");
-		err_set(e, ERR_METHOD, "method %.10s is not allowed on %.100s; use %s", rq->method,
-		        rq->path, allow.len ? (char *)allow.p : "another method");
+		err_at(e, ERR_METHOD, STAGE_REQUEST,
+		       "method %.10s is not allowed on %.100s; use %s", rq->method, rq->path,
+		       allow.len ? (char *)allow.p : "another method");
 		buf_free(&allow);
 		return -1;
 	}
 	if (!rq->route)
-		return err_set(e, ERR_NOT_FOUND, "no endpoint %.150s", rq->path);
+		return err_at(e, ERR_NOT_FOUND, STAGE_REQUEST, "no endpoint %.150s", rq->path);
 	if (clen) {
 		unsigned char *p = xmalloc(clen + 1);
 		int short_body = io_read(io, p, clen) < 0;
@@ -533,12 +533,10 @@ static int read_request(struct io *io, char **envp, const struct http_route *rou
 		wipe(p, clen);
 		free(p);
 		if (short_body)
-			return err_set(e, ERR_BAD_REQUEST,
-			               "request body shorter than Content-Length");
+			return bad_field(e, "request body shorter than Content-Length");
 	}
 	if (!body->p)
 		buf_append(body, "", 0);
-	e->stage = STAGE_NONE;
 	return 0;
 }
 

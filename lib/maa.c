@@ -224,7 +224,7 @@ static int attest_once(const struct endpoint *maa, const uint8_t report[SNP_REPO
 		json_object_put(o);
 	} else {
 		char *d = fetch_error_detail(&rs, e);
-		const char *reason = fetch_status_text(rs.status);
+		const char *reason = http_reason_phrase(rs.status);
 		enum err_code c = rs.status == 400                       ? ERR_VERIFY
 		                  : rs.status == 401 || rs.status == 403 ? ERR_FORBIDDEN
 		                  : rs.status == 429 || rs.status == 502 || rs.status == 503
