@@ -157,11 +157,14 @@ static void set_options(CURL *c, const struct fetch_req *rq, struct curl_slist *
 	}
 	/*
 	 * libcurl re-sends a request silently when a kept connection turns out dead before
-	 * the answer; a POST (a key release, an attestation) is not idempotent: never on a
-	 * kept connection.
+	 * the answer; a POST is not idempotent unless its caller says so (rq->repeatable):
+	 * never on a kept connection.  Nor is its connection kept afterwards: no later POST
+	 * could use it, and every call would first have to find it dead or idle in the cache.
 	 */
-	if (!strcmp(method, "POST"))
+	if (!strcmp(method, "POST") && !rq->repeatable) {
 		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	}
 }
 
 static int transport_error(const struct fetch_req *rq, CURLcode rc, const struct sink *sink,

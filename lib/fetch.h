@@ -38,6 +38,12 @@ struct fetch_req {
 	long timeout_s;        /* 0 = cfg.http_timeout (or 30 before config) */
 	size_t max_resp;       /* 0 = 4 MiB */
 	const char *shown_url; /* the URL messages name (NULL: url); for URLs with secrets */
+	/*
+	 * A POST that does the same when sent twice (an attestation, a key release): it may go
+	 * on a kept connection, which libcurl re-sends on a fresh one when the kept one turns
+	 * out dead before any answer.  Any other POST always gets a connection of its own.
+	 */
+	int repeatable;
 };
 
 struct fetch_resp {

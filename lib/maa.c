@@ -198,7 +198,9 @@ static int attest_once(const struct endpoint *maa, const uint8_t report[SNP_REPO
 	                       .headers = hdrs,
 	                       .body = js,
 	                       .body_len = strlen(js),
-	                       .max_resp = MAA_MAX_RESP};
+	                       .max_resp = MAA_MAX_RESP,
+	                       /* The same evidence twice gives two equivalent tokens. */
+	                       .repeatable = 1};
 	struct fetch_resp rs;
 	int rc = -1;
 	if (fetch(&rq, &rs, e) != 0) {

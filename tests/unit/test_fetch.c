@@ -168,6 +168,43 @@ static void test_connections_reused(void)
 	CHECK_MSG(c1 == c0, "%d new connections for 5 calls to one host", c1 - c0);
 }
 
+/* A POST goes on a connection of its own, closed after it, unless it is repeatable. */
+static void test_post_connections(void)
+{
+	srv_start();
+	struct fetch_resp rs;
+	struct err e;
+	int c0, r0, c1, r1;
+	char *url = xasprintf("http://127.0.0.1:%d/ok", srv_port);
+	CHECK_INT(get("/ok", NULL, NULL, 0, 0, &rs, &e), 0); /* a kept connection */
+	fetch_resp_free(&rs);
+	counters(&c0, &r0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(get("/ok", "POST", NULL, 0, 0, &rs, &e), 0);
+		fetch_resp_free(&rs);
+	}
+	counters(&c1, &r1);
+	CHECK_INT(r1 - r0, 3);
+	CHECK_MSG(c1 - c0 == 3, "%d new connections for 3 POSTs", c1 - c0);
+	/* The GET still finds the connection kept before them. */
+	CHECK_INT(get("/ok", NULL, NULL, 0, 0, &rs, &e), 0);
+	fetch_resp_free(&rs);
+	counters(&c0, &r0);
+	CHECK_MSG(c0 == c1, "%d new connections for a GET after POSTs", c0 - c1);
+	for (int i = 0; i < 3; i++) {
+		struct fetch_req rq = {
+		    .method = "POST", .url = url, .body = "{}", .body_len = 2, .repeatable = 1};
+		err_clear(&e);
+		CHECK_INT(fetch(&rq, &rs, &e), 0);
+		CHECK_INT(rs.status, 200);
+		fetch_resp_free(&rs);
+	}
+	counters(&c1, &r1);
+	CHECK_INT(r1 - r0, 3);
+	CHECK_MSG(c1 == c0, "%d new connections for 3 repeatable POSTs", c1 - c0);
+	free(url);
+}
+
 static void test_nothing_carries_over(void)
 {
 	srv_start();
@@ -312,5 +349,5 @@ static void test_fork_keeps_connections_apart(void)
 	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child got wrong answers");
 }
 
-TESTS(test_connections_reused, test_fork_keeps_connections_apart, test_nothing_carries_over,
+TESTS(test_connections_reused, test_post_connections, test_fork_keeps_connections_apart, test_nothing_carries_over,
       test_no_redirect_cap_protocols, test_per_call_timeout, test_request_budget)
