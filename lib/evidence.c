@@ -17,7 +17,7 @@ static const struct evidence_provider *const providers[] = {
     &evidence_virtual,
 };
 
-const struct evidence_provider *evidence_provider(void)
+static const struct evidence_provider *find_provider(void)
 {
 	if (cfg.evidence == EVIDENCE_NONE)
 		return NULL;
@@ -27,6 +27,19 @@ const struct evidence_provider *evidence_provider(void)
 			return p;
 	}
 	return NULL;
+}
+
+/* Looked for once per request (an attestation asks three times), afresh in the next. */
+const struct evidence_provider *evidence_provider(void)
+{
+	static __thread unsigned long asked_in;
+	static __thread const struct evidence_provider *found;
+	unsigned long rq = request_current();
+	if (!rq || rq != asked_in) {
+		found = find_provider();
+		asked_in = rq;
+	}
+	return found;
 }
 
 const struct evidence_provider *evidence_provider_named(const char *name)

@@ -594,6 +594,7 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 	buf_init(&body);
 	struct err e;
 	err_clear(&e);
+	request_begin();
 	fetch_request_begin(1000.0 * (double)cfg.request_timeout);
 	if (config_error()) {
 		/* Nothing is routed or read: the answer is why this program cannot work. */
@@ -624,6 +625,7 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 	if (strcmp(rq.method, "HEAD"))
 		io_write(io, rs.body.p, rs.body.len);
 	fetch_request_end();
+	request_end();
 	log_info("%s %s -> %d (%.1f ms)", rq.method, rq.path, rs.status, now_ms() - t0);
 	buf_free(&head);
 	buf_free(&rs.headers);

@@ -339,8 +339,149 @@ char *jsonx_dump(struct json_object *o)
 	                                                     JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
+/*
+ * ---- Python's json.dumps(indent=2, ensure_ascii=True), as the original's Flask answers and
+ * record file are written.  Runs of plain characters are copied at once: an answer carrying a
+ * certificate chain or a hex report is mostly such runs (json-c escapes byte by byte). ----
+ */
+
+static void put_indent(struct buf *b, int level)
+{
+	buf_append(b, "\n", 1);
+	for (int i = 0; i < level; i++)
+		buf_append(b, "  ", 2);
+}
+
+/*
+ * Decode one UTF-8 sequence.  json-c strings from jsonx_parse are valid UTF-8, but objects
+ * built in-process need not be: a malformed, overlong, surrogate or out-of-range sequence
+ * becomes U+FFFD and consumes one byte, so the output always parses again.
+ */
+static unsigned long utf8_next(const unsigned char **pp, const unsigned char *end)
+{
+	unsigned long cp;
+	size_t n = utf8_decode(*pp, (size_t)(end - *pp), &cp);
+	*pp += n ? n : 1;
+	return n ? cp : 0xFFFD;
+}
+
+static void put_string(struct buf *b, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	buf_append(b, "\"", 1);
+	while (p < end) {
+		/* A run of characters written as they are (base64 ciphertext is one run). */
+		const unsigned char *run = p;
+		while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+			p++;
+		if (p > run) {
+			buf_append(b, run, (size_t)(p - run));
+			continue;
+		}
+		unsigned char c = *p;
+		if (c == '"' || c == '\\') {
+			buf_appendf(b, "\\%c", c);
+			p++;
+		} else if (c == '\n') {
+			buf_append(b, "\\n", 2);
+			p++;
+		} else if (c == '\r') {
+			buf_append(b, "\\r", 2);
+			p++;
+		} else if (c == '\t') {
+			buf_append(b, "\\t", 2);
+			p++;
+		} else if (c == '\b') {
+			buf_append(b, "\\b", 2);
+			p++;
+		} else if (c == '\f') {
+			buf_append(b, "\\f", 2);
+			p++;
+		} else if (c < 0x20) {
+			buf_appendf(b, "\\u%04x", c);
+			p++;
+		} else if (c < 0x80) {
+			buf_append(b, p, 1);
+			p++;
+		} else {
+			unsigned long cp = utf8_next(&p, end);
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				buf_appendf(b, "\\u%04lx\\u%04lx", 0xD800 + (cp >> 10),
+				            0xDC00 + (cp & 0x3FF));
+			} else {
+				buf_appendf(b, "\\u%04lx", cp);
+			}
+		}
+	}
+	buf_append(b, "\"", 1);
+}
+
+static void put_value(struct buf *b, struct json_object *o, int level)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_null:
+		buf_append(b, "null", 4);
+		break;
+	case json_type_boolean:
+		buf_appendf(b, "%s", json_object_get_boolean(o) ? "true" : "false");
+		break;
+	case json_type_int:
+		buf_appendf(b, "%lld", (long long)json_object_get_int64(o));
+		break;
+	case json_type_double: {
+		const char *d = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		buf_appendf(b, "%s", d);
+		break;
+	}
+	case json_type_string:
+		put_string(b, json_object_get_string(o), (size_t)json_object_get_string_len(o));
+		break;
+	case json_type_array: {
+		size_t n = json_object_array_length(o);
+		if (!n) {
+			buf_append(b, "[]", 2);
+			break;
+		}
+		buf_append(b, "[", 1);
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				buf_append(b, ",", 1);
+			put_indent(b, level + 1);
+			put_value(b, json_object_array_get_idx(o, i), level + 1);
+		}
+		put_indent(b, level);
+		buf_append(b, "]", 1);
+		break;
+	}
+	case json_type_object: {
+		if (!json_object_object_length(o)) {
+			buf_append(b, "{}", 2);
+			break;
+		}
+		buf_append(b, "{", 1);
+		int first = 1;
+		json_object_object_foreach(o, k, v)
+		{
+			if (!first)
+				buf_append(b, ",", 1);
+			first = 0;
+			put_indent(b, level + 1);
+			put_string(b, k, strlen(k));
+			buf_append(b, ": ", 2);
+			put_value(b, v, level + 1);
+		}
+		put_indent(b, level);
+		buf_append(b, "}", 1);
+		break;
+	}
+	}
+}
+
 char *jsonx_dump_pretty(struct json_object *o)
 {
-	return xstrdup(json_object_to_json_string_ext(
-	    o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	struct buf b;
+	buf_init(&b);
+	put_value(&b, o, 0);
+	return buf_steal(&b, NULL);
 }

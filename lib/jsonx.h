@@ -29,6 +29,7 @@ void jsonx_add(struct json_object *o, const char *key, struct json_object *val);
 
 /* Serialise compactly (slashes not escaped); caller frees. */
 char *jsonx_dump(struct json_object *o);
+/* Indented as Python's json.dumps(indent=2): non-ASCII as \uXXXX escapes; caller frees. */
 char *jsonx_dump_pretty(struct json_object *o);
 
 #endif

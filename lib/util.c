@@ -284,6 +284,24 @@ long long now_unix(void)
 	return (long long)time(NULL);
 }
 
+static __thread unsigned long request_no;
+static unsigned long request_counter;
+
+unsigned long request_current(void)
+{
+	return request_no;
+}
+
+void request_begin(void)
+{
+	request_no = __atomic_add_fetch(&request_counter, 1, __ATOMIC_RELAXED);
+}
+
+void request_end(void)
+{
+	request_no = 0;
+}
+
 double now_ms(void)
 {
 	struct timespec ts;

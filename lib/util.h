@@ -62,5 +62,13 @@ const char *http_reason_phrase(long status);
 /* Seconds since the epoch, and a monotonic clock in milliseconds. */
 long long now_unix(void);
 double now_ms(void);
+/*
+ * The request this thread serves: a number that changes with every request http_main()
+ * starts (request_begin), 0 outside one.  What may not change within one request (which
+ * evidence provider is present) can be remembered for its length by it.
+ */
+unsigned long request_current(void);
+void request_begin(void);
+void request_end(void);
 
 #endif

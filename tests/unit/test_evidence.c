@@ -268,6 +268,32 @@ static void test_virtual_no_socket(void)
 	unlink(sock_path);
 }
 
+/* Within one request the provider is looked for once; the next request looks again. */
+static void test_provider_per_request(void)
+{
+	setup_dir();
+	unlink(sock_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	close(fd);
+	use_virtual(sock_path);
+	request_begin();
+	CHECK_STR(evidence_source(), "virtual");
+	unlink(sock_path);
+	CHECK_STR(evidence_source(), "virtual"); /* the same request */
+	request_begin();
+	CHECK(evidence_source() == NULL); /* the next one */
+	CHECK(bind(fd = socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	close(fd);
+	CHECK(evidence_source() == NULL);
+	request_end();
+	CHECK_STR(evidence_source(), "virtual"); /* outside a request: every call looks */
+	unlink(sock_path);
+	CHECK(evidence_source() == NULL);
+}
+
 static void test_source_none_and_auto(void)
 {
 	setenv("SNP_EVIDENCE", "none", 1);
@@ -860,8 +886,8 @@ static void test_cleanup(void)
 	config_free(&cfg);
 }
 
-TESTS(test_virtual_good, test_virtual_error_status, test_virtual_truncated,
-      test_virtual_wrong_length, test_virtual_timeout, test_virtual_no_socket,
-      test_source_none_and_auto, test_device_status_virtual, test_thim_env_good, test_thim_env_bad,
-      test_thim_security_context_and_imds, test_thim_from_imds, test_sidecar_error_text,
-      test_sidecar_fixtures, test_cleanup)
+TESTS(test_virtual_good, test_provider_per_request, test_virtual_error_status,
+      test_virtual_truncated, test_virtual_wrong_length, test_virtual_timeout,
+      test_virtual_no_socket, test_source_none_and_auto, test_device_status_virtual,
+      test_thim_env_good, test_thim_env_bad, test_thim_security_context_and_imds,
+      test_thim_from_imds, test_sidecar_error_text, test_sidecar_fixtures, test_cleanup)

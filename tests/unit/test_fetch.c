@@ -349,5 +349,6 @@ static void test_fork_keeps_connections_apart(void)
 	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child got wrong answers");
 }
 
-TESTS(test_connections_reused, test_post_connections, test_fork_keeps_connections_apart, test_nothing_carries_over,
-      test_no_redirect_cap_protocols, test_per_call_timeout, test_request_budget)
+TESTS(test_connections_reused, test_post_connections, test_fork_keeps_connections_apart,
+      test_nothing_carries_over, test_no_redirect_cap_protocols, test_per_call_timeout,
+      test_request_budget)

@@ -89,5 +89,31 @@ static void test_buf_steal_empty_and_policy_empty_string(void)
 	json_object_put(p);
 }
 
-TESTS(test_buf_steal_empty_and_policy_empty_string, test_jsonx_rejects_invalid_utf8,
-      test_records_serialize_invalid_utf8, test_csv_duplicate_header_modulo_spaces)
+/* Every JSON answer and the record file: byte for byte what Python's json.dumps(indent=2)
+ * writes (the expected text is its output for the same object), and it parses back. */
+static void test_jsonx_dump_pretty_is_python_indent2(void)
+{
+	static const char in[] =
+	    "{\"status\":\"ok\",\"empty_o\":{},\"empty_a\":[],\"n\":[1,-2,true,false,null],"
+	    "\"s\":\"a/b \\\"q\\\" \\\\ \\n\\t\xc3\xa9\xf0\x9f\x98\x80\\u0001\","
+	    "\"nest\":{\"k\":[{\"x\":1}]}}";
+	static const char want[] =
+	    "{\n  \"status\": \"ok\",\n  \"empty_o\": {},\n  \"empty_a\": [],\n  \"n\": [\n"
+	    "    1,\n    -2,\n    true,\n    false,\n    null\n  ],\n"
+	    "  \"s\": \"a/b \\\"q\\\" \\\\ \\n\\t\\u00e9\\ud83d\\ude00\\u0001\",\n"
+	    "  \"nest\": {\n    \"k\": [\n      {\n        \"x\": 1\n      }\n    ]\n  }\n}";
+	struct json_object *o, *back;
+	struct err e;
+	CHECK_INT(jsonx_parse(in, strlen(in), &o, &e), 0);
+	char *s = jsonx_dump_pretty(o);
+	CHECK_STR(s, want);
+	CHECK_INT(jsonx_parse(s, strlen(s), &back, &e), 0);
+	CHECK(json_object_equal(o, back));
+	free(s);
+	json_object_put(back);
+	json_object_put(o);
+}
+
+TESTS(test_buf_steal_empty_and_policy_empty_string, test_jsonx_dump_pretty_is_python_indent2,
+      test_jsonx_rejects_invalid_utf8, test_records_serialize_invalid_utf8,
+      test_csv_duplicate_header_modulo_spaces)
