@@ -365,6 +365,29 @@ static unsigned long utf8_next(const unsigned char **pp, const unsigned char *en
 	return n ? cp : 0xFFFD;
 }
 
+/* The two-character escape of c, as Python writes it, or NULL. */
+static const char *short_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	case '\t':
+		return "\\t";
+	case '\b':
+		return "\\b";
+	case '\f':
+		return "\\f";
+	default:
+		return NULL;
+	}
+}
+
 static void put_string(struct buf *b, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
@@ -379,25 +402,11 @@ static void put_string(struct buf *b, const char *s, size_t len)
 			continue;
 		}
 		unsigned char c = *p;
-		if (c == '"' || c == '\\') {
-			buf_appendf(b, "\\%c", c);
+		const char *esc = short_escape(c);
+		if (esc) {
+			buf_append(b, esc, 2);
 			p++;
-		} else if (c == '\n') {
-			buf_append(b, "\\n", 2);
-			p++;
-		} else if (c == '\r') {
-			buf_append(b, "\\r", 2);
-			p++;
-		} else if (c == '\t') {
-			buf_append(b, "\\t", 2);
-			p++;
-		} else if (c == '\b') {
-			buf_append(b, "\\b", 2);
-			p++;
-		} else if (c == '\f') {
-			buf_append(b, "\\f", 2);
-			p++;
-		} else if (c < 0x20) {
+		} else if (c < 0x20 || c == 0x7f) {
 			buf_appendf(b, "\\u%04x", c);
 			p++;
 		} else if (c < 0x80) {

@@ -238,6 +238,17 @@ static void test_virtual_timeout(void)
 	CHECK_MSG(dt >= 4900 && dt < 6500, "took %.0f ms", dt);
 }
 
+/* A socket file at sock_path that nobody listens on. */
+static void plant_socket(void)
+{
+	unlink(sock_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	close(fd);
+}
+
 static void test_virtual_no_socket(void)
 {
 	setup_dir();
@@ -254,12 +265,7 @@ static void test_virtual_no_socket(void)
 	CHECK(strstr(e.msg, "does not exist") != NULL);
 
 	/* A socket file nobody listens on: refused, still "unavailable". */
-	unlink(sock_path);
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	close(fd);
+	plant_socket();
 	use_virtual(sock_path);
 	CHECK_STR(evidence_source(), "virtual");
 	CHECK_INT(run_report(out, &e, NULL), -1);
@@ -272,12 +278,7 @@ static void test_virtual_no_socket(void)
 static void test_provider_per_request(void)
 {
 	setup_dir();
-	unlink(sock_path);
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
-	CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	close(fd);
+	plant_socket();
 	use_virtual(sock_path);
 	request_begin();
 	CHECK_STR(evidence_source(), "virtual");
@@ -285,8 +286,7 @@ static void test_provider_per_request(void)
 	CHECK_STR(evidence_source(), "virtual"); /* the same request */
 	request_begin();
 	CHECK(evidence_source() == NULL); /* the next one */
-	CHECK(bind(fd = socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *)&sa, sizeof(sa)) == 0);
-	close(fd);
+	plant_socket();
 	CHECK(evidence_source() == NULL);
 	request_end();
 	CHECK_STR(evidence_source(), "virtual"); /* outside a request: every call looks */

@@ -95,12 +95,12 @@ static void test_jsonx_dump_pretty_is_python_indent2(void)
 {
 	static const char in[] =
 	    "{\"status\":\"ok\",\"empty_o\":{},\"empty_a\":[],\"n\":[1,-2,true,false,null],"
-	    "\"s\":\"a/b \\\"q\\\" \\\\ \\n\\t\xc3\xa9\xf0\x9f\x98\x80\\u0001\","
+	    "\"s\":\"a/b \\\"q\\\" \\\\ \\n\\t\xc3\xa9\xf0\x9f\x98\x80\\u0001\x7f\","
 	    "\"nest\":{\"k\":[{\"x\":1}]}}";
 	static const char want[] =
 	    "{\n  \"status\": \"ok\",\n  \"empty_o\": {},\n  \"empty_a\": [],\n  \"n\": [\n"
 	    "    1,\n    -2,\n    true,\n    false,\n    null\n  ],\n"
-	    "  \"s\": \"a/b \\\"q\\\" \\\\ \\n\\t\\u00e9\\ud83d\\ude00\\u0001\",\n"
+	    "  \"s\": \"a/b \\\"q\\\" \\\\ \\n\\t\\u00e9\\ud83d\\ude00\\u0001\\u007f\",\n"
 	    "  \"nest\": {\n    \"k\": [\n      {\n        \"x\": 1\n      }\n    ]\n  }\n}";
 	struct json_object *o, *back;
 	struct err e;
