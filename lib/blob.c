@@ -166,6 +166,17 @@ int blob_name_check(const char *name, struct err *e)
 	return 0;
 }
 
+static int etag_ok(const char *etag)
+{
+	size_t n = strlen(etag);
+	if (!n || n > 128)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)etag[i] < 0x21 || (unsigned char)etag[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
 int blob_get(struct blob_store *s, const char *name, struct buf *body, char **etag,
              char **content_type, struct err *e)
 {
@@ -180,15 +191,20 @@ int blob_get(struct blob_store *s, const char *name, struct buf *body, char **et
 	return 0;
 }
 
-static int etag_ok(const char *etag)
+int blob_get_if_changed(struct blob_store *s, const char *name, const char *known_etag,
+                        struct buf *body, char **etag, char **content_type, struct err *e)
 {
-	size_t n = strlen(etag);
-	if (!n || n > 128)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)etag[i] < 0x21 || (unsigned char)etag[i] > 0x7e)
-			return 0;
-	return 1;
+	if (etag)
+		*etag = NULL;
+	if (content_type)
+		*content_type = NULL;
+	if (blob_name_check(name, e) < 0)
+		return err_in(e, STAGE_REQUEST);
+	/* It goes into a request header: an ETag no store gives is never sent, only forgotten. */
+	if (known_etag && !etag_ok(known_etag))
+		known_etag = NULL;
+	int rc = s->ops->get_if_changed(s->impl, name, known_etag, body, etag, content_type, e);
+	return rc < 0 ? err_in(e, STAGE_STORE) : rc;
 }
 
 int blob_put(struct blob_store *s, const char *name, const void *data, size_t len,
