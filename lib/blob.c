@@ -11,6 +11,8 @@ struct blob_store {
 	const struct blob_ops *ops;
 	void *impl;
 	unsigned page_size;
+	void *cache; /* blob_cache_set */
+	void (*cache_free)(void *);
 };
 
 static struct blob_store *wrap(const struct blob_ops *ops, void *impl)
@@ -118,6 +120,7 @@ void blob_close(struct blob_store *s)
 {
 	if (!s)
 		return;
+	blob_cache_set(s, NULL, NULL);
 	s->ops->close(s->impl);
 	free(s);
 }
@@ -290,4 +293,17 @@ char *blob_public_url(struct blob_store *s, const char *name)
 void blob_set_page_size(struct blob_store *s, unsigned n)
 {
 	s->page_size = n;
+}
+
+void *blob_cache(struct blob_store *s)
+{
+	return s->cache;
+}
+
+void blob_cache_set(struct blob_store *s, void *cache, void (*free_fn)(void *))
+{
+	if (s->cache && s->cache_free)
+		s->cache_free(s->cache);
+	s->cache = cache;
+	s->cache_free = free_fn;
 }

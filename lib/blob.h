@@ -127,6 +127,15 @@ char *blob_public_url(struct blob_store *s, const char *name);
 void blob_set_page_size(struct blob_store *s, unsigned n);
 
 /*
+ * One cache kept per store by the layer above (records.c keeps its page's segments here), so
+ * that it lives as long as the store and two threads with two stores share nothing.  NULL
+ * until set; the store owns what is set and frees it with free_fn in blob_close (or when it is
+ * set again).
+ */
+void *blob_cache(struct blob_store *s);
+void blob_cache_set(struct blob_store *s, void *cache, void (*free_fn)(void *));
+
+/*
  * Between blob.c and its backends only.  Names reaching these are already
  * checked; impl is the backend's own state.
  */

@@ -231,6 +231,48 @@ static void test_conditional_read(void)
 	free(n);
 }
 
+/* A page served from another handle's cache (another process) after this one appended. */
+static void test_records_page_cache(void)
+{
+	struct err e;
+	char *n = nm("records-paged.json");
+	struct blob_store *other = NULL;
+	CHECK_MSG(blob_open(&other, &e) == 0, "%s", e.msg);
+	if (!other)
+		return;
+	for (int round = 0; round < 3; round++) {
+		struct json_object *add = json_object_new_array();
+		for (int i = 0; i < 150; i++) {
+			char ct[32];
+			snprintf(ct, sizeof(ct), "r%d-%03d", round, i);
+			json_object_array_add(add, records_new("contoso", ct, NULL));
+		}
+		CHECK_MSG(records_append(st, n, add, NULL, &e) == 0, "%s", e.msg);
+		json_object_put(add);
+		settle();
+		struct records_cache_stats before, after;
+		records_cache_stats(other, &before);
+		for (int twice = 0; twice < 2; twice++) {
+			struct records_page p;
+			long long last = (round + 1) * 150;
+			CHECK_MSG(records_page(other, n, last - 5, 10, &p, &e) == 0, "%s", e.msg);
+			CHECK_INT(p.total, last);
+			CHECK_INT(json_object_array_length(p.records), 5);
+			char want[32];
+			snprintf(want, sizeof(want), "r%d-149", round);
+			CHECK_STR(
+			    jsonx_str(json_object_array_get_idx(p.records, 4), "name_encrypted"),
+			    want);
+			records_page_free(&p);
+		}
+		/* The second page read nothing: the store said the segments had not changed. */
+		records_cache_stats(other, &after);
+		CHECK_MSG(after.hits > before.hits, "round %d: no hits", round);
+	}
+	blob_close(other);
+	free(n);
+}
+
 static void test_not_found(void)
 {
 	struct err e;
@@ -672,7 +714,8 @@ static void setup(void)
 }
 
 TESTS(test_open, test_put_get_roundtrip, test_etag_changes_on_identical_write, test_if_match,
-      test_if_none_match_star, test_conflict_then_retry, test_conditional_read, test_not_found,
-      test_bad_names, test_list_paging, test_records_create_and_append,
-      test_records_single_object_and_garbage, test_records_concurrent_appenders,
-      test_records_concurrent_100, test_records_load, test_store_down, test_close)
+      test_if_none_match_star, test_conflict_then_retry, test_conditional_read,
+      test_records_page_cache, test_not_found, test_bad_names, test_list_paging,
+      test_records_create_and_append, test_records_single_object_and_garbage,
+      test_records_concurrent_appenders, test_records_concurrent_100, test_records_load,
+      test_store_down, test_close)
