@@ -60,11 +60,12 @@
  * copy was loaded at (blob_get_if_changed): a segment that has not changed is
  * neither downloaded nor split again, so when nothing was written since, a
  * page costs the same whatever the store's size and the current segment's
- * fill.  Every write (an append, a seal, a clear; by this process, another, or
- * another instance) gives the blob a new ETag, so a page never serves an older
- * version than the store holds.  The directory store gives no ETag to keep
- * for a file modified in the last few milliseconds: it is read again next
- * time.  Writers read what they change whole, without the cache.
+ * fill (S.removed.json, a few bytes or none, is read as it is).  Every write
+ * (an append, a seal, a clear; by this process, another, or another instance)
+ * gives the blob a new ETag, so a page never serves an older version than the
+ * store holds.  The directory store gives no ETag to keep for a file modified
+ * in the last few milliseconds: it is read again next time.  Writers read what
+ * they change whole, without the cache.
  *
  * Clear.  Removing a company's records rewrites the current segment (renumbered,
  * conditionally) and then each sealed segment that holds its records (If-Match;
