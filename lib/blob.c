@@ -11,6 +11,8 @@ struct blob_store {
 	const struct blob_ops *ops;
 	void *impl;
 	unsigned page_size;
+	void *cache; /* blob_cache_set */
+	void (*cache_free)(void *);
 };
 
 static struct blob_store *wrap(const struct blob_ops *ops, void *impl)
@@ -118,6 +120,7 @@ void blob_close(struct blob_store *s)
 {
 	if (!s)
 		return;
+	blob_cache_set(s, NULL, NULL);
 	s->ops->close(s->impl);
 	free(s);
 }
@@ -166,6 +169,17 @@ int blob_name_check(const char *name, struct err *e)
 	return 0;
 }
 
+static int etag_ok(const char *etag)
+{
+	size_t n = strlen(etag);
+	if (!n || n > 128)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)etag[i] < 0x21 || (unsigned char)etag[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
 int blob_get(struct blob_store *s, const char *name, struct buf *body, char **etag,
              char **content_type, struct err *e)
 {
@@ -180,15 +194,20 @@ int blob_get(struct blob_store *s, const char *name, struct buf *body, char **et
 	return 0;
 }
 
-static int etag_ok(const char *etag)
+int blob_get_if_changed(struct blob_store *s, const char *name, const char *known_etag,
+                        struct buf *body, char **etag, char **content_type, struct err *e)
 {
-	size_t n = strlen(etag);
-	if (!n || n > 128)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)etag[i] < 0x21 || (unsigned char)etag[i] > 0x7e)
-			return 0;
-	return 1;
+	if (etag)
+		*etag = NULL;
+	if (content_type)
+		*content_type = NULL;
+	if (blob_name_check(name, e) < 0)
+		return err_in(e, STAGE_REQUEST);
+	/* It goes into a request header: an ETag no store gives is never sent, only forgotten. */
+	if (known_etag && !etag_ok(known_etag))
+		known_etag = NULL;
+	int rc = s->ops->get_if_changed(s->impl, name, known_etag, body, etag, content_type, e);
+	return rc < 0 ? err_in(e, STAGE_STORE) : rc;
 }
 
 int blob_put(struct blob_store *s, const char *name, const void *data, size_t len,
@@ -274,4 +293,17 @@ char *blob_public_url(struct blob_store *s, const char *name)
 void blob_set_page_size(struct blob_store *s, unsigned n)
 {
 	s->page_size = n;
+}
+
+void *blob_cache(struct blob_store *s)
+{
+	return s->cache;
+}
+
+void blob_cache_set(struct blob_store *s, void *cache, void (*free_fn)(void *))
+{
+	if (s->cache && s->cache_free)
+		s->cache_free(s->cache);
+	s->cache = cache;
+	s->cache_free = free_fn;
 }

@@ -74,6 +74,20 @@ int blob_get(struct blob_store *s, const char *name, struct buf *body, char **et
              char **content_type, struct err *e) MUST_CHECK;
 
 /*
+ * A conditional read, for a cache: 1 when the blob is still the version whose ETag is
+ * known_etag (If-None-Match; nothing is downloaded, body is untouched and *etag and
+ * *content_type are NULL), else 0 with body, *etag and *content_type as blob_get gives them.
+ * known_etag NULL, or not one an earlier call gave: always 0.  The *etag of a 0 is what to
+ * pass next time; it is NULL when the store could not tell a later change from this version by
+ * its ETag (the directory store, for a file that was modified in the last few milliseconds,
+ * behind its back or not: see blob_dir.c), so such a version is read again next time.
+ * Missing blob: ERR_NOT_FOUND.
+ */
+int blob_get_if_changed(struct blob_store *s, const char *name, const char *known_etag,
+                        struct buf *body, char **etag, char **content_type,
+                        struct err *e) MUST_CHECK;
+
+/*
  * Write a whole blob.  if_match: write only if the blob's ETag is this one
  * (NULL: no condition); if_none_match_star: write only if the blob does not
  * exist.  On a lost condition ERR_PRECONDITION and nothing is written.
@@ -113,6 +127,15 @@ char *blob_public_url(struct blob_store *s, const char *name);
 void blob_set_page_size(struct blob_store *s, unsigned n);
 
 /*
+ * One cache kept per store by the layer above (records.c keeps its page's segments here), so
+ * that it lives as long as the store and two threads with two stores share nothing.  NULL
+ * until set; the store owns what is set and frees it with free_fn in blob_close (or when it is
+ * set again).
+ */
+void *blob_cache(struct blob_store *s);
+void blob_cache_set(struct blob_store *s, void *cache, void (*free_fn)(void *));
+
+/*
  * Between blob.c and its backends only.  Names reaching these are already
  * checked; impl is the backend's own state.
  */
@@ -120,6 +143,9 @@ struct blob_ops {
 	enum blob_kind kind;
 	int (*get)(void *impl, const char *name, struct buf *body, char **etag, char **ctype,
 	           struct err *e);
+	/* blob_get_if_changed; known is NULL or a well-formed ETag. */
+	int (*get_if_changed)(void *impl, const char *name, const char *known, struct buf *body,
+	                      char **etag, char **ctype, struct err *e);
 	int (*put)(void *impl, const char *name, const void *data, size_t len, const char *ctype,
 	           const char *if_match, int if_none_match_star, char **new_etag, struct err *e);
 	int (*list)(void *impl, const char *prefix, unsigned page_size, struct json_object *arr,

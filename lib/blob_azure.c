@@ -309,7 +309,7 @@ struct az_call {
 	size_t len;
 	const char *ctype; /* PUT only */
 	const char *if_match;
-	int if_none_match_star;
+	const char *if_none_match; /* "*" (PUT: only a new blob) or an ETag (GET: 304 if it is) */
 	int blob_type;
 };
 
@@ -333,7 +333,7 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 
 	char *date = rfc1123_now();
 	char *h_date = xasprintf("x-ms-date: %s", date);
-	char *h_ctype = NULL, *h_im = NULL, *auth = NULL;
+	char *h_ctype = NULL, *h_im = NULL, *h_inm = NULL, *auth = NULL;
 	const char *headers[10];
 	size_t nh = 0;
 	headers[nh++] = h_date;
@@ -351,13 +351,14 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 		h_im = xasprintf("If-Match: %s", c->if_match);
 		headers[nh++] = h_im;
 	}
-	if (c->if_none_match_star)
-		headers[nh++] = "If-None-Match: *";
+	if (c->if_none_match) {
+		h_inm = xasprintf("If-None-Match: %s", c->if_none_match);
+		headers[nh++] = h_inm;
+	}
 	int rc = 0;
 	if (a->auth == AUTH_KEY) {
 		if (sign_shared_key(a, c->method, path, c->q, c->nq, c->len, c->ctype, c->if_match,
-		                    c->if_none_match_star ? "*" : NULL, date, c->blob_type,
-		                    &auth) < 0)
+		                    c->if_none_match, date, c->blob_type, &auth) < 0)
 			rc = err_set(e, ERR_INTERNAL, "cannot compute the SharedKey signature");
 	} else if (a->auth == AUTH_MI) {
 		auth = xasprintf("Authorization: Bearer %s", token);
@@ -385,6 +386,7 @@ static int az_do(struct az_store *a, struct az_call *c, struct fetch_resp *resp,
 	free(h_date);
 	free(h_ctype);
 	free(h_im);
+	free(h_inm);
 	free(date);
 	free(path);
 	free(public_url);
@@ -483,16 +485,19 @@ static int az_fail(struct az_store *a, const char *op, const char *name, struct 
 
 /* ---- operations ---- */
 
-static int az_get(void *impl, const char *name, struct buf *body, char **etag, char **ctype,
-                  struct err *e)
+/* GET, with If-None-Match: known when known is set: 1 when the service answers 304. */
+static int az_read(void *impl, const char *name, const char *known, struct buf *body, char **etag,
+                   char **ctype, struct err *e)
 {
 	struct az_store *a = impl;
-	struct az_call c = {.method = "GET", .name = name};
+	struct az_call c = {.method = "GET", .name = name, .if_none_match = known};
 	struct fetch_resp r = {0};
 	if (az_do(a, &c, &r, e) < 0)
 		return -1;
 	int rc;
-	if (r.status == 200) {
+	if (known && r.status == 304) {
+		rc = 1;
+	} else if (r.status == 200) {
 		buf_append(body, r.body.p, r.body.len);
 		if (etag)
 			*etag = r.etag ? xstrdup(r.etag) : NULL;
@@ -510,6 +515,12 @@ static int az_get(void *impl, const char *name, struct buf *body, char **etag, c
 	return rc;
 }
 
+static int az_get(void *impl, const char *name, struct buf *body, char **etag, char **ctype,
+                  struct err *e)
+{
+	return az_read(impl, name, NULL, body, etag, ctype, e);
+}
+
 static int az_put(void *impl, const char *name, const void *data, size_t len, const char *ctype,
                   const char *if_match, int if_none_match_star, char **new_etag, struct err *e)
 {
@@ -521,7 +532,7 @@ static int az_put(void *impl, const char *name, const void *data, size_t len, co
 	    .len = len,
 	    .ctype = ctype,
 	    .if_match = if_match,
-	    .if_none_match_star = if_none_match_star,
+	    .if_none_match = if_none_match_star ? "*" : NULL,
 	    .blob_type = 1,
 	};
 	struct fetch_resp r = {0};
@@ -664,6 +675,7 @@ static void az_close(void *impl)
 static const struct blob_ops az_ops = {
     .kind = BLOB_KIND_AZURE,
     .get = az_get,
+    .get_if_changed = az_read,
     .put = az_put,
     .list = az_list,
     .ensure_container = az_ensure,

@@ -17,6 +17,15 @@
  * instead, which differs from every recorded one, so a stale If-Match loses.
  * Names whose segments start with '.' are refused: they would collide with
  * the metadata and the temporary files.
+ *
+ * A conditional read (blob_get_if_changed) answers "not modified" from the
+ * ETag alone, that is from the stat and the info file, without reading the
+ * bytes.  A put always records a fresh ETag; a file edited in place behind our
+ * back gets a new one from its size and mtime, except when two edits of the
+ * same size fall within one tick of the file system's clock, which leaves the
+ * stat as it was.  So a conditional read hands out an ETag only for a file
+ * whose mtime is older than that (settled()): any later change then stamps a
+ * later time.  A file modified moments ago is read again next time.
  */
 #include "blob.h"
 
@@ -237,8 +246,28 @@ static void unlock_blob(int fd)
 	}
 }
 
-static int dir_get(void *impl, const char *name, struct buf *body, char **etag, char **ctype,
-                   struct err *e)
+/*
+ * Whether a change after `before` would give the file whose stat is st another ETag: its mtime
+ * is more than two ticks of the coarse clock (which file times come from, a tick late at most)
+ * older than before, and 2 s more on a file system with whole-second times (FAT's are two
+ * seconds apart).  A time in the future is never settled.
+ */
+static int settled(const struct stat *st, const struct timespec *before)
+{
+	struct timespec tick = {0, 10000000L};
+	(void)clock_getres(CLOCK_REALTIME_COARSE, &tick);
+	long long margin = 2 * ((long long)tick.tv_sec * 1000000000LL + tick.tv_nsec);
+	if (st->st_mtim.tv_nsec == 0)
+		margin += 2000000000LL;
+	long long m = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
+	long long b = (long long)before->tv_sec * 1000000000LL + before->tv_nsec;
+	return m < b - margin;
+}
+
+/* Read the bytes unless known is the blob's ETag (1); conditional: hand out an ETag only for
+ * a settled file. */
+static int dir_read(void *impl, const char *name, int conditional, const char *known,
+                    struct buf *body, char **etag, char **ctype, struct err *e)
 {
 	struct dir_store *d = impl;
 	int lfd;
@@ -246,8 +275,10 @@ static int dir_get(void *impl, const char *name, struct buf *body, char **etag, 
 		return -1;
 	if (lock_blob(d, name, LOCK_SH, 0, &lfd, e) < 0)
 		return -1;
-	char *dp = xasprintf("%s/%s", d->root, name);
+	char *dp = xasprintf("%s/%s", d->root, name), *et = NULL, *ct = NULL;
 	int rc = -1;
+	struct timespec before;
+	clock_gettime(CLOCK_REALTIME, &before);
 	int fd = open(dp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	if (fd < 0) {
@@ -259,6 +290,12 @@ static int dir_get(void *impl, const char *name, struct buf *body, char **etag, 
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		err_set(e, ERR_NOT_FOUND, "blob '%s' not found", name);
+		goto out;
+	}
+	/* Under the shared lock no put runs, so the info file and the bytes agree. */
+	read_info(d, name, &st, &et, &ct);
+	if (known && !strcmp(known, et)) {
+		rc = 1;
 		goto out;
 	}
 	if ((unsigned long long)st.st_size > DIR_MAX_BLOB) {
@@ -282,23 +319,35 @@ static int dir_get(void *impl, const char *name, struct buf *body, char **etag, 
 	}
 	if (!body->p)
 		buf_append(body, "", 0);
-	char *et, *ct;
-	read_info(d, name, &st, &et, &ct);
-	if (etag)
+	if (etag && (!conditional || settled(&st, &before))) {
 		*etag = et;
-	else
-		free(et);
-	if (ctype)
+		et = NULL;
+	}
+	if (ctype) {
 		*ctype = ct;
-	else
-		free(ct);
+		ct = NULL;
+	}
 	rc = 0;
 out:
 	if (fd >= 0)
 		close(fd);
 	free(dp);
+	free(et);
+	free(ct);
 	unlock_blob(lfd);
 	return rc;
+}
+
+static int dir_get(void *impl, const char *name, struct buf *body, char **etag, char **ctype,
+                   struct err *e)
+{
+	return dir_read(impl, name, 0, NULL, body, etag, ctype, e);
+}
+
+static int dir_get_if_changed(void *impl, const char *name, const char *known, struct buf *body,
+                              char **etag, char **ctype, struct err *e)
+{
+	return dir_read(impl, name, 1, known, body, etag, ctype, e);
 }
 
 static int write_all(int fd, const void *data, size_t len)
@@ -567,6 +616,7 @@ static void dir_close(void *impl)
 static const struct blob_ops dir_ops = {
     .kind = BLOB_KIND_DIR,
     .get = dir_get,
+    .get_if_changed = dir_get_if_changed,
     .put = dir_put,
     .list = dir_list,
     .ensure_container = dir_ensure,

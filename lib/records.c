@@ -803,27 +803,45 @@ int records_clear(struct blob_store *s, const char *blob, const char *company, l
  * indent=2: each record starts with "\n  {" and ends with "\n  }", its keys at four
  * spaces; a raw newline is never inside a JSON string) are split without parsing, so a
  * page parses only the records it returns.  Anything else is parsed whole.
+ *
+ * A view is not changed once loaded, and it is counted: the page cache (below) holds one
+ * reference and each page reading it another, so a view the cache lets go of while a page
+ * reads it lives until that page is done with it.
  */
 struct span {
 	size_t off, len;
 	long long seq; /* 0 when the record has no "seq" */
 };
 struct view {
-	struct buf body;
+	struct buf body; /* freed once the file is parsed whole */
 	struct span *el;
 	size_t n;
 	struct json_object *parsed; /* set when the file was parsed whole */
 	char *name;
-	int mismatch; /* a record the split found did not parse: read it whole instead */
+	int split;    /* 1 or 2: split as view_index's fast says; 0: read whole, right for any */
+	size_t bytes; /* about what it holds, for the cache's bound */
+	int refs;
 };
 
-static void view_free(struct view *v)
+static struct view *view_new(const char *name, struct buf *body)
 {
+	struct view *v = xcalloc(1, sizeof(*v));
+	v->body = *body;
+	buf_init(body);
+	v->name = xstrdup(name);
+	v->refs = 1;
+	return v;
+}
+
+static void view_release(struct view *v)
+{
+	if (!v || --v->refs > 0)
+		return;
 	buf_free(&v->body);
 	free(v->el);
 	json_object_put(v->parsed);
 	free(v->name);
-	memset(v, 0, sizeof(*v));
+	free(v);
 }
 
 static const char *line_at(const char *p, const char *end, const char *want)
@@ -899,22 +917,19 @@ static int view_numbered(const struct view *v, int consecutive)
 	return 1;
 }
 
-/* fast: 0 parse whole, 1 split a sealed segment, 2 split the current segment. */
-static int view_load(struct blob_store *s, const char *name, struct view *v, int fast,
-                     struct err *e)
+/* Index the bytes read: fast 0 parse whole, 1 split a sealed segment, 2 split the current one. */
+static int view_index(struct view *v, int fast, struct err *e)
 {
-	memset(v, 0, sizeof(*v));
-	buf_init(&v->body);
-	v->name = xstrdup(name);
-	if (blob_get(s, name, &v->body, NULL, NULL, e) < 0)
-		return -1;
-	if (!v->body.p || (fast && view_split(v) == 0 && view_numbered(v, fast == 2)))
+	if (!v->body.p || (fast && view_split(v) == 0 && view_numbered(v, fast == 2))) {
+		v->split = v->body.p ? fast : 0;
+		v->bytes = v->body.len + v->n * sizeof(*v->el);
 		return 0;
+	}
 	free(v->el);
 	v->el = NULL;
 	v->n = 0;
 	if (records_parse((const char *)v->body.p, v->body.len, &v->parsed, e) < 0) {
-		err_wrap(e, "%s", name);
+		err_wrap(e, "%s", v->name);
 		return err_in(e, STAGE_RECORDS);
 	}
 	v->n = json_object_array_length(v->parsed);
@@ -925,11 +940,162 @@ static int view_load(struct blob_store *s, const char *name, struct view *v, int
 		    q < SEQ_MAX)
 			v->el[i].seq = q;
 	}
+	/* json-c holds a parsed segment in about 2.5 times its text, which is not needed again. */
+	v->bytes = 3 * v->body.len + v->n * sizeof(*v->el);
+	buf_free(&v->body);
 	return 0;
 }
 
-/* Record i of v as a new object (a copy the caller owns). */
-static struct json_object *view_get(struct view *v, size_t i, struct err *e)
+/* ---- the page cache ---- */
+
+/*
+ * The views pages loaded, kept per store (blob_cache: a store is used by one thread at a
+ * time, and so is its cache) for the next pages.  A view is used again only when a
+ * conditional read with the ETag it was loaded at says the blob is still that version;
+ * every put changes the ETag (blob.h), so whatever another process, instance or clear wrote
+ * since is read again, never served from here.  Bounded in entries (a page reads the current
+ * segment and at most RECORDS_PAGE_SEGMENTS sealed ones) and in bytes; the least recently
+ * used goes first.
+ */
+#define CACHE_ENTRIES (RECORDS_PAGE_SEGMENTS + 2)
+#define CACHE_BYTES   ((size_t)4 << 20)
+
+struct cache_entry {
+	struct view *v; /* NULL: a free slot; v->name is the blob's */
+	char *etag;     /* the version v holds */
+	unsigned long long used;
+};
+struct page_cache {
+	struct cache_entry slot[CACHE_ENTRIES];
+	size_t bytes;
+	unsigned long long clock;
+	struct records_cache_stats st;
+};
+
+static void cache_drop(struct page_cache *c, struct cache_entry *ce)
+{
+	c->bytes -= ce->v->bytes;
+	view_release(ce->v);
+	free(ce->etag);
+	memset(ce, 0, sizeof(*ce));
+}
+
+static void cache_free(void *p)
+{
+	struct page_cache *c = p;
+	for (size_t i = 0; i < CACHE_ENTRIES; i++)
+		if (c->slot[i].v)
+			cache_drop(c, &c->slot[i]);
+	free(c);
+}
+
+static struct page_cache *cache_of(struct blob_store *s)
+{
+	struct page_cache *c = blob_cache(s);
+	if (!c) {
+		c = xcalloc(1, sizeof(*c));
+		blob_cache_set(s, c, cache_free);
+	}
+	return c;
+}
+
+static struct cache_entry *cache_find(struct page_cache *c, const char *name)
+{
+	for (size_t i = 0; i < CACHE_ENTRIES; i++)
+		if (c->slot[i].v && !strcmp(c->slot[i].v->name, name))
+			return &c->slot[i];
+	return NULL;
+}
+
+/* A free slot, else (free_only 0) the least recently used entry; NULL when there is none. */
+static struct cache_entry *cache_slot(struct page_cache *c, int free_only)
+{
+	struct cache_entry *lru = NULL;
+	for (size_t i = 0; i < CACHE_ENTRIES; i++) {
+		struct cache_entry *ce = &c->slot[i];
+		if (!ce->v && free_only)
+			return ce;
+		if (ce->v && !free_only && (!lru || ce->used < lru->used))
+			lru = ce;
+	}
+	return lru;
+}
+
+/* Keep v as the version etag of its blob (the caller dropped any other version's entry). */
+static void cache_put(struct page_cache *c, struct view *v, const char *etag)
+{
+	if (v->bytes > CACHE_BYTES)
+		return;
+	struct cache_entry *ce;
+	while (c->bytes + v->bytes > CACHE_BYTES && (ce = cache_slot(c, 0)))
+		cache_drop(c, ce);
+	if (!(ce = cache_slot(c, 1))) {
+		ce = cache_slot(c, 0);
+		cache_drop(c, ce);
+	}
+	v->refs++;
+	ce->v = v;
+	ce->etag = xstrdup(etag);
+	ce->used = ++c->clock;
+	c->bytes += v->bytes;
+}
+
+/*
+ * Blob name as a view (fast as view_index's), the cached one when the blob has not changed
+ * since it was loaded; *out gets a reference for the caller to release.  A cached view read
+ * another way (split, or whole) is not used: it is replaced.
+ */
+static int view_acquire(struct blob_store *s, const char *name, int fast, struct view **out,
+                        struct err *e)
+{
+	struct page_cache *c = cache_of(s);
+	struct cache_entry *ce = cache_find(c, name);
+	const char *known = ce && (!ce->v->split || ce->v->split == fast) ? ce->etag : NULL;
+	struct buf body;
+	char *etag = NULL;
+	*out = NULL;
+	buf_init(&body);
+	int rc = blob_get_if_changed(s, name, known, &body, &etag, NULL, e);
+	if (rc == 1 && ce) {
+		ce->used = ++c->clock;
+		c->st.hits++;
+		ce->v->refs++;
+		*out = ce->v;
+		return 0;
+	}
+	if (ce) /* not the blob's version any more, or gone, or read another way */
+		cache_drop(c, ce);
+	if (rc != 0) {
+		buf_free(&body);
+		if (rc > 0)
+			err_set(e, ERR_INTERNAL, "%s: 'not modified' with no version known", name);
+		return -1;
+	}
+	c->st.reads++;
+	struct view *v = view_new(name, &body);
+	if (view_index(v, fast, e) < 0) {
+		view_release(v);
+		free(etag);
+		return -1;
+	}
+	if (etag)
+		cache_put(c, v, etag);
+	free(etag);
+	*out = v;
+	return 0;
+}
+
+void records_cache_stats(struct blob_store *s, struct records_cache_stats *out)
+{
+	struct page_cache *c = blob_cache(s);
+	memset(out, 0, sizeof(*out));
+	if (c)
+		*out = c->st;
+}
+
+/* Record i of v as a new object (a copy the caller owns); NULL with *mismatch set when the
+ * split was wrong about it. */
+static struct json_object *view_get(const struct view *v, size_t i, int *mismatch, struct err *e)
 {
 	struct json_object *o = NULL;
 	if (v->parsed) {
@@ -946,18 +1112,20 @@ static struct json_object *view_get(struct view *v, size_t i, struct err *e)
 	    !json_object_is_type(o, json_type_object) ||
 	    (v->el[i].seq && (!jsonx_int(o, "seq", &q) || q != v->el[i].seq))) {
 		json_object_put(o);
-		v->mismatch = 1;
+		*mismatch = 1;
 		not_records(e, v->name, "a record is not where the layout says");
 		return NULL;
 	}
 	return o;
 }
 
-static int page_add(struct records_page *p, struct view *v, size_t i, long long seq, struct err *e)
+static int page_add(struct records_page *p, const struct view *v, size_t i, long long seq,
+                    struct err *e)
 {
-	struct json_object *o = view_get(v, i, e);
+	int mismatch = 0;
+	struct json_object *o = view_get(v, i, &mismatch, e);
 	if (!o)
-		return v->mismatch ? -2 : -1;
+		return mismatch ? -2 : -1;
 	json_object_object_del(o, "seq");
 	jsonx_add_int(o, "line_number", seq);
 	json_object_array_add(p->records, o);
@@ -971,14 +1139,18 @@ static int page_sealed(struct blob_store *s, const char *blob, long long k, long
                        struct err *e)
 {
 	char *name = records_segment_name(blob, k);
-	struct view v;
-	int rc = view_load(s, name, &v, fast, e);
-	if (rc < 0 && e->code == ERR_NOT_FOUND)
-		rc = not_records(e, name, "this sealed segment is missing");
-	long long prev = k * RECORDS_SEGMENT_MAX;
+	struct view *v = NULL;
 	*pos = (k + 1) * RECORDS_SEGMENT_MAX;
-	for (size_t i = 0; rc == 0 && i < v.n; i++) {
-		long long q = v.el[i].seq;
+	if (view_acquire(s, name, fast, &v, e) < 0) {
+		if (e->code == ERR_NOT_FOUND)
+			not_records(e, name, "this sealed segment is missing");
+		free(name);
+		return -1;
+	}
+	long long prev = k * RECORDS_SEGMENT_MAX;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < v->n; i++) {
+		long long q = v->el[i].seq;
 		if (q <= prev || q > (k + 1) * RECORDS_SEGMENT_MAX) {
 			rc = not_records(e, name, "its records are not numbered in order");
 			break;
@@ -990,26 +1162,28 @@ static int page_sealed(struct blob_store *s, const char *blob, long long k, long
 			*pos = q - 1;
 			break;
 		}
-		rc = page_add(p, &v, i, q, e);
+		rc = page_add(p, v, i, q, e);
 	}
-	view_free(&v);
+	view_release(v);
 	free(name);
 	return rc;
 }
 
-/* The current segment as a view, with its number. */
-static int current_view(struct blob_store *s, const char *blob, struct view *v, long long *n,
+/* The current segment as a view (*v: a reference, NULL on an error), with its number. */
+static int current_view(struct blob_store *s, const char *blob, struct view **v, long long *n,
                         int *exists, int fast, struct err *e)
 {
 	*exists = 1;
-	if (view_load(s, blob, v, fast ? 2 : 0, e) < 0) {
+	if (view_acquire(s, blob, fast ? 2 : 0, v, e) < 0) {
+		struct buf none;
 		if (e->code != ERR_NOT_FOUND)
 			return -1;
 		err_clear(e);
 		*exists = 0;
-		v->n = 0;
+		buf_init(&none);
+		*v = view_new(blob, &none); /* no records */
 	}
-	if (current_number(s, blob, v->n ? v->el[0].seq : 0, n, e) < 0)
+	if (current_number(s, blob, (*v)->n ? (*v)->el[0].seq : 0, n, e) < 0)
 		return -1;
 	if (*n > 0)
 		*exists = 1;
@@ -1018,27 +1192,28 @@ static int current_view(struct blob_store *s, const char *blob, struct view *v, 
 
 int records_head(struct blob_store *s, const char *blob, struct records_head *h, struct err *e)
 {
-	struct view v;
+	struct view *v = NULL;
 	memset(h, 0, sizeof(*h));
 	int rc = current_view(s, blob, &v, &h->segment, &h->exists, 1, e);
 	if (rc == 0) {
-		h->next_seq = h->segment * RECORDS_SEGMENT_MAX + (long long)v.n + 1;
-		rc = store_total(s, blob, h->segment, v.n, &h->total, e);
+		h->next_seq = h->segment * RECORDS_SEGMENT_MAX + (long long)v->n + 1;
+		rc = store_total(s, blob, h->segment, v->n, &h->total, e);
 	}
-	view_free(&v);
+	view_release(v);
 	return rc;
 }
 
 static int page_fill(struct blob_store *s, const char *blob, long long after, long long limit,
                      struct records_page *p, int fast, struct err *e)
 {
-	struct view v;
+	struct view *v = NULL;
 	long long n = 0, pos = after;
 	unsigned char *emptied = NULL;
 	int rc = current_view(s, blob, &v, &n, &p->exists, fast, e);
-	long long last = n * RECORDS_SEGMENT_MAX + (long long)v.n;
+	size_t here = rc == 0 ? v->n : 0; /* records in the current segment */
+	long long last = n * RECORDS_SEGMENT_MAX + (long long)here;
 	if (rc == 0)
-		rc = store_count(s, blob, n, v.n, &p->total, &emptied, e);
+		rc = store_count(s, blob, n, here, &p->total, &emptied, e);
 	long long k = seg_of(after + 1);
 	for (int reads = 0; rc == 0 && k < n && reads < RECORDS_PAGE_SEGMENTS; k++) {
 		if ((long long)json_object_array_length(p->records) >= limit)
@@ -1053,7 +1228,7 @@ static int page_fill(struct blob_store *s, const char *blob, long long after, lo
 	free(emptied);
 	if (rc == 0 && k >= n && (long long)json_object_array_length(p->records) < limit) {
 		pos = last;
-		for (size_t i = 0; rc == 0 && i < v.n; i++) {
+		for (size_t i = 0; rc == 0 && i < here; i++) {
 			long long q = n * RECORDS_SEGMENT_MAX + (long long)i + 1;
 			if (q <= after)
 				continue;
@@ -1061,11 +1236,11 @@ static int page_fill(struct blob_store *s, const char *blob, long long after, lo
 				pos = q - 1;
 				break;
 			}
-			rc = page_add(p, &v, i, q, e);
+			rc = page_add(p, v, i, q, e);
 		}
 	}
 	p->next = rc == 0 && pos < last && pos > after ? pos : 0;
-	view_free(&v);
+	view_release(v);
 	return rc;
 }
 

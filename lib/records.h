@@ -54,6 +54,18 @@
  * not depend on the store's size), skipping those the removed counts say a
  * clear emptied; a page may hold fewer records than asked for when it ends
  * early, and "next" (resume after that sequence number) is 0 only at the end.
+ * The segments pages load stay in a small cache kept with the store (at most
+ * RECORDS_PAGE_SEGMENTS + 2 of them and 4 MiB, the least recently used dropped
+ * first), and a page reads each one conditionally, with the ETag its cached
+ * copy was loaded at (blob_get_if_changed): a segment that has not changed is
+ * neither downloaded nor split again, so when nothing was written since, a
+ * page costs the same whatever the store's size and the current segment's
+ * fill (S.removed.json, a few bytes or none, is read as it is).  Every write
+ * (an append, a seal, a clear; by this process, another, or another instance)
+ * gives the blob a new ETag, so a page never serves an older version than the
+ * store holds.  The directory store gives no ETag to keep for a file modified
+ * in the last few milliseconds: it is read again next time.  Writers read what
+ * they change whole, without the cache.
  *
  * Clear.  Removing a company's records rewrites the current segment (renumbered,
  * conditionally) and then each sealed segment that holds its records (If-Match;
@@ -159,6 +171,13 @@ struct records_page {
 int records_page(struct blob_store *s, const char *blob, long long after, long long limit,
                  struct records_page *p, struct err *e) MUST_CHECK;
 void records_page_free(struct records_page *p);
+
+/* What the page cache (Reads, above) of store s did so far: segments used again because the
+ * store said they had not changed, and segments read. */
+struct records_cache_stats {
+	unsigned long long hits, reads;
+};
+void records_cache_stats(struct blob_store *s, struct records_cache_stats *out);
 
 /* The opaque continuation cursor for "after n" (n >= 1); caller frees. */
 char *records_cursor(long long n);

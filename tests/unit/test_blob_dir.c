@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blob.h"
@@ -113,6 +114,124 @@ static void test_replaced_behind_our_back(void)
 	free(tmp);
 	free(a);
 	free(now);
+	blob_close(s);
+}
+
+/* Long enough for a file written now to be settled (blob_dir.c): two ticks of the coarse clock. */
+static void settle(void)
+{
+	struct timespec tick = {0, 10000000L};
+	clock_getres(CLOCK_REALTIME_COARSE, &tick);
+	long long ns = 3 * ((long long)tick.tv_sec * 1000000000LL + tick.tv_nsec) + 5000000LL;
+	struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+	nanosleep(&ts, NULL);
+}
+
+/* A conditional read: rc, the body (NULL: must be untouched), and *etag (the caller frees). */
+static int get_if(struct blob_store *s, const char *name, const char *known, const char *want,
+                  char **etag, struct err *e)
+{
+	struct buf b;
+	char *ct = NULL;
+	buf_init(&b);
+	err_clear(e);
+	int rc = blob_get_if_changed(s, name, known, &b, etag, &ct, e);
+	if (rc == 1) {
+		CHECK_MSG(b.len == 0 && !*etag && !ct, "%s: not modified, yet something was read",
+		          name);
+	} else if (rc == 0 && want) {
+		CHECK_MSG(b.len == strlen(want) && !memcmp(b.p, want, b.len), "%s: read %.*s", name,
+		          (int)b.len, b.p ? (char *)b.p : "");
+		CHECK(ct != NULL);
+	}
+	buf_free(&b);
+	free(ct);
+	return rc;
+}
+
+static void set_mtime(const char *path, long long delta_s)
+{
+	struct timespec t[2];
+	clock_gettime(CLOCK_REALTIME, &t[0]);
+	t[0].tv_sec += (time_t)delta_s;
+	t[1] = t[0];
+	CHECK(utimensat(AT_FDCWD, path, t, 0) == 0);
+}
+
+static void test_conditional_read(void)
+{
+	struct blob_store *s = open_store();
+	struct err e;
+	char *e1 = NULL, *e2 = NULL, *e3 = NULL, *got = NULL;
+	CHECK(blob_put(s, "cond-read.json", "[1]", 3, "application/json", NULL, 0, &e1, &e) == 0);
+	/* Just written: read, and the ETag is the put's or none (not settled yet). */
+	CHECK_INT(get_if(s, "cond-read.json", NULL, "[1]", &got, &e), 0);
+	CHECK(!got || !strcmp(got, e1));
+	free(got);
+	settle();
+	CHECK_INT(get_if(s, "cond-read.json", NULL, "[1]", &got, &e), 0);
+	CHECK_STR(got, e1);
+	free(got);
+	CHECK_INT(get_if(s, "cond-read.json", e1, NULL, &got, &e), 1);
+	free(got);
+	got = NULL;
+	/* A put of the same bytes is a new version. */
+	CHECK(blob_put(s, "cond-read.json", "[1]", 3, "application/json", e1, 0, &e2, &e) == 0);
+	CHECK_INT(get_if(s, "cond-read.json", e1, "[1]", &got, &e), 0);
+	CHECK(!got || !strcmp(got, e2));
+	free(got);
+	settle();
+	CHECK_INT(get_if(s, "cond-read.json", e1, "[1]", &got, &e), 0);
+	CHECK_STR(got, e2);
+	free(got);
+	CHECK_INT(get_if(s, "cond-read.json", e2, NULL, &got, &e), 1);
+	free(got);
+	got = NULL;
+	CHECK(blob_put(s, "cond-read.json", "[2]", 3, "application/json", e2, 0, &e3, &e) == 0);
+	settle();
+	CHECK_INT(get_if(s, "cond-read.json", e2, "[2]", &got, &e), 0);
+	CHECK_STR(got, e3);
+	free(got);
+	/* Edited in place behind our back, same size: its stat says so. */
+	char *path = xasprintf("%s/cond-read.json", root);
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, "[3]", 3) == 3);
+	close(fd);
+	CHECK_INT(get_if(s, "cond-read.json", e3, "[3]", &got, &e), 0);
+	CHECK(!got || strcmp(got, e3));
+	free(got);
+	/* A time in the future, or a moment ago, gives no ETag to keep; an old one does. */
+	set_mtime(path, 60);
+	CHECK_INT(get_if(s, "cond-read.json", NULL, "[3]", &got, &e), 0);
+	CHECK(got == NULL);
+	free(got);
+	set_mtime(path, -60);
+	CHECK_INT(get_if(s, "cond-read.json", NULL, "[3]", &got, &e), 0);
+	CHECK(got && strcmp(got, e3));
+	char *plain = NULL;
+	struct buf b;
+	buf_init(&b);
+	CHECK(blob_get(s, "cond-read.json", &b, &plain, NULL, &e) == 0);
+	CHECK_STR(plain, got);
+	free(plain);
+	CHECK_INT(get_if(s, "cond-read.json", got, NULL, &plain, &e), 1);
+	free(plain);
+	plain = NULL;
+	free(got);
+	/* An ETag no store gives is forgotten, not compared; a missing blob is not found. */
+	CHECK_INT(get_if(s, "cond-read.json", "\"a b\"", "[3]", &got, &e), 0);
+	free(got);
+	CHECK(unlink(path) == 0);
+	CHECK_INT(get_if(s, "cond-read.json", e3, NULL, &got, &e), -1);
+	CHECK_INT(e.code, ERR_NOT_FOUND);
+	CHECK(got == NULL);
+	CHECK_INT(get_if(s, "never-written.json", e3, NULL, &got, &e), -1);
+	CHECK_INT(e.code, ERR_NOT_FOUND);
+	buf_free(&b);
+	free(path);
+	free(e1);
+	free(e2);
+	free(e3);
 	blob_close(s);
 }
 
@@ -257,4 +376,5 @@ static void test_cleanup(void)
 }
 
 TESTS(test_etag_changes_every_write, test_conditions, test_replaced_behind_our_back,
-      test_names_and_listing, test_concurrent_appenders, test_concurrent_cas, test_cleanup)
+      test_conditional_read, test_names_and_listing, test_concurrent_appenders, test_concurrent_cas,
+      test_cleanup)

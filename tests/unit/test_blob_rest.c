@@ -175,7 +175,7 @@ static int shared_key_ok(const struct fx_request *r, char *why, size_t n)
 	"</NextMarker></EnumerationResults>"
 
 enum blob_auth { A_KEY, A_SAS, A_SAS_EXPIRED, A_MI };
-enum blob_op { B_GET, B_PUT, B_LIST };
+enum blob_op { B_GET, B_PUT, B_LIST, B_GET_IF };
 
 struct blob_case {
 	const char *name;
@@ -187,11 +187,12 @@ struct blob_case {
 	const char *blob;     /* NULL: records.json */
 	const char *data;     /* B_PUT: NULL: "[]" */
 	const char *if_match; /* B_PUT */
+	const char *known;    /* B_GET_IF: the ETag known */
 	int if_none_match;    /* B_PUT */
 	const char *prefix;   /* B_LIST */
 	unsigned page;        /* B_LIST: maxresults */
 	struct fx_result want;
-	const char *body, *etag, *ctype; /* B_GET outputs; B_PUT: etag */
+	const char *body, *etag, *ctype; /* B_GET, B_GET_IF outputs; B_PUT: etag */
 	const char *names;               /* B_LIST: the names, comma-separated */
 };
 
@@ -297,6 +298,58 @@ static const struct blob_case blob_cases[] = {
      .want =
          {.rc = -1, .code = ERR_BAD_REQUEST, .stage = STAGE_REQUEST, .msg = "'..'", .http = 400}},
 
+    /* ---- conditional get: If-None-Match with the ETag known, signed; 304 is "not modified" ----
+     */
+    {"key: get if changed, 304",
+     A_KEY,
+     B_GET_IF,
+     {{KEY_REQ("GET", P_KEY "/records.json", "If-None-Match: \"0x8D1\"", "!If-Match"),
+       {304, {"ETag: \"0x8D1\""}, NULL}}},
+     .known = "\"0x8D1\"",
+     .want = {.rc = 1}},
+    {"key: get if changed, 200",
+     A_KEY,
+     B_GET_IF,
+     {{KEY_REQ("GET", P_KEY "/records.json", "If-None-Match: \"0x8D1\""),
+       {200, {"ETag: \"0x8D2\"", "Content-Type: application/json"}, "[2]"}}},
+     .known = "\"0x8D1\"",
+     .body = "[2]",
+     .etag = "\"0x8D2\"",
+     .ctype = "application/json"},
+    {"key: get if changed, nothing known",
+     A_KEY,
+     B_GET_IF,
+     {{KEY_REQ("GET", P_KEY "/records.json", "!If-None-Match"), {200, {"ETag: \"0x8D1\""}, "[1]"}}},
+     .body = "[1]",
+     .etag = "\"0x8D1\""},
+    {"key: get if changed, a 304 never asked for is not \"not modified\"",
+     A_KEY,
+     B_GET_IF,
+     {{KEY_REQ("GET", P_KEY "/records.json", "!If-None-Match"), {304, {0}, NULL}}},
+     .want = STORE_ERR(ERR_UPSTREAM, 304, 502)},
+    {"key: get if changed, an ETag no store gives is not sent",
+     A_KEY,
+     B_GET_IF,
+     {{KEY_REQ("GET", P_KEY "/records.json", "!If-None-Match"), {200, {"ETag: \"e\""}, "[]"}}},
+     .known = "\"a\r\nx-ms-meta: b\"",
+     .body = "[]",
+     .etag = "\"e\""},
+    {"key: get if changed, gone",
+     A_KEY,
+     B_GET_IF,
+     {{KEY_REQ("GET", P_KEY "/records.json", "If-None-Match: \"0x8D1\""),
+       {404,
+        {AZ_CODE("BlobNotFound")},
+        XML_ERROR("BlobNotFound", "The specified blob does not exist.")}}},
+     .known = "\"0x8D1\"",
+     .want = STORE_ERR(ERR_NOT_FOUND, 404, 404)},
+    {"key: get if changed, 200 without an ETag",
+     A_KEY,
+     B_GET_IF,
+     {{KEY_REQ("GET", P_KEY "/records.json", "If-None-Match: \"0x8D1\""), {200, {0}, "[]"}}},
+     .known = "\"0x8D1\"",
+     .want = STORE_ERR(ERR_UPSTREAM, 0, 502, .msg = "without an ETag")},
+
     /* ---- put ---- */
     {"key: put 201",
      A_KEY,
@@ -399,6 +452,12 @@ static const struct blob_case blob_cases[] = {
      .body = "[]",
      .etag = "\"s1\"",
      .ctype = "application/octet-stream"},
+    {"sas: get if changed, 304",
+     A_SAS,
+     B_GET_IF,
+     {{SAS_REQ("GET", P_SAS "/records.json?" SAS, "If-None-Match: \"s1\""), {304, {0}, NULL}}},
+     .known = "\"s1\"",
+     .want = {.rc = 1}},
     {"sas: put 201",
      A_SAS,
      B_PUT,
@@ -439,6 +498,12 @@ static const struct blob_case blob_cases[] = {
      {IMDS_OK, {MI_REQ("GET", P_SAS "/records.json", "x-ms-date"), {200, {"ETag: \"m\""}, "[]"}}},
      .body = "[]",
      .etag = "\"m\""},
+    {"mi: get if changed, 304",
+     A_MI,
+     B_GET_IF,
+     {IMDS_OK, {MI_REQ("GET", P_SAS "/records.json", "If-None-Match: \"m\""), {304, {0}, NULL}}},
+     .known = "\"m\"",
+     .want = {.rc = 1}},
     {"mi: get 403",
      A_MI,
      B_GET,
@@ -515,12 +580,18 @@ static void run_blob_case(const struct blob_case *c)
 	struct err e;
 	err_clear(&e);
 	int rc;
-	if (c->op == B_GET) {
+	if (c->op == B_GET || c->op == B_GET_IF) {
 		struct buf body;
 		buf_init(&body);
 		char *etag = (char *)1, *ctype = (char *)1;
-		rc = blob_get(s, name, &body, &etag, &ctype, &e);
-		if (c->body) {
+		if (c->op == B_GET)
+			rc = blob_get(s, name, &body, &etag, &ctype, &e);
+		else
+			rc = blob_get_if_changed(s, name, c->known, &body, &etag, &ctype, &e);
+		if (rc == 1) {
+			/* Not modified: nothing read, nothing handed out. */
+			CHECK_MSG(!body.len && !etag && !ctype, "%s: output on 304", c->name);
+		} else if (c->body) {
 			CHECK_MSG(rc == 0 && body.p && !strcmp((char *)body.p, c->body), "%s: body",
 			          c->name);
 			CHECK_MSG(etag && !strcmp(etag, c->etag), "%s: etag %s", c->name,

@@ -4,8 +4,11 @@
  * single-file layout, paging across segment boundaries (also while a writer appends), clear,
  * de-duplication by source, cursors and limits.
  */
+#include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "blob.h"
@@ -790,8 +793,269 @@ static void test_page_reader_agrees_with_parser(void)
 	tmpdir_rm(dir);
 }
 
+/* ---- the page cache ---- */
+
+/* Long enough for a file written now to be settled (blob_dir.c): its ETag can be kept. */
+static void settle(void)
+{
+	struct timespec tick = {0, 10000000L};
+	clock_getres(CLOCK_REALTIME_COARSE, &tick);
+	long long ns = 3 * ((long long)tick.tv_sec * 1000000000LL + tick.tv_nsec) + 5000000LL;
+	struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+	nanosleep(&ts, NULL);
+}
+
+static struct records_cache_stats stats_of(struct blob_store *s)
+{
+	struct records_cache_stats st;
+	records_cache_stats(s, &st);
+	return st;
+}
+
+/* n records of company in batches, each ciphertext "<company>-<tag>-<i>" of one width, so that
+ * two versions of a segment can have the same size and the same numbers. */
+static int append_tagged(struct blob_store *s, const char *blob, const char *company, int tag,
+                         int n, int batch)
+{
+	struct err e;
+	for (int i = 0; i < n; i += batch) {
+		struct json_object *add = json_object_new_array();
+		for (int j = i; j < n && j < i + batch; j++) {
+			char ct[48];
+			snprintf(ct, sizeof(ct), "%s-%d-%06d", company, tag, j);
+			json_object_array_add(add, records_new(company, ct, NULL));
+		}
+		err_clear(&e);
+		int rc = records_append(s, blob, add, NULL, &e);
+		json_object_put(add);
+		if (rc < 0) {
+			fprintf(stderr, "  append: %s\n", e.msg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The pages of r (warm) are exactly those of a store opened now (cold), and hold want records;
+ * *tagged (may be NULL) gets how many have tag in their ciphertext.
+ */
+static void check_as_cold(struct blob_store *r, const char *dir, const char *blob, long long limit,
+                          long long want, const char *tag, long long *tagged, const char *label)
+{
+	struct blob_store *cold = store_at(dir);
+	long long wt = -1, ct = -2;
+	struct json_object *warm = page_all(r, blob, limit, &wt, NULL);
+	struct json_object *fresh = cold ? page_all(cold, blob, limit, &ct, NULL) : NULL;
+	size_t n = warm ? json_object_array_length(warm) : 0;
+	CHECK_MSG(warm && fresh && n == json_object_array_length(fresh) && (long long)n == want,
+	          "%s: %zu records, a cold read has %zu, expected %lld", label, n,
+	          fresh ? json_object_array_length(fresh) : 0, want);
+	CHECK_MSG(wt == ct && wt == want, "%s: total %lld, cold %lld", label, wt, ct);
+	long long t = 0;
+	for (size_t i = 0; warm && fresh && i < n && i < json_object_array_length(fresh); i++) {
+		CHECK_MSG(!strcmp(ct_of(warm, i), ct_of(fresh, i)) &&
+		              line_of(warm, i) == line_of(fresh, i),
+		          "%s: record %zu is %s (%lld), a cold read has %s (%lld)", label, i,
+		          ct_of(warm, i), line_of(warm, i), ct_of(fresh, i), line_of(fresh, i));
+		t += tag && strstr(ct_of(warm, i), tag) != NULL;
+	}
+	if (tagged)
+		*tagged = t;
+	json_object_put(warm);
+	json_object_put(fresh);
+	blob_close(cold);
+}
+
+/* Another handle (another process, another instance) appends, clears, clears and refills: the
+ * reader's next pages hold exactly the store's records, though it served pages from its cache. */
+static void test_page_cache_sees_other_writers(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *r = store_at(dir), *w = store_at(dir);
+	if (!r || !w)
+		return;
+	struct err e;
+	/* 640 records, the companies in turns of 40: two sealed segments and 128 current. */
+	for (int i = 0; i < 8; i++)
+		CHECK(append_tagged(w, "p.json", i % 2 ? "fabrikam" : "contoso", i / 2, 80, 40) ==
+		      0);
+	settle();
+	check_as_cold(r, dir, "p.json", 10, 640, NULL, NULL, "first");
+	struct records_cache_stats a = stats_of(r);
+	check_as_cold(r, dir, "p.json", 10, 640, NULL, NULL, "again");
+	struct records_cache_stats b = stats_of(r);
+	/* Served from the cache: nothing read again (the cold reads are another handle's). */
+	CHECK_MSG(b.reads == a.reads && b.hits > a.hits, "reads %llu -> %llu, hits %llu -> %llu",
+	          a.reads, b.reads, a.hits, b.hits);
+
+	/* Appended meanwhile: the new records are there at once, and after the file settled. */
+	CHECK(append_tagged(w, "p.json", "contoso", 9, 7, 7) == 0);
+	long long tagged = 0;
+	check_as_cold(r, dir, "p.json", 10, 647, "-9-", &tagged, "appended");
+	CHECK_INT(tagged, 7);
+	settle();
+	check_as_cold(r, dir, "p.json", 33, 647, "-9-", &tagged, "appended, settled");
+	CHECK_INT(tagged, 7);
+
+	/* A clear rewrites the sealed segments and the current one. */
+	long long removed = 0, total = 0;
+	CHECK(records_clear(w, "p.json", "fabrikam", &removed, &total, &e) == 0);
+	CHECK_INT(removed, 320);
+	check_as_cold(r, dir, "p.json", 10, 327, "fabrikam", &tagged, "cleared");
+	CHECK_INT(tagged, 0);
+	settle();
+	check_as_cold(r, dir, "p.json", 100, 327, "fabrikam", &tagged, "cleared, settled");
+	CHECK_INT(tagged, 0);
+
+	/* Cleared and refilled: the new current segment has the old one's numbers, and here even
+	 * its size (the ciphertexts have one width); only its ETag tells the versions apart. */
+	struct buf before, after;
+	buf_init(&before);
+	buf_init(&after);
+	CHECK(blob_get(w, "p.json", &before, NULL, NULL, &e) == 0);
+	CHECK(records_clear(w, "p.json", "contoso", &removed, &total, &e) == 0);
+	CHECK_INT(total, 0);
+	check_as_cold(r, dir, "p.json", 10, 0, NULL, NULL, "empty");
+	struct records_page p;
+	CHECK(records_page(r, "p.json", 0, 10, &p, &e) == 0);
+	long long first = p.next;
+	records_page_free(&p);
+	CHECK_INT(first, 0);
+	CHECK(append_tagged(w, "p.json", "contoso", 8, 7, 7) == 0);
+	CHECK(blob_get(w, "p.json", &after, NULL, NULL, &e) == 0);
+	CHECK(before.len > 0 && before.len != after.len); /* 7 records, not the 7 + 120 before */
+	settle();
+	check_as_cold(r, dir, "p.json", 10, 7, "-8-", &tagged, "refilled");
+	CHECK_INT(tagged, 7);
+	/* Once more, to the same size and numbers as what r has cached now. */
+	struct records_page q;
+	CHECK(records_page(r, "p.json", 0, 10, &q, &e) == 0);
+	records_page_free(&q);
+	CHECK(records_clear(w, "p.json", "contoso", &removed, &total, &e) == 0);
+	CHECK(append_tagged(w, "p.json", "contoso", 7, 7, 7) == 0);
+	buf_free(&before);
+	buf_init(&before);
+	CHECK(blob_get(w, "p.json", &before, NULL, NULL, &e) == 0);
+	CHECK_INT(before.len, after.len);
+	settle();
+	check_as_cold(r, dir, "p.json", 10, 7, "-7-", &tagged, "refilled to the same size");
+	CHECK_INT(tagged, 7);
+	buf_free(&before);
+	buf_free(&after);
+	blob_close(r);
+	blob_close(w);
+	tmpdir_rm(dir);
+}
+
+/* With the cache warm, paging gives every record once, in order; also a store with more
+ * segments than the cache keeps. */
+static void test_page_cache_every_record_once(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	static const long long limits[] = {10, 7, B, 500};
+	static const int sizes[] = {3 * B + 17, (RECORDS_PAGE_SEGMENTS + 8) * B + 100};
+	for (size_t z = 0; z < NELEM(sizes); z++) {
+		char blob[32];
+		snprintf(blob, sizeof(blob), "e%zu.json", z);
+		CHECK(append_n(s, blob, "contoso", 0, sizes[z], B) == 0);
+		settle();
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t l = 0; l < NELEM(limits); l++) {
+				struct records_cache_stats a = stats_of(s);
+				long long total = 0;
+				struct json_object *all =
+				    page_all(s, blob, limits[l], &total, NULL);
+				struct records_cache_stats b = stats_of(s);
+				size_t n = all ? json_object_array_length(all) : 0;
+				CHECK_MSG(n == (size_t)sizes[z] && total == sizes[z],
+				          "size %d, limit %lld, pass %d: %zu records", sizes[z],
+				          limits[l], pass, n);
+				for (size_t i = 0; i < n; i++) {
+					char want[32];
+					snprintf(want, sizeof(want), "contoso-%zu", i);
+					CHECK_STR(ct_of(all, i), want);
+					CHECK_INT(line_of(all, i), (long long)i + 1);
+				}
+				json_object_put(all);
+				/* The second time through a store the cache holds, nothing is read.
+				 */
+				if (pass && z == 0)
+					CHECK_MSG(b.reads == a.reads, "limit %lld: %llu reads",
+					          limits[l], b.reads - a.reads);
+				if (pass)
+					CHECK(b.hits > a.hits);
+			}
+		}
+	}
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
+/* A file the split gets wrong (a record is not where the layout says) is read whole, and what
+ * the cache keeps then is the whole read; a change behind the store's back is seen. */
+static void test_page_cache_after_a_mismatch(void)
+{
+	char *dir = tmpdir_new();
+	struct blob_store *s = store_at(dir);
+	if (!s)
+		return;
+	char *path = xasprintf("%s/m.json", dir);
+	/* Valid JSON that the split cuts into records numbered 2, 3 (4) that do not parse: the
+	 * nested objects' braces are where a record's are. */
+#define NESTED(name)                                                                               \
+	"[\n  {\n    \"seq\": 1,\n    \"x\": [\n  {\n    \"seq\": 2\n  },\n"                       \
+	"  {\n    \"seq\": 3,\n    \"z\": []}],\n    \"name_encrypted\": \"" name "\"\n  }"
+	static const char *const text[] = {
+	    NESTED("A") "\n]",
+	    NESTED("B") ",\n  {\n    \"seq\": 4,\n    \"name_encrypted\": \"C\"\n  }\n]"};
+#undef NESTED
+	static const char *const want[] = {"A", "BC"};
+	for (int v = 0; v < 2; v++) {
+		FILE *f = fopen(path, "w");
+		CHECK(f && fputs(text[v], f) >= 0);
+		if (f)
+			fclose(f);
+		/* Written long ago, as far as its time says: settled. */
+		struct timespec t[2];
+		clock_gettime(CLOCK_REALTIME, &t[0]);
+		t[0].tv_sec -= 600 - v;
+		t[1] = t[0];
+		CHECK(utimensat(AT_FDCWD, path, t, 0) == 0);
+		for (int twice = 0; twice < 2; twice++) {
+			struct records_cache_stats a = stats_of(s);
+			struct records_page p;
+			struct err e;
+			int rc = records_page(s, "m.json", 0, 10, &p, &e);
+			CHECK_MSG(rc == 0, "%s", e.msg);
+			if (rc < 0)
+				continue;
+			char got[8] = "";
+			for (size_t i = 0; i < json_object_array_length(p.records) && i < 7; i++)
+				got[i] = *ct_of(p.records, i);
+			CHECK_STR(got, want[v]);
+			records_page_free(&p);
+			struct records_cache_stats b = stats_of(s);
+			/* Split, found wrong, read whole; then the whole read from the cache. */
+			if (!twice)
+				CHECK_MSG(b.reads == a.reads + 2, "version %d: %llu reads", v,
+				          b.reads - a.reads);
+			else
+				CHECK(b.reads == a.reads && b.hits == a.hits + 1);
+		}
+	}
+	free(path);
+	blob_close(s);
+	tmpdir_rm(dir);
+}
+
 TESTS(test_timestamp_format, test_record_shape, test_serialize_like_python, test_parse_rules,
       test_blob_name, test_append_merges_and_wraps, test_segments_seal_and_number,
       test_crash_between_seal_and_restart, test_original_single_file_layout,
       test_paging_while_appending, test_clear, test_dedupe_by_source, test_cursor_and_limits,
-      test_page_after_clear_skips_empty_segments, test_page_reader_agrees_with_parser)
+      test_page_after_clear_skips_empty_segments, test_page_reader_agrees_with_parser,
+      test_page_cache_sees_other_writers, test_page_cache_every_record_once,
+      test_page_cache_after_a_mismatch)
