@@ -64,8 +64,8 @@ long long now_unix(void);
 double now_ms(void);
 /*
  * The request this thread serves: a number that changes with every request http_main()
- * starts (request_begin), 0 outside one.  What may not change within one request (which
- * evidence provider is present) can be remembered for its length by it.
+ * starts (request_begin), 0 outside one.  What a request may take as fixed while it runs
+ * (which evidence provider is present) can be remembered under it.
  */
 unsigned long request_current(void);
 void request_begin(void);
