@@ -117,16 +117,6 @@ static void test_replaced_behind_our_back(void)
 	blob_close(s);
 }
 
-/* Long enough for a file written now to be settled (blob_dir.c): two ticks of the coarse clock. */
-static void settle(void)
-{
-	struct timespec tick = {0, 10000000L};
-	clock_getres(CLOCK_REALTIME_COARSE, &tick);
-	long long ns = 3 * ((long long)tick.tv_sec * 1000000000LL + tick.tv_nsec) + 5000000LL;
-	struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
-	nanosleep(&ts, NULL);
-}
-
 /* A conditional read: rc, the body (NULL: must be untouched), and *etag (the caller frees). */
 static int get_if(struct blob_store *s, const char *name, const char *known, const char *want,
                   char **etag, struct err *e)
@@ -168,7 +158,7 @@ static void test_conditional_read(void)
 	CHECK_INT(get_if(s, "cond-read.json", NULL, "[1]", &got, &e), 0);
 	CHECK(!got || !strcmp(got, e1));
 	free(got);
-	settle();
+	tl_settle_file_clock();
 	CHECK_INT(get_if(s, "cond-read.json", NULL, "[1]", &got, &e), 0);
 	CHECK_STR(got, e1);
 	free(got);
@@ -180,7 +170,7 @@ static void test_conditional_read(void)
 	CHECK_INT(get_if(s, "cond-read.json", e1, "[1]", &got, &e), 0);
 	CHECK(!got || !strcmp(got, e2));
 	free(got);
-	settle();
+	tl_settle_file_clock();
 	CHECK_INT(get_if(s, "cond-read.json", e1, "[1]", &got, &e), 0);
 	CHECK_STR(got, e2);
 	free(got);
@@ -188,7 +178,7 @@ static void test_conditional_read(void)
 	free(got);
 	got = NULL;
 	CHECK(blob_put(s, "cond-read.json", "[2]", 3, "application/json", e2, 0, &e3, &e) == 0);
-	settle();
+	tl_settle_file_clock();
 	CHECK_INT(get_if(s, "cond-read.json", e2, "[2]", &got, &e), 0);
 	CHECK_STR(got, e3);
 	free(got);

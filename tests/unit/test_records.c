@@ -795,16 +795,6 @@ static void test_page_reader_agrees_with_parser(void)
 
 /* ---- the page cache ---- */
 
-/* Long enough for a file written now to be settled (blob_dir.c): its ETag can be kept. */
-static void settle(void)
-{
-	struct timespec tick = {0, 10000000L};
-	clock_getres(CLOCK_REALTIME_COARSE, &tick);
-	long long ns = 3 * ((long long)tick.tv_sec * 1000000000LL + tick.tv_nsec) + 5000000LL;
-	struct timespec ts = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
-	nanosleep(&ts, NULL);
-}
-
 static struct records_cache_stats stats_of(struct blob_store *s)
 {
 	struct records_cache_stats st;
@@ -880,7 +870,7 @@ static void test_page_cache_sees_other_writers(void)
 	for (int i = 0; i < 8; i++)
 		CHECK(append_tagged(w, "p.json", i % 2 ? "fabrikam" : "contoso", i / 2, 80, 40) ==
 		      0);
-	settle();
+	tl_settle_file_clock();
 	check_as_cold(r, dir, "p.json", 10, 640, NULL, NULL, "first");
 	struct records_cache_stats a = stats_of(r);
 	check_as_cold(r, dir, "p.json", 10, 640, NULL, NULL, "again");
@@ -894,7 +884,7 @@ static void test_page_cache_sees_other_writers(void)
 	long long tagged = 0;
 	check_as_cold(r, dir, "p.json", 10, 647, "-9-", &tagged, "appended");
 	CHECK_INT(tagged, 7);
-	settle();
+	tl_settle_file_clock();
 	check_as_cold(r, dir, "p.json", 33, 647, "-9-", &tagged, "appended, settled");
 	CHECK_INT(tagged, 7);
 
@@ -904,7 +894,7 @@ static void test_page_cache_sees_other_writers(void)
 	CHECK_INT(removed, 320);
 	check_as_cold(r, dir, "p.json", 10, 327, "fabrikam", &tagged, "cleared");
 	CHECK_INT(tagged, 0);
-	settle();
+	tl_settle_file_clock();
 	check_as_cold(r, dir, "p.json", 100, 327, "fabrikam", &tagged, "cleared, settled");
 	CHECK_INT(tagged, 0);
 
@@ -925,7 +915,7 @@ static void test_page_cache_sees_other_writers(void)
 	CHECK(append_tagged(w, "p.json", "contoso", 8, 7, 7) == 0);
 	CHECK(blob_get(w, "p.json", &after, NULL, NULL, &e) == 0);
 	CHECK(before.len > 0 && before.len != after.len); /* 7 records, not the 7 + 120 before */
-	settle();
+	tl_settle_file_clock();
 	check_as_cold(r, dir, "p.json", 10, 7, "-8-", &tagged, "refilled");
 	CHECK_INT(tagged, 7);
 	/* Once more, to the same size and numbers as what r has cached now. */
@@ -938,7 +928,7 @@ static void test_page_cache_sees_other_writers(void)
 	buf_init(&before);
 	CHECK(blob_get(w, "p.json", &before, NULL, NULL, &e) == 0);
 	CHECK_INT(before.len, after.len);
-	settle();
+	tl_settle_file_clock();
 	check_as_cold(r, dir, "p.json", 10, 7, "-7-", &tagged, "refilled to the same size");
 	CHECK_INT(tagged, 7);
 	buf_free(&before);
@@ -962,7 +952,7 @@ static void test_page_cache_every_record_once(void)
 		char blob[32];
 		snprintf(blob, sizeof(blob), "e%zu.json", z);
 		CHECK(append_n(s, blob, "contoso", 0, sizes[z], B) == 0);
-		settle();
+		tl_settle_file_clock();
 		for (int pass = 0; pass < 2; pass++) {
 			for (size_t l = 0; l < NELEM(limits); l++) {
 				struct records_cache_stats a = stats_of(s);
