@@ -11,7 +11,8 @@
  * starts.  From then on every outbound call of that request (fetch(), and any
  * other transport that asks fetch_call_deadline()) must end by the request's
  * deadline as well as within its own per-call timeout; a call that would start
- * after the deadline fails at once with ERR_TIMEOUT.  So a request that chains
+ * after the deadline, or with less than FETCH_MIN_CALL_MS of it left (no service
+ * answers in that), fails at once with ERR_TIMEOUT and is not sent.  So a request that chains
  * attestation, identity and vault calls spends at most REQUEST_TIMEOUT_SECONDS
  * waiting on them, which the servers' own limits (lighttpd.conf's read-timeout)
  * are set above.
@@ -28,6 +29,8 @@
 #define FETCH_H
 
 #include "err.h"
+
+#define FETCH_MIN_CALL_MS 10
 
 struct fetch_req {
 	const char *method; /* default "GET" */
