@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench: every endpoint as a ratio of what its cryptography (or a bare FastCGI responder)
 # costs on this machine, measured side by side in one run, because absolute figures drift on a
-# shared machine.  Loopback only, bounded in time (about 100 s; wrk runs BENCH_SECONDS each),
+# shared machine.  Loopback only, bounded in time (about 150 s; wrk runs BENCH_SECONDS each),
 # starts its own stack and stops it.  Not part of `make test`.  Each throughput run follows one
 # unmeasured second of the same load (lighttpd starts FastCGI processes on demand).
 #
@@ -15,9 +15,9 @@
 # cold start, and the goal table (PASS/FAIL per goal and a summary line).
 #
 #   DEMO_PORT               base port of the stack (default 19000; it uses +0..+22, the bench +40, +41)
-#   BENCH_SECONDS           seconds per wrk run (default 3)
+#   BENCH_SECONDS           seconds per wrk run (default 2)
 #   BENCH_CONNECTIONS       connections per throughput run (default 16)
-#   BENCH_ROUNDS            rounds of the throughput runs and references; the best counts (default 2)
+#   BENCH_ROUNDS            rounds of the throughput runs and references; the best counts (default 3)
 #   BENCH_OPENSSL_SECONDS   seconds per openssl speed test (default 2)
 #   BENCH_COST_REQUESTS     saves per record-store cost sample (default 20; each adds a record)
 #   BENCH_LIST_REQUESTS     pages per record-store cost sample (default 200; a page changes nothing)
@@ -29,10 +29,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$repo/build}
 port=${DEMO_PORT:-19000}
-secs=${BENCH_SECONDS:-3}
+secs=${BENCH_SECONDS:-2}
 conns=${BENCH_CONNECTIONS:-16}
 ossl_secs=${BENCH_OPENSSL_SECONDS:-2}
-rounds=${BENCH_ROUNDS:-2}
+rounds=${BENCH_ROUNDS:-3}
 cost_n=${BENCH_COST_REQUESTS:-20}
 list_n=${BENCH_LIST_REQUESTS:-200}
 list_query=${BENCH_LIST_QUERY-?limit=10}
@@ -196,7 +196,8 @@ if [ -z "$ct" ] || [ "$ct" = null ]; then fail "POST /encrypt gave no ciphertext
 # Each ratio's two sides run next to each other, BENCH_ROUNDS times; the best of each side counts
 # (on a shared machine, others' load only ever lowers a figure).
 for _ in $(seq 1 "$rounds"); do
-	# The cheapest pair and the closest goal: twice a round, side by side.
+	# The cheapest pair and the closest goal (its throughput is the two processes' turn-around,
+	# which any load on the machine stretches): twice a round, side by side.
 	for _ in 1 2; do
 		wrk_run "http://127.0.0.1:$hport/health" GET "" 2 "$conns" && keep bare
 		wrk_run "$contoso/health" GET "" 2 "$conns" && keep health

@@ -426,7 +426,7 @@ void http_form_free(struct http_form *f)
 
 /* I/O of one request: FastCGI streams, or stdin/stdout in CGI mode. */
 struct io {
-	FCGX_Stream *in, *out; /* NULL in CGI mode */
+	FCGX_Stream *in, *out, *err; /* NULL in CGI mode */
 };
 
 static int io_read(struct io *io, unsigned char *p, size_t n)
@@ -461,6 +461,19 @@ static void io_write(struct io *io, const void *p, size_t n)
 			return;
 		c += w;
 		n -= (size_t)w;
+	}
+}
+
+/*
+ * The answer is complete: under FastCGI, close the output streams now, which sends the end of
+ * the request, so the server has the whole answer while the access log line is written
+ * (FCGX_Finish_r, afterwards, finds them closed).  A CGI answer is written as it goes.
+ */
+static void io_end(struct io *io)
+{
+	if (io->out) {
+		FCGX_FClose(io->err);
+		FCGX_FClose(io->out);
 	}
 }
 
@@ -624,6 +637,7 @@ static void handle_one(struct io *io, char **envp, const struct http_route *rout
 	io_write(io, head.p, head.len);
 	if (strcmp(rq.method, "HEAD"))
 		io_write(io, rs.body.p, rs.body.len);
+	io_end(io);
 	fetch_request_end();
 	request_end();
 	log_info("%s %s -> %d (%.1f ms)", rq.method, rq.path, rs.status, now_ms() - t0);
@@ -666,7 +680,7 @@ int http_main(const char *prog, const struct http_route *routes, size_t nroutes)
 		          config_error()->msg);
 	signal(SIGPIPE, SIG_IGN);
 	if (FCGX_IsCGI()) {
-		struct io io = {NULL, NULL};
+		struct io io = {NULL, NULL, NULL};
 		handle_one(&io, environ, routes, nroutes, 1);
 		return 0;
 	}
@@ -679,7 +693,7 @@ int http_main(const char *prog, const struct http_route *routes, size_t nroutes)
 	FCGX_InitRequest(&req, 0, 0);
 	log_info("serving FastCGI");
 	while (FCGX_Accept_r(&req) >= 0) {
-		struct io io = {req.in, req.out};
+		struct io io = {req.in, req.out, req.err};
 		handle_one(&io, req.envp, routes, nroutes, 0);
 		FCGX_Finish_r(&req);
 	}
