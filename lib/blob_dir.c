@@ -277,8 +277,9 @@ static int dir_read(void *impl, const char *name, int conditional, const char *k
 		return -1;
 	char *dp = xasprintf("%s/%s", d->root, name), *et = NULL, *ct = NULL;
 	int rc = -1;
-	struct timespec before;
-	clock_gettime(CLOCK_REALTIME, &before);
+	struct timespec before = {0, 0};
+	if (conditional)
+		clock_gettime(CLOCK_REALTIME, &before);
 	int fd = open(dp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	if (fd < 0) {

@@ -224,21 +224,32 @@ static struct blob_store *store_at(const char *dir)
 }
 
 /* A record with a recognisable ciphertext: company and a number. */
-static struct json_object *rec(const char *company, int i)
+/* A record whose ciphertext is "<company>-<i>", or with tag >= 0 "<company>-<tag>-<i:06>"
+ * (one width, so that two versions of a segment can have the same size and numbers). */
+static struct json_object *rec_tagged(const char *company, int tag, int i)
 {
-	char ct[32];
-	snprintf(ct, sizeof(ct), "%s-%d", company, i);
+	char ct[48];
+	if (tag < 0)
+		snprintf(ct, sizeof(ct), "%s-%d", company, i);
+	else
+		snprintf(ct, sizeof(ct), "%s-%d-%06d", company, tag, i);
 	return records_new(company, ct, NULL);
 }
 
-static int append_n(struct blob_store *s, const char *blob, const char *company, int from, int n,
-                    int batch)
+static struct json_object *rec(const char *company, int i)
+{
+	return rec_tagged(company, -1, i);
+}
+
+/* Records from..from+n-1 of company (tagged as rec_tagged) in appends of batch records. */
+static int append_batches(struct blob_store *s, const char *blob, const char *company, int tag,
+                          int from, int n, int batch)
 {
 	struct err e;
 	for (int i = 0; i < n; i += batch) {
 		struct json_object *add = json_object_new_array();
 		for (int j = i; j < n && j < i + batch; j++)
-			json_object_array_add(add, rec(company, from + j));
+			json_object_array_add(add, rec_tagged(company, tag, from + j));
 		err_clear(&e);
 		int rc = records_append(s, blob, add, NULL, &e);
 		json_object_put(add);
@@ -248,6 +259,12 @@ static int append_n(struct blob_store *s, const char *blob, const char *company,
 		}
 	}
 	return 0;
+}
+
+static int append_n(struct blob_store *s, const char *blob, const char *company, int from, int n,
+                    int batch)
+{
+	return append_batches(s, blob, company, -1, from, n, batch);
 }
 
 /* Every record of the store, paged with limit; NULL on an error. Checks the page invariants. */
@@ -802,28 +819,11 @@ static struct records_cache_stats stats_of(struct blob_store *s)
 	return st;
 }
 
-/* n records of company in batches, each ciphertext "<company>-<tag>-<i>" of one width, so that
- * two versions of a segment can have the same size and the same numbers. */
+/* n records of company in batches, each ciphertext "<company>-<tag>-<i>" of one width. */
 static int append_tagged(struct blob_store *s, const char *blob, const char *company, int tag,
                          int n, int batch)
 {
-	struct err e;
-	for (int i = 0; i < n; i += batch) {
-		struct json_object *add = json_object_new_array();
-		for (int j = i; j < n && j < i + batch; j++) {
-			char ct[48];
-			snprintf(ct, sizeof(ct), "%s-%d-%06d", company, tag, j);
-			json_object_array_add(add, records_new(company, ct, NULL));
-		}
-		err_clear(&e);
-		int rc = records_append(s, blob, add, NULL, &e);
-		json_object_put(add);
-		if (rc < 0) {
-			fprintf(stderr, "  append: %s\n", e.msg);
-			return -1;
-		}
-	}
-	return 0;
+	return append_batches(s, blob, company, tag, 0, n, batch);
 }
 
 /*
